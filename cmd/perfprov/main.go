@@ -1,0 +1,164 @@
+// Command perfprov provisions Linux hosts over SSH from declarative HCL specs.
+//
+// main only parses the subcommand and maps errors to exit codes; each subcommand lives in a file
+// of its own (validate.go, fmt.go, plan.go, ...).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailure     = 1   // errors in the spec or the run
+	exitUsage       = 2   // the command line is wrong
+	exitInterrupted = 130 // SIGINT
+)
+
+// command is one subcommand. run gets the arguments after the subcommand's name.
+type command struct {
+	name     string
+	synopsis string
+	run      func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv is what a subcommand may touch of the process: its streams, environment and working dir.
+type cliEnv struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	getenv         func(string) string
+	// interrupted is closed at the first SIGINT; a second one cancels the context.
+	interrupted <-chan struct{}
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// usageError is a wrong command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitError carries an exit status chosen by the subcommand (for example 2 for
+// plan -detailed-exitcode with changes); its message, if any, was already printed.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// errInterrupted ends a run that was stopped by SIGINT, after the recap was printed.
+var errInterrupted = errors.New("interrupted")
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "perfprov: unknown command %q\n\n", args[0])
+		printUsage(stderr)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupted := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		// First signal: stop starting new work (subcommands watch interrupted). Second: abort now.
+		select {
+		case <-sigs:
+			close(interrupted)
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted}
+	err := cmd.run(ctx, env, args[1:])
+	return exitCode(err, stderr, cmd.name)
+}
+
+func exitCode(err error, stderr io.Writer, name string) int {
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "perfprov %s: %s\nRun 'perfprov %s -help' for usage.\n", name, ue.msg, name)
+		return exitUsage
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "perfprov: interrupted")
+		return exitInterrupted
+	default:
+		fmt.Fprintf(stderr, "perfprov %s: %v\n", name, err)
+		return exitFailure
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: perfprov COMMAND [flags] [PATH]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].synopsis)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'perfprov COMMAND -help' for a command's flags.")
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting, so that main maps them.
+func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.stderr, "Usage: perfprov %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; a bad flag is a usage error (exit 2), -help exits 0.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	return nil
+}

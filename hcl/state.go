@@ -1,0 +1,4 @@
+package hcl
+
+// specState is the loader's internal state; the loader fills it in.
+type specState struct{}

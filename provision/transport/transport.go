@@ -1,0 +1,59 @@
+// Package transport runs commands and moves files on a host: over SSH (one connection per host,
+// sessions and SFTP multiplexed on it) or, for one-shot bootstrap, on the controller itself.
+//
+// Privilege is a decorator (see Sudo): the connection itself only knows how to run as the login user.
+package transport
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// Conn is one open connection to one host. It is safe for concurrent use: commands run in
+// parallel sessions on the same underlying connection.
+type Conn interface {
+	// Run runs cmd.Script with /bin/sh -c on the host and waits for it. A non-zero exit status is
+	// not an error: it is reported in Result.ExitStatus. Errors are transport failures (the
+	// connection broke, ctx ended, the timeout passed) and name the host.
+	Run(ctx context.Context, cmd Command) (*Result, error)
+	// Upload writes content to path atomically: to a temporary file in the same directory, then
+	// renamed into place, with mode set before the rename.
+	Upload(ctx context.Context, path string, content io.Reader, mode fs.FileMode) error
+	// Download copies the file at path into w.
+	Download(ctx context.Context, path string, w io.Writer) error
+	// Host is the name of the host in messages (the spec's host name).
+	Host() string
+	// Close releases the connection; commands still running are ended.
+	Close() error
+}
+
+// Command is one shell command line to run on a host.
+type Command struct {
+	// Script is shell text for /bin/sh -c. Every value in it went through shell.Quote.
+	Script string
+	// Stdin, when set, is copied to the command's standard input.
+	Stdin io.Reader
+	// Stdout and Stderr, when set, receive the output as it arrives (it is captured in Result too).
+	Stdout, Stderr io.Writer
+	// Env is exported inside the script (not through the SSH protocol, which sshd may refuse).
+	// It is for build settings, never for secrets.
+	Env map[string]string
+	// Privileged runs the command as root: through the Sudo decorator when the login user is not root.
+	Privileged bool
+	// RunAs, when set, runs the command as that user (sudo -u); it implies privilege to switch.
+	RunAs string
+	// Timeout, when positive, ends the command after that long.
+	Timeout time.Duration
+}
+
+// Result is what a finished command left.
+type Result struct {
+	ExitStatus int
+	Stdout     []byte
+	Stderr     []byte
+}
+
+// OK reports whether the command exited 0.
+func (r *Result) OK() bool { return r != nil && r.ExitStatus == 0 }
