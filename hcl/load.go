@@ -1,6 +1,8 @@
 package hcl
 
 import (
+	"io"
+
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -34,5 +36,11 @@ func (s *Spec) Evaluate(host string, facts cty.Value) (*HostConfig, hcl2.Diagnos
 // Targets resolves -limit: names of hosts or groups (empty: every host), in declaration order.
 // An unknown name is an error that says which names exist.
 func (s *Spec) Targets(limit []string) ([]*Host, error) {
+	panic("not implemented yet")
+}
+
+// WriteDiagnostics prints diagnostics for a person: file:line:col, a source snippet, the summary
+// and the detail. files may be nil (no snippets).
+func WriteDiagnostics(w io.Writer, diags hcl2.Diagnostics, files map[string]*hcl2.File, color bool) {
 	panic("not implemented yet")
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"flag"
+	"strings"
+
+	"github.com/perfprov/perfprov/hcl"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// specFlags are the flags of every command that reads a spec.
+type specFlags struct {
+	vars     stringList
+	varFiles stringList
+	limit    string // comma-separated host and group names
+	json     bool
+}
+
+func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
+	fs.Var(&f.vars, "var", "set a variable: NAME=VALUE (repeatable)")
+	fs.Var(&f.varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	if withLimit {
+		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups (comma-separated)")
+	}
+}
+
+// limitNames splits -limit into names.
+func (f *specFlags) limitNames() []string {
+	var out []string
+	for _, n := range strings.Split(f.limit, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// specPath returns the PATH argument (default ".") or a usage error for extra arguments.
+func specPath(fs *flag.FlagSet) (string, error) {
+	switch fs.NArg() {
+	case 0:
+		return ".", nil
+	case 1:
+		return fs.Arg(0), nil
+	default:
+		return "", &usageError{msg: "too many arguments: " + strings.Join(fs.Args()[1:], " ")}
+	}
+}
+
+// loadSpec loads the spec at path. Diagnostics are printed to stderr (as JSON when asJSON);
+// a spec with errors returns exitError 1 after printing them. Warnings are printed and loading
+// goes on.
+func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
+	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Getenv: env.getenv})
+	if len(diags) > 0 {
+		hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
+	}
+	if diags.HasErrors() {
+		return nil, &exitError{code: exitFailure}
+	}
+	return spec, nil
+}
+
+// useColor reports whether output to stderr may use ANSI colours (never with NO_COLOR).
+func useColor(env *cliEnv) bool {
+	return env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb" && isTerminal(env.stderr)
+}
