@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 LAB   ?= .lab/demo
 
-.PHONY: all build test unit vet bench demo lab-up lab-down fmt clean
+.PHONY: all build deps test unit vet bench demo fmt clean
 
 all: build
 
@@ -17,15 +17,19 @@ vet:
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
 
+# What the tests need (chromium, the lab's tools, the real libcap and kernel sources).
+deps:
+	./scripts/test-deps.sh
+
 # Every test, unit and integration (the lab of real hosts needs root). Fails on any failure.
-test: vet
+test: deps vet
 	$(GO) test -count=1 -timeout 60m ./...
 
 # Unit tests only: no lab, no root.
 unit:
 	$(GO) test -count=1 -short ./...
 
-bench: build
+bench: deps build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 demo: build

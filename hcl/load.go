@@ -1,7 +1,12 @@
 package hcl
 
 import (
-	"io"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -19,28 +24,188 @@ type LoadOptions struct {
 
 // Load parses and checks the spec at path (a directory of .hcl files, or one file). It returns
 // every problem it finds, not just the first. Files are available from Files even when loading
-// failed, so that diagnostics can show source snippets.
-func Load(path string, opts LoadOptions) (*Spec, hcl2.Diagnostics) {
-	panic("not implemented yet")
+// failed, so that diagnostics can show source snippets. The returned Spec is never nil.
+func Load(path string, opts LoadOptions) (spec *Spec, diags hcl2.Diagnostics) {
+	spec = &Spec{Dir: path, state: &specState{files: map[string]*hcl2.File{}}}
+	defer func() {
+		if r := recover(); r != nil {
+			diags = append(diags, errorDiag(nil, "Internal error while loading the spec",
+				fmt.Sprintf("perfprov failed unexpectedly (%v). This is a bug in perfprov; please report it with the spec that caused it.\n%s", r, firstStackLines(debug.Stack()))))
+		}
+		diags = spec.state.redact(diags)
+		sortDiagnostics(diags)
+	}()
+	diags = spec.load(path, opts)
+	return spec, diags
+}
+
+func firstStackLines(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	if len(lines) > 16 {
+		lines = lines[:16]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Files returns the parsed files by name, for printing diagnostics with snippets.
-func (s *Spec) Files() map[string]*hcl2.File { return nil }
+func (s *Spec) Files() map[string]*hcl2.File {
+	if s == nil || s.state == nil {
+		return nil
+	}
+	return s.state.files
+}
 
-// Evaluate resolves the spec for one host with its facts (an object; cty.DynamicVal offline,
-// which makes every value that reads host.facts unknown).
-func (s *Spec) Evaluate(host string, facts cty.Value) (*HostConfig, hcl2.Diagnostics) {
-	panic("not implemented yet")
+// Host returns the named host, or nil.
+func (s *Spec) Host(name string) *Host {
+	for _, h := range s.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
 }
 
 // Targets resolves -limit: names of hosts or groups (empty: every host), in declaration order.
 // An unknown name is an error that says which names exist.
 func (s *Spec) Targets(limit []string) ([]*Host, error) {
-	panic("not implemented yet")
+	if len(limit) == 0 {
+		return append([]*Host(nil), s.Hosts...), nil
+	}
+	want := map[string]bool{}
+	var unknown []string
+	for _, n := range limit {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		found := false
+		for _, h := range s.Hosts {
+			if h.Name == n {
+				want[n] = true
+				found = true
+			}
+		}
+		for _, g := range s.Groups {
+			if g.Name == n {
+				for _, h := range g.Hosts {
+					want[h] = true
+				}
+				found = true
+			}
+		}
+		if !found {
+			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 {
+		var names []string
+		for _, h := range s.Hosts {
+			names = append(names, h.Name)
+		}
+		for _, g := range s.Groups {
+			names = append(names, g.Name)
+		}
+		msg := fmt.Sprintf("-limit: no host or group named %q.", unknown[0])
+		if len(unknown) > 1 {
+			msg = fmt.Sprintf("-limit: no host or group named %s.", quoteList(unknown))
+		}
+		msg += didYouMean(unknown[0], names)
+		if len(names) == 0 {
+			msg += " The spec declares no hosts or groups."
+		} else {
+			msg += " Known names: " + strings.Join(names, ", ") + "."
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	var out []*Host
+	for _, h := range s.Hosts {
+		if want[h.Name] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
-// WriteDiagnostics prints diagnostics for a person: file:line:col, a source snippet, the summary
-// and the detail. files may be nil (no snippets).
-func WriteDiagnostics(w io.Writer, diags hcl2.Diagnostics, files map[string]*hcl2.File, color bool) {
-	panic("not implemented yet")
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// ResourceCount returns the number of resource blocks in the spec and its modules (before
+// count and for_each expand them).
+func (s *Spec) ResourceCount() int {
+	if s.state == nil || s.state.root == nil {
+		return 0
+	}
+	n := 0
+	var walk func(m *module)
+	walk = func(m *module) {
+		n += len(m.resources)
+		for _, c := range m.calls {
+			if c.child != nil {
+				walk(c.child)
+			}
+		}
+	}
+	walk(s.state.root)
+	return n
+}
+
+// HCLFiles returns the .hcl files a spec path names: the file itself, or the directory's .hcl
+// files sorted by name. It is what fmt formats and what Load reads.
+func HCLFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		out = append(out, filepath.Join(path, e.Name()))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Evaluate resolves the spec for one host with its facts (an object; cty.DynamicVal offline,
+// which makes every value that reads host.facts unknown).
+func (s *Spec) Evaluate(host string, facts cty.Value) (hc *HostConfig, diags hcl2.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			hc = nil
+			diags = append(diags, errorDiag(nil, "Internal error while evaluating the spec",
+				fmt.Sprintf("perfprov failed unexpectedly evaluating host %q (%v). This is a bug in perfprov; please report it.\n%s", host, r, firstStackLines(debug.Stack()))))
+		}
+		if s.state != nil {
+			diags = s.state.redact(diags)
+		}
+	}()
+	if s.state == nil || s.state.root == nil || !s.state.graphOK {
+		return nil, hcl2.Diagnostics{errorDiag(nil, "Spec not loaded", "Evaluate needs a spec that loaded without errors.")}
+	}
+	h := s.Host(host)
+	if h == nil {
+		var names []string
+		for _, x := range s.Hosts {
+			names = append(names, x.Name)
+		}
+		return nil, hcl2.Diagnostics{errorDiag(nil, "Unknown host",
+			fmt.Sprintf("The spec declares no host named %q.%s", host, didYouMean(host, names)))}
+	}
+	if facts == cty.NilVal {
+		facts = cty.DynamicVal
+	}
+	return s.evaluate(h, facts, false)
 }

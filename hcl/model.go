@@ -97,6 +97,8 @@ type Resource struct {
 	// (file sources, patch files, source tarballs) are resolved against it.
 	Dir   string
 	Range hcl2.Range
+	// Module is the address of the module that declared the resource ("" for the root spec).
+	Module string
 }
 
 // Benchmark is one benchmark block, evaluated for one host (see the bench package).

@@ -5,6 +5,17 @@ package connect
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -12,13 +23,387 @@ import (
 
 // Options are the controller-side inputs of a connection that are not in the spec.
 type Options struct {
-	// Getenv reads the environment variables the spec names (password_env, become_password_env).
+	// Getenv reads the environment variables the spec names (password_env, become_password_env)
+	// and SSH_AUTH_SOCK. nil: os.Getenv.
 	Getenv func(string) string
-	// SSHConfigPath overrides ~/.ssh/config ("" for the default; "none" to read none).
+	// SSHConfigPath overrides ~/.ssh/config ("" for the default, which also reads
+	// /etc/ssh/ssh_config; "none" to read none).
 	SSHConfigPath string
+	// Hosts are the spec's hosts, so that a jump hop may name one (and use its address, port,
+	// user and keys). Optional.
+	Hosts []*hcl.Host
+	// HomeDir replaces the controller user's home directory (for ~ and the default identity and
+	// known_hosts files). "": the real one.
+	HomeDir string
+	// LocalUser is the login user when neither the spec nor ssh_config names one. "": the
+	// controller's user.
+	LocalUser string
 }
 
 // Open connects to h. Errors name the host and the cause in one line.
 func Open(ctx context.Context, h *hcl.Host, opts Options) (transport.Conn, error) {
-	panic("not implemented yet")
+	r, err := newResolver(h, opts)
+	if err != nil {
+		return nil, err
+	}
+	become, err := r.become()
+	if err != nil {
+		return nil, err
+	}
+	switch h.Conn.Type {
+	case "local":
+		l, err := transport.NewLocal(h.Name)
+		if err != nil {
+			return nil, err
+		}
+		return r.wrap(l, l.User(), become), nil
+	case "", "ssh":
+	default:
+		return nil, fmt.Errorf("%s: connection type %q: want \"ssh\" or \"local\"", h.Name, h.Conn.Type)
+	}
+	cfg, err := r.sshConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := transport.DialSSH(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.wrap(c, cfg.User, become), nil
+}
+
+// Resolve returns the SSH settings Open would dial h with: the spec merged with ssh_config.
+func Resolve(h *hcl.Host, opts Options) (transport.SSHConfig, error) {
+	r, err := newResolver(h, opts)
+	if err != nil {
+		return transport.SSHConfig{}, err
+	}
+	return r.sshConfig()
+}
+
+type becomeSettings struct {
+	none     bool
+	password string
+	source   string
+}
+
+type resolver struct {
+	h       *hcl.Host
+	opts    Options
+	getenv  func(string) string
+	home    string
+	configs []*ssh_config.Config
+}
+
+func newResolver(h *hcl.Host, opts Options) (*resolver, error) {
+	r := &resolver{h: h, opts: opts, getenv: opts.Getenv, home: opts.HomeDir}
+	if r.getenv == nil {
+		r.getenv = os.Getenv
+	}
+	if r.home == "" {
+		r.home, _ = os.UserHomeDir()
+	}
+	if err := r.loadSSHConfig(); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return r, nil
+}
+
+func (r *resolver) loadSSHConfig() error {
+	var files []string
+	required := false
+	switch r.opts.SSHConfigPath {
+	case "none":
+		return nil
+	case "":
+		files = []string{filepath.Join(r.home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+	default:
+		files, required = []string{r.opts.SSHConfigPath}, true
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if errors.Is(err, fs.ErrNotExist) && !required {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("ssh config: %w", err)
+		}
+		cfg, err := ssh_config.DecodeBytes(data)
+		if err != nil {
+			return fmt.Errorf("ssh config %s: %w", f, err)
+		}
+		r.configs = append(r.configs, cfg)
+	}
+	return nil
+}
+
+// get is the first value of key for alias across the config files, OpenSSH's first-wins rule.
+func (r *resolver) get(alias, key string) string {
+	for _, c := range r.configs {
+		if v, err := c.Get(alias, key); err == nil && v != "" {
+			return unquote(v)
+		}
+	}
+	return ""
+}
+
+func (r *resolver) getAll(alias, key string) []string {
+	for _, c := range r.configs {
+		if vs, err := c.GetAll(alias, key); err == nil && len(vs) > 0 {
+			out := make([]string, len(vs))
+			for i, v := range vs {
+				out[i] = unquote(v)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// expand resolves ~ and the % tokens of ssh_config paths that make sense here.
+func (r *resolver) expand(path, host, user string, port int) string {
+	if path == "~" || strings.HasPrefix(path, "~/") {
+		path = r.home + path[1:]
+	}
+	repl := strings.NewReplacer("%%", "%", "%d", r.home, "%u", r.localUser(), "%h", host, "%r", user, "%p", strconv.Itoa(port))
+	return repl.Replace(path)
+}
+
+func (r *resolver) localUser() string {
+	if r.opts.LocalUser != "" {
+		return r.opts.LocalUser
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return r.getenv("USER")
+}
+
+func (r *resolver) become() (becomeSettings, error) {
+	c := r.h.Conn
+	switch c.Become {
+	case "none":
+		return becomeSettings{none: true}, nil
+	case "", "sudo":
+	default:
+		return becomeSettings{}, fmt.Errorf("%s: become %q: want \"sudo\" or \"none\"", r.h.Name, c.Become)
+	}
+	b := becomeSettings{}
+	if c.BecomePasswordEnv != "" {
+		b.source = "$" + c.BecomePasswordEnv
+		b.password = r.getenv(c.BecomePasswordEnv)
+		if b.password == "" {
+			return b, fmt.Errorf("%s: become_password_env names %s, which is not set in perfprov's environment", r.h.Name, c.BecomePasswordEnv)
+		}
+	}
+	return b, nil
+}
+
+func (r *resolver) wrap(c transport.Conn, login string, b becomeSettings) transport.Conn {
+	if login == "root" || b.none {
+		return c
+	}
+	return transport.NewSudo(c, login, b.password, b.source)
+}
+
+// endpoint resolves one SSH server named alias, with spec values (port, user, keys) overriding
+// ssh_config's.
+func (r *resolver) endpoint(alias string, port int, userName string, conn hcl.Connection) (transport.Endpoint, error) {
+	host := r.get(alias, "HostName")
+	if host == "" {
+		host = alias
+	} else {
+		host = strings.ReplaceAll(host, "%h", alias)
+	}
+	if port == 0 {
+		port = conn.Port
+	}
+	if port == 0 {
+		if p := r.get(alias, "Port"); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n <= 0 || n > 65535 {
+				return transport.Endpoint{}, fmt.Errorf("ssh config: Port %q for %s", p, alias)
+			}
+			port = n
+		}
+	}
+	if port == 0 {
+		port = 22
+	}
+	if userName == "" {
+		userName = conn.User
+	}
+	if userName == "" {
+		userName = r.get(alias, "User")
+	}
+	if userName == "" {
+		userName = r.localUser()
+	}
+
+	auth := transport.Auth{AgentSocket: r.getenv("SSH_AUTH_SOCK")}
+	if strings.EqualFold(r.get(alias, "IdentityAgent"), "none") {
+		auth.AgentSocket = ""
+	}
+	switch {
+	case len(conn.IdentityFiles) > 0:
+		for _, f := range conn.IdentityFiles {
+			auth.IdentityFiles = append(auth.IdentityFiles, r.expand(f, host, userName, port))
+		}
+	case len(r.getAll(alias, "IdentityFile")) > 0:
+		for _, f := range r.getAll(alias, "IdentityFile") {
+			auth.IdentityFiles = append(auth.IdentityFiles, r.expand(f, host, userName, port))
+		}
+	default:
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			auth.DefaultIdentityFiles = append(auth.DefaultIdentityFiles, filepath.Join(r.home, ".ssh", n))
+		}
+	}
+	if conn.PasswordEnv != "" {
+		auth.Password = r.getenv(conn.PasswordEnv)
+		if auth.Password == "" {
+			return transport.Endpoint{}, fmt.Errorf("password_env names %s, which is not set in perfprov's environment", conn.PasswordEnv)
+		}
+	}
+
+	keys := transport.HostKeyPolicy{Mode: conn.HostKeyChecking}
+	switch {
+	case conn.KnownHosts != "":
+		keys.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}
+	case r.get(alias, "UserKnownHostsFile") != "":
+		for _, f := range strings.Fields(r.get(alias, "UserKnownHostsFile")) {
+			keys.Files = append(keys.Files, r.expand(f, host, userName, port))
+		}
+	default:
+		keys.Files = []string{filepath.Join(r.home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"}
+	}
+	if keys.Mode == "" {
+		switch v := strings.ToLower(r.get(alias, "StrictHostKeyChecking")); v {
+		case "", "yes", "ask":
+			keys.Mode = transport.HostKeyStrict
+		case "accept-new", "no", "off":
+			// "no" would also take changed keys; perfprov never does, so it is accept-new.
+			keys.Mode = transport.HostKeyAcceptNew
+		default:
+			return transport.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, alias)
+		}
+	}
+	return transport.Endpoint{Address: host, Port: port, User: userName, Auth: auth, HostKeys: keys}, nil
+}
+
+func (r *resolver) sshConfig() (transport.SSHConfig, error) {
+	h := r.h
+	alias := h.Address
+	if alias == "" {
+		alias = h.Name
+	}
+	fail := func(err error) (transport.SSHConfig, error) {
+		return transport.SSHConfig{}, fmt.Errorf("%s: %w", h.Name, err)
+	}
+	ep, err := r.endpoint(alias, h.Port, "", h.Conn)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := transport.SSHConfig{Name: h.Name, Endpoint: ep}
+
+	hops := h.Conn.Jump
+	if len(hops) == 0 {
+		if pj := r.get(alias, "ProxyJump"); pj != "" && !strings.EqualFold(pj, "none") {
+			hops = strings.Split(pj, ",")
+		}
+	}
+	for _, hop := range hops {
+		e, err := r.hop(strings.TrimSpace(hop))
+		if err != nil {
+			return fail(fmt.Errorf("jump host %q: %w", hop, err))
+		}
+		cfg.Jump = append(cfg.Jump, e)
+	}
+
+	cfg.Timeout = h.Conn.Timeout
+	if cfg.Timeout == 0 {
+		if v := r.get(alias, "ConnectTimeout"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fail(fmt.Errorf("ssh config: ConnectTimeout %q", v))
+			}
+			cfg.Timeout = time.Duration(n) * time.Second
+		}
+	}
+	cfg.Keepalive = h.Conn.Keepalive
+	if cfg.Keepalive == 0 {
+		if v := r.get(alias, "ServerAliveInterval"); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				cfg.Keepalive = time.Duration(n) * time.Second
+			}
+		}
+	}
+	if v := r.get(alias, "ServerAliveCountMax"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			cfg.KeepaliveMax = n
+		}
+	}
+	return cfg, nil
+}
+
+// hop resolves one jump: a spec host's name, or [user@]host[:port] (ssh:// allowed) looked up in
+// ssh_config. A hop's own ProxyJump is not followed: list every hop in order instead.
+func (r *resolver) hop(s string) (transport.Endpoint, error) {
+	for _, sh := range r.opts.Hosts {
+		if sh.Name == s && sh != r.h {
+			alias := sh.Address
+			if alias == "" {
+				alias = sh.Name
+			}
+			return r.endpoint(alias, sh.Port, "", sh.Conn)
+		}
+	}
+	s = strings.TrimPrefix(s, "ssh://")
+	userName := ""
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		userName, s = s[:i], s[i+1:]
+	}
+	host, port := s, 0
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return transport.Endpoint{}, errors.New("unclosed [")
+		}
+		host = s[1:end]
+		s = s[end+1:]
+		if strings.HasPrefix(s, ":") {
+			p, err := strconv.Atoi(s[1:])
+			if err != nil {
+				return transport.Endpoint{}, fmt.Errorf("port %q", s[1:])
+			}
+			port = p
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s, ":") == 1 {
+		p, err := strconv.Atoi(s[i+1:])
+		if err != nil || p <= 0 || p > 65535 {
+			return transport.Endpoint{}, fmt.Errorf("port %q", s[i+1:])
+		}
+		host, port = s[:i], p
+	}
+	if host == "" {
+		return transport.Endpoint{}, errors.New("no host")
+	}
+	// The target's connection settings that are not per host (keys, known_hosts, checking) apply
+	// to its hops too, unless ssh_config says otherwise for the hop.
+	conn := hcl.Connection{
+		IdentityFiles:   r.h.Conn.IdentityFiles,
+		KnownHosts:      r.h.Conn.KnownHosts,
+		HostKeyChecking: r.h.Conn.HostKeyChecking,
+	}
+	if len(r.getAll(host, "IdentityFile")) > 0 {
+		conn.IdentityFiles = nil
+	}
+	return r.endpoint(host, port, userName, conn)
 }

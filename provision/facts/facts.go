@@ -4,28 +4,158 @@ package facts
 
 import (
 	"context"
+	_ "embed"
+	"fmt"
+	"strings"
 
-	"github.com/zclconf/go-cty/cty"
-
+	"github.com/perfprov/perfprov/provision/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
 // Facts is what one host told about itself. JSON keys are snake_case; they are also the keys of
 // host.facts in specs.
+//
+// Numbers that could not be read are -1 (CapLastCap, KptrRestrict, NMIWatchdog, UID, CPUCount is
+// 0). PerfEventParanoid is only meaningful when PerfEvents is true: a kernel without perf events
+// has no paranoid file at all.
 type Facts struct {
-	OSID              string `json:"os_id"`
-	OSVersion         string `json:"os_version"`
-	KernelRelease     string `json:"kernel_release"`
-	Arch              string `json:"arch"`
-	CapLastCap        int    `json:"cap_last_cap"`
-	PerfEventParanoid int    `json:"perf_event_paranoid"`
-	// ... the facts package completes this.
+	OSID         string   `json:"os_id"`          // os-release ID: debian, ubuntu, fedora...
+	OSIDLike     []string `json:"os_id_like"`     // os-release ID_LIKE
+	OSVersion    string   `json:"os_version"`     // os-release VERSION_ID
+	OSPrettyName string   `json:"os_pretty_name"` // os-release PRETTY_NAME
+
+	KernelRelease string `json:"kernel_release"` // uname -r
+	KernelVersion string `json:"kernel_version"` // uname -v: names Debian or Ubuntu on their kernels
+	Arch          string `json:"arch"`           // uname -m
+
+	CapLastCap             int  `json:"cap_last_cap"`             // /proc/sys/kernel/cap_last_cap
+	KernelPerfmonSupported bool `json:"kernel_perfmon_supported"` // CapLastCap >= 38 (Linux 5.8)
+	PerfEvents             bool `json:"perf_events"`              // the kernel has perf events
+	PerfEventParanoid      int  `json:"perf_event_paranoid"`
+	// DistroParanoidPatch: the kernel is believed to carry the Debian/Ubuntu patch with which a
+	// paranoid level above 2 requires CAP_SYS_ADMIN whatever CAP_PERFMON says. See the reason.
+	DistroParanoidPatch       bool   `json:"distro_paranoid_patch"`
+	DistroParanoidPatchReason string `json:"distro_paranoid_patch_reason"`
+	KptrRestrict              int    `json:"kptr_restrict"`
+	NMIWatchdog               int    `json:"nmi_watchdog"` // 1: the watchdog holds a counter
+
+	// EventSources are all of /sys/bus/event_source/devices; PMU the hardware CPU PMUs among them.
+	EventSources []string `json:"event_sources"`
+	PMU          []string `json:"pmu"`
+	PMUType      string   `json:"pmu_type"` // "" (none), x86, hybrid, arm, power, s390, riscv, other
+	HasPMU       bool     `json:"has_pmu"`
+	CPUModel     string   `json:"cpu_model"`
+	CPUCount     int      `json:"cpu_count"` // online CPUs
+
+	PackageManager string `json:"package_manager"` // apt, dnf, yum, zypper, apk, pacman or ""
+
+	User           string   `json:"user"`
+	UID            int      `json:"uid"`
+	Groups         []string `json:"groups"` // primary first; numeric when the group has no name
+	IsRoot         bool     `json:"is_root"`
+	HasSudo        bool     `json:"has_sudo"`
+	SudoNoPassword bool     `json:"sudo_no_password"` // sudo -n true works (checked only when not root)
+	// NoNewPrivs and PerfmonInBoundingSet describe the login session: either one defeats file
+	// capabilities for the processes it starts (containers often drop cap_perfmon).
+	NoNewPrivs           bool `json:"no_new_privs"`
+	PerfmonInBoundingSet bool `json:"perfmon_in_bounding_set"`
+
+	// Mounts holds, for each install prefix (InstallPrefixes), the mount that holds it.
+	Mounts map[string]Mount `json:"mounts"`
+
+	Perf   Perf   `json:"perf"`
+	Libcap Libcap `json:"libcap"`
 }
 
-// Gather runs the facts script on the host and parses its output.
+// Mount is the mount that holds an install prefix.
+type Mount struct {
+	Path       string   `json:"path"` // the prefix with symlinks resolved
+	MountPoint string   `json:"mount_point"`
+	FSType     string   `json:"fstype"`
+	Options    []string `json:"options"` // per-mount options
+	NoSuid     bool     `json:"nosuid"`  // file capabilities are ignored on exec
+	NoExec     bool     `json:"noexec"`
+	ReadOnly   bool     `json:"readonly"`
+}
+
+// Perf is the perf found on the login user's PATH.
+type Perf struct {
+	Path     string `json:"path"`      // command -v perf ("" when there is none)
+	RealPath string `json:"real_path"` // symlinks resolved
+	IsELF    bool   `json:"is_elf"`
+	IsScript bool   `json:"is_script"` // a wrapper: it cannot carry file capabilities
+	Version  string `json:"version"`   // from perf --version; "" when it printed no version
+	// VersionError is what perf --version said instead of a version (a wrapper that found no perf
+	// for the running kernel, for example).
+	VersionError string `json:"version_error"`
+	// LinuxToolsPath is the real perf for the running kernel that a wrapper would run
+	// (/usr/lib/linux-tools/RELEASE/perf, or /usr/bin/perf_X.Y on Debian <= 11), when installed.
+	LinuxToolsPath string `json:"linux_tools_path"`
+	// Candidates are the versioned perf binaries installed (linux-tools, perf_X.Y).
+	Candidates []string `json:"candidates"`
+}
+
+// Libcap is the libcap found on the host.
+type Libcap struct {
+	SetcapPath string `json:"setcap_path"`
+	GetcapPath string `json:"getcap_path"`
+	CapshPath  string `json:"capsh_path"`
+	// Version is the version of the library setcap most likely loads, from its file name
+	// (libcap.so.2.66 -> 2.66): the one under setcap's own prefix, else the system's.
+	Version string `json:"version"`
+	LibPath string `json:"lib_path"`
+}
+
+// InstallPrefixes are the directories whose mounts the facts describe: where perfprov may install
+// binaries that carry file capabilities (a nosuid mount silently ignores them).
+var InstallPrefixes = []string{"/opt", "/usr/local", "/usr", "/", "/tmp"}
+
+//go:embed script.sh
+var scriptTemplate string
+
+// Script returns the facts script: POSIX sh, run as the login user, printing the format Parse reads.
+func Script() string {
+	return strings.Replace(scriptTemplate, "@PREFIXES@", shell.Join(InstallPrefixes...), 1)
+}
+
+// Gather runs the facts script on the host and parses its output: one command, one round trip.
+// Errors name the host.
 func Gather(ctx context.Context, conn transport.Conn) (*Facts, error) {
-	panic("not implemented yet")
+	host := conn.Host()
+	res, err := conn.Run(ctx, transport.Command{Script: Script()})
+	if err != nil {
+		return nil, &Error{Host: host, Op: "gathering facts", Err: err}
+	}
+	f, err := Parse(res.Stdout)
+	if err != nil {
+		if res.ExitStatus != 0 {
+			err = fmt.Errorf("%w (the facts script exited %d%s)", err, res.ExitStatus, firstLine(res.Stderr, ": "))
+		}
+		return nil, &Error{Host: host, Op: "reading facts", Err: err}
+	}
+	return f, nil
 }
 
-// Value returns the facts as the object that specs read as host.facts.
-func (f *Facts) Value() cty.Value { panic("not implemented yet") }
+// Error is a failure to gather one host's facts.
+type Error struct {
+	Host string
+	Op   string
+	Err  error
+}
+
+// Error reads "HOST: OP: CAUSE", with the host named once even when the transport named it too.
+func (e *Error) Error() string {
+	return e.Host + ": " + e.Op + ": " + strings.TrimPrefix(e.Err.Error(), e.Host+": ")
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// firstLine returns the first non-empty line of b after prefix, or "" when there is none.
+func firstLine(b []byte, prefix string) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return prefix + l
+		}
+	}
+	return ""
+}

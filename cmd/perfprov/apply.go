@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/engine"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+func init() {
+	register(&command{
+		name:     "apply",
+		synopsis: "change hosts to match the spec, verify, and print a recap",
+		run:      runApply,
+	})
+}
+
+// Default locations, relative to the working directory.
+const (
+	defaultAuditLog = ".perfprov/audit.log"
+	defaultLogDir   = ".perfprov/logs"
+)
+
+func runApply(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH]")
+	var sf specFlags
+	sf.register(fs, true)
+	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 20)")
+	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line (needs -auto-approve)")
+	auditPath := fs.String("audit-log", defaultAuditLog, "append every change to this file (JSON lines)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	path, err := specPath(fs)
+	if err != nil {
+		return err
+	}
+	if *parallel < 0 {
+		return &usageError{msg: "-parallel must be positive"}
+	}
+	if sf.json && !*autoApprove {
+		return &usageError{msg: "-json needs -auto-approve (there is no prompt in JSON mode)"}
+	}
+	if !*autoApprove && !(isTerminal(env.stdin) && isTerminal(env.stdout)) {
+		fmt.Fprintln(env.stderr, "perfprov apply: refusing to apply without confirmation: stdin is not a terminal. Review the changes with 'perfprov plan', then run 'perfprov apply -auto-approve'.")
+		return &exitError{code: exitFailure}
+	}
+	spec, err := loadSpec(env, path, &sf)
+	if err != nil {
+		return err
+	}
+	hosts, err := spec.Targets(sf.limitNames())
+	if err != nil {
+		return err
+	}
+	audit, err := engine.OpenAuditLog(*auditPath)
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+
+	out := newApplyOutput(env, sf.json)
+	opts := engineOptions(env, spec, *parallel)
+	opts.Audit = audit
+	opts.LogDir = defaultLogDir
+
+	var run *engine.Run
+	if *autoApprove {
+		opts.Events = out.event
+		run = engine.PlanAndApply(ctx, spec, hosts, opts)
+		defer run.Close()
+	} else {
+		run = engine.Plan(ctx, spec, hosts, opts)
+		defer run.Close()
+		engine.WritePlan(env.stdout, run, useColorOut(env))
+		if ctx.Err() != nil || run.Interrupted {
+			return errInterrupted
+		}
+		if !run.HasChanges() && !run.HasErrors() {
+			fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
+			return nil
+		}
+		ok, err := confirm(env, fmt.Sprintf("\nApply these changes to %d hosts? Only 'yes' is accepted: ", len(hosts)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(env.stdout, "Apply cancelled.")
+			return &exitError{code: exitFailure}
+		}
+		run.SetEvents(out.event)
+		run.Apply(ctx)
+	}
+	out.finish(run)
+	if run.Interrupted || ctx.Err() != nil {
+		return errInterrupted
+	}
+	if !run.Converged() {
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+// engineOptions wires the engine to the real connections and the CLI's interrupt.
+func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int) engine.Options {
+	ro := spec.Rollout
+	if parallel > 0 {
+		ro.Parallel = parallel
+	}
+	return engine.Options{
+		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
+			return connect.Open(ctx, h, connect.Options{Getenv: env.getenv})
+		},
+		Rollout:     ro,
+		Interrupted: env.interrupted,
+	}
+}
+
+// confirm asks on the terminal; SIGINT while waiting cancels.
+func confirm(env *cliEnv, prompt string) (bool, error) {
+	fmt.Fprint(env.stdout, prompt)
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(env.stdin).ReadString('\n')
+		line <- s
+	}()
+	select {
+	case s := <-line:
+		return strings.TrimSpace(s) == "yes", nil
+	case <-env.interrupted:
+		fmt.Fprintln(env.stdout)
+		return false, errInterrupted
+	}
+}
+
+// useColorOut reports whether stdout may use ANSI colours.
+func useColorOut(env *cliEnv) bool {
+	return env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb" && isTerminal(env.stdout)
+}
+
+// applyOutput renders engine events: JSON lines, a live view with a line per host on a
+// terminal, or a plain line per host per step.
+type applyOutput struct {
+	w     io.Writer
+	json  bool
+	live  bool
+	color bool
+
+	mu    sync.Mutex
+	order []string          // hosts in the order they appeared
+	state map[string]string // host -> its latest line (live view)
+	drawn int               // lines of the live view on screen
+	start time.Time
+}
+
+func newApplyOutput(env *cliEnv, asJSON bool) *applyOutput {
+	return &applyOutput{
+		w: env.stdout, json: asJSON, color: useColorOut(env),
+		live:  !asJSON && isTerminal(env.stdout) && env.getenv("TERM") != "dumb",
+		state: map[string]string{}, start: time.Now(),
+	}
+}
+
+func (o *applyOutput) event(e engine.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		writeJSONLine(o.w, e)
+		return
+	}
+	line := eventLine(e)
+	if line == "" {
+		return
+	}
+	if !o.live {
+		fmt.Fprintf(o.w, "%s: %s\n", e.Host, line)
+		return
+	}
+	if _, ok := o.state[e.Host]; !ok {
+		o.order = append(o.order, e.Host)
+	}
+	o.state[e.Host] = line
+	// Failures scroll above the live view so that they stay visible.
+	if e.Type == engine.EventApplyErrored {
+		o.clear()
+		fmt.Fprintf(o.w, "%s: %s\n", e.Host, line)
+	}
+	o.redraw()
+}
+
+func (o *applyOutput) clear() {
+	if o.drawn > 0 {
+		fmt.Fprintf(o.w, "\x1b[%dA\x1b[J", o.drawn)
+		o.drawn = 0
+	}
+}
+
+func (o *applyOutput) redraw() {
+	o.clear()
+	width := 0
+	for _, h := range o.order {
+		if len(h) > width {
+			width = len(h)
+		}
+	}
+	for _, h := range o.order {
+		fmt.Fprintf(o.w, "%-*s  %s\n", width, h, o.state[h])
+	}
+	o.drawn = len(o.order)
+}
+
+// eventLine is the progress text of an event ("" for events not shown).
+func eventLine(e engine.Event) string {
+	switch e.Type {
+	case engine.EventHostStart:
+		return "connecting"
+	case engine.EventApplyStart:
+		return fmt.Sprintf("%s %s ...", e.Address, verb(e.Action, false))
+	case engine.EventApplyComplete:
+		if e.Status == string(engine.StatusOK) {
+			return ""
+		}
+		return fmt.Sprintf("%s %s (%.1fs)", e.Address, verb(e.Action, true), e.Elapsed)
+	case engine.EventApplyErrored:
+		return fmt.Sprintf("%s failed: %s", e.Address, firstLine(e.Message))
+	case engine.EventApplySkipped:
+		return fmt.Sprintf("%s skipped: %s", e.Address, e.Message)
+	case engine.EventHostSummary:
+		if e.Message != "" {
+			return e.Status + ": " + firstLine(e.Message)
+		}
+		return fmt.Sprintf("%s (ok=%d changed=%d failed=%d skipped=%d)", e.Status, e.OK, e.Changed, e.Failed, e.Skipped)
+	}
+	return ""
+}
+
+func verb(action string, done bool) string {
+	v := map[string][2]string{"create": {"creating", "created"}, "update": {"changing", "changed"}, "delete": {"removing", "removed"}}[action]
+	if v[0] == "" {
+		v = [2]string{"applying", "applied"}
+	}
+	if done {
+		return v[1]
+	}
+	return v[0]
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// finish prints the recap (or the JSON summary).
+func (o *applyOutput) finish(run *engine.Run) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.json {
+		writeJSONLine(o.w, struct {
+			Type string `json:"type"`
+			engine.Summary
+			Interrupted bool   `json:"interrupted,omitempty"`
+			Stopped     string `json:"stopped,omitempty"`
+		}{"summary", run.Summarize(), run.Interrupted, run.Stopped})
+		return
+	}
+	if o.live {
+		o.drawn = 0 // keep the final view on screen
+	}
+	fmt.Fprintln(o.w)
+	engine.WriteRecap(o.w, run, o.color)
+}
+
+func writeJSONLine(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/facts"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+func init() {
+	register(&command{name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts})
+}
+
+// defaultFactsParallel is how many hosts are asked at once when neither -parallel nor
+// rollout.parallel says.
+const defaultFactsParallel = 20
+
+// factsRow is one host's answer, as -json prints it.
+type factsRow struct {
+	Host  string       `json:"host"`
+	OK    bool         `json:"ok"`
+	Error string       `json:"error"`
+	Facts *facts.Facts `json:"facts"`
+}
+
+// factsOpen opens a connection to a host; tests replace it.
+var factsOpen = connect.Open
+
+func runFacts(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "facts", "facts [-json] [-limit HOSTS|GROUPS] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	var f specFlags
+	f.register(fs, true)
+	fs.BoolVar(&f.json, "json", false, `print JSON: [{"host", "ok", "error", "facts"}] in the spec's host order`)
+	parallel := fs.Int("parallel", 0, "hosts asked at once (default: rollout.parallel, else 20)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	path, err := specPath(fs)
+	if err != nil {
+		return err
+	}
+	if *parallel < 0 {
+		return &usageError{msg: "-parallel must be at least 1"}
+	}
+	spec, err := loadSpec(env, path, &f)
+	if err != nil {
+		return err
+	}
+	hosts, err := spec.Targets(f.limitNames())
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+	n := *parallel
+	if n == 0 {
+		n = spec.Rollout.Parallel
+	}
+	if n <= 0 {
+		n = defaultFactsParallel
+	}
+
+	rows, interrupted := gatherFacts(ctx, env, hosts, n)
+	if f.json {
+		if err := writeFactsJSON(env.stdout, rows); err != nil {
+			return err
+		}
+	} else {
+		writeFactsTable(env.stdout, rows)
+	}
+	switch {
+	case interrupted || ctx.Err() != nil:
+		return errInterrupted
+	case slices.ContainsFunc(rows, func(r factsRow) bool { return !r.OK }):
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+// gatherFacts asks every host for its facts, at most parallel at once, and returns one row per
+// host in the order given. Facts are read-only, so the first SIGINT (env.interrupted) cancels the
+// work in flight at once; interrupted reports that it happened.
+func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel int) (rows []factsRow, interrupted bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stopped atomic.Bool
+	go func() {
+		select {
+		case <-env.interrupted:
+			stopped.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	opts := connect.Options{Getenv: env.getenv}
+	rows = make([]factsRow, len(hosts))
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				rows[i] = factsFailed(h.Name, ctx.Err(), &stopped)
+				return
+			}
+			rows[i] = hostFacts(ctx, h, opts, &stopped)
+		}()
+	}
+	wg.Wait()
+	return rows, stopped.Load()
+}
+
+// hostFacts connects to one host and gathers its facts. A panic below (a bug) becomes this host's
+// error rather than the end of every host's run.
+func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, stopped *atomic.Bool) (row factsRow) {
+	defer func() {
+		if r := recover(); r != nil {
+			row = factsRow{Host: h.Name, Error: fmt.Sprintf("%s: internal error: %v", h.Name, r)}
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return factsFailed(h.Name, err, stopped)
+	}
+	conn, err := factsOpen(ctx, h, opts)
+	if err != nil {
+		return factsFailed(h.Name, err, stopped)
+	}
+	defer closeQuietly(conn)
+	f, err := facts.Gather(ctx, conn)
+	if err != nil {
+		return factsFailed(h.Name, err, stopped)
+	}
+	return factsRow{Host: h.Name, OK: true, Facts: f}
+}
+
+func closeQuietly(c transport.Conn) { _ = c.Close() }
+
+func factsFailed(host string, err error, stopped *atomic.Bool) factsRow {
+	msg := err.Error()
+	if stopped.Load() && errors.Is(err, context.Canceled) {
+		msg = host + ": interrupted"
+	}
+	if !strings.HasPrefix(msg, host+": ") && !strings.HasPrefix(msg, host+" ") {
+		msg = host + ": " + msg
+	}
+	return factsRow{Host: host, Error: msg}
+}
+
+func writeFactsJSON(w io.Writer, rows []factsRow) error {
+	if rows == nil {
+		rows = []factsRow{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rows)
+}
+
+// writeFactsTable prints one line per host: what decides whether unprivileged perf monitoring can
+// be set up there. A host that did not answer shows its error instead.
+func writeFactsTable(w io.Writer, rows []factsRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tOS\tKERNEL\tARCH\tCAPS\tPARANOID\tPMU\tPERF\tLIBCAP\tPRIV\tNOSUID")
+	patched := false
+	for _, r := range rows {
+		if !r.OK {
+			// The last cell of a line is not aligned, so a long error does not widen the columns.
+			fmt.Fprintf(tw, "%s\tERROR: %s\n", r.Host, strings.TrimPrefix(r.Error, r.Host+": "))
+			continue
+		}
+		f := r.Facts
+		paranoid := "?"
+		if f.PerfEvents {
+			paranoid = strconv.Itoa(f.PerfEventParanoid)
+			if f.DistroParanoidPatch && f.PerfEventParanoid > 2 {
+				paranoid += "*"
+				patched = true
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Host, dash(strings.TrimSpace(f.OSID+" "+f.OSVersion)), dash(f.KernelRelease), dash(f.Arch),
+			capsCell(f), paranoid, pmuCell(f), perfCell(f), libcapCell(f), privCell(f), nosuidCell(f))
+	}
+	_ = tw.Flush()
+	if patched {
+		fmt.Fprintln(w, "* perf_event_paranoid > 2 on a kernel with the Debian/Ubuntu patch: CAP_PERFMON alone is not enough; set it to 2 or lower.")
+	}
+}
+
+func capsCell(f *facts.Facts) string {
+	switch {
+	case f.CapLastCap < 0:
+		return "?"
+	case f.KernelPerfmonSupported:
+		return fmt.Sprintf("%d perfmon", f.CapLastCap)
+	default:
+		return fmt.Sprintf("%d no-perfmon", f.CapLastCap)
+	}
+}
+
+func pmuCell(f *facts.Facts) string {
+	if !f.HasPMU {
+		return "none"
+	}
+	return f.PMUType + ":" + strings.Join(f.PMU, ",")
+}
+
+func perfCell(f *facts.Facts) string {
+	p := f.Perf
+	kind := "elf"
+	switch {
+	case p.IsScript:
+		kind = "script"
+	case !p.IsELF:
+		kind = "?"
+	}
+	switch {
+	case p.Path == "":
+		return "-"
+	case p.Version != "":
+		return p.Version + " (" + kind + ")"
+	default:
+		return "no version (" + kind + ")"
+	}
+}
+
+func libcapCell(f *facts.Facts) string {
+	switch {
+	case f.Libcap.SetcapPath == "" && f.Libcap.Version == "":
+		return "-"
+	case f.Libcap.SetcapPath == "":
+		return f.Libcap.Version + " (no setcap)"
+	case f.Libcap.Version == "":
+		return "?"
+	}
+	return f.Libcap.Version
+}
+
+func privCell(f *facts.Facts) string {
+	switch {
+	case f.IsRoot:
+		return "root"
+	case f.HasSudo && f.SudoNoPassword:
+		return "sudo"
+	case f.HasSudo:
+		return "sudo+password"
+	}
+	return "none"
+}
+
+func nosuidCell(f *facts.Facts) string {
+	var out []string
+	for _, p := range facts.InstallPrefixes {
+		if m, ok := f.Mounts[p]; ok && m.NoSuid {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

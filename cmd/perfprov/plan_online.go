@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/engine"
+)
+
+func init() { planOnline = runPlanOnline }
+
+// runPlanOnline connects to the targeted hosts, reads them and prints what apply would change.
+// With -detailed-exitcode: 0 nothing to change, 2 changes, 1 errors.
+func runPlanOnline(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOptions) error {
+	hosts, err := spec.Targets(opts.Limit)
+	if err != nil {
+		return err
+	}
+	eo := engineOptions(env, spec, opts.Parallel)
+	if opts.JSON {
+		var out = newApplyOutput(env, true)
+		eo.Events = func(e engine.Event) {
+			if e.Type == engine.EventPlannedChange || e.Type == engine.EventHostSummary {
+				out.event(e)
+			}
+		}
+	}
+	run := engine.Plan(ctx, spec, hosts, eo)
+	defer run.Close()
+	if opts.JSON {
+		writeJSONLine(env.stdout, struct {
+			Type string `json:"type"`
+			engine.Summary
+			Interrupted bool `json:"interrupted,omitempty"`
+		}{"summary", run.Summarize(), run.Interrupted})
+	} else {
+		engine.WritePlan(env.stdout, run, useColorOut(env))
+	}
+	switch {
+	case run.Interrupted || ctx.Err() != nil:
+		return errInterrupted
+	case run.HasErrors():
+		if !opts.JSON {
+			fmt.Fprintln(env.stderr, "perfprov plan: some hosts or resources could not be planned (see above)")
+		}
+		return &exitError{code: exitFailure}
+	case opts.DetailedExitCode && run.HasChanges():
+		return &exitError{code: 2}
+	}
+	return nil
+}

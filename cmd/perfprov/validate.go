@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+
+	"github.com/perfprov/perfprov/hcl"
+)
+
+func init() {
+	register(&command{name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate})
+}
+
+// validateResult is what validate -json prints.
+type validateResult struct {
+	Valid        bool                 `json:"valid"`
+	ErrorCount   int                  `json:"error_count"`
+	WarningCount int                  `json:"warning_count"`
+	Diagnostics  []hcl.JSONDiagnostic `json:"diagnostics"`
+}
+
+func runValidate(ctx context.Context, env *cliEnv, args []string) error {
+	fs := newFlagSet(env, "validate", "validate [-json] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	var f specFlags
+	f.register(fs, false)
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	path, err := specPath(fs)
+	if err != nil {
+		return err
+	}
+	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Getenv: env.getenv})
+	errs, warns := countDiags(diags)
+	if f.json {
+		res := validateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, spec.Files())}
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		if len(diags) > 0 {
+			hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
+		}
+		if errs == 0 {
+			fmt.Fprintf(env.stdout, "Success! The spec is valid: %s, %s.\n",
+				plural(len(spec.Hosts), "host", "hosts"), plural(spec.ResourceCount(), "resource", "resources"))
+		} else {
+			fmt.Fprintf(env.stderr, "The spec has %s.\n", plural(errs, "error", "errors"))
+		}
+	}
+	if errs > 0 {
+		return &exitError{code: exitFailure}
+	}
+	return nil
+}
+
+func countDiags(diags hcl2.Diagnostics) (errs, warns int) {
+	for _, d := range diags {
+		if d.Severity == hcl2.DiagError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return errs, warns
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

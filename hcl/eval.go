@@ -1,0 +1,929 @@
+package hcl
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// maxInstances bounds count and for_each so that a typo cannot make millions of resources.
+const maxInstances = 10000
+
+// maxCheckedHosts bounds how many hosts Load evaluates offline to find errors.
+const maxCheckedHosts = 200
+
+// modScope holds the values of one module while a host is evaluated.
+type modScope struct {
+	vars    map[string]cty.Value
+	locals  map[string]cty.Value
+	res     map[string]map[string]cty.Value // type -> name -> value
+	mods    map[string]cty.Value            // module call -> object of its outputs
+	outputs map[string]cty.Value
+}
+
+type evaluator struct {
+	s         *Spec
+	host      *Host // nil: the load-time check that applies every resource with no host
+	hostVal   cty.Value
+	scopes    map[*module]*modScope
+	instances map[*resourceDecl][]*Resource
+	applied   map[*resourceDecl]bool
+	diags     hcl2.Diagnostics
+}
+
+func (e *evaluator) scope(m *module) *modScope {
+	sc := e.scopes[m]
+	if sc == nil {
+		sc = &modScope{vars: map[string]cty.Value{}, locals: map[string]cty.Value{}, res: map[string]map[string]cty.Value{},
+			mods: map[string]cty.Value{}, outputs: map[string]cty.Value{}}
+		e.scopes[m] = sc
+	}
+	return sc
+}
+
+func objectOf(names []string, vals map[string]cty.Value) cty.Value {
+	attrs := make(map[string]cty.Value, len(names))
+	for _, n := range names {
+		if v, ok := vals[n]; ok {
+			attrs[n] = v
+		} else {
+			attrs[n] = cty.DynamicVal
+		}
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func (s *Spec) pathVal(m *module) cty.Value {
+	cwd, _ := os.Getwd()
+	return cty.ObjectVal(map[string]cty.Value{
+		"module": cty.StringVal(m.dir),
+		"root":   cty.StringVal(s.state.rootDir),
+		"cwd":    cty.StringVal(cwd),
+	})
+}
+
+func varNames(m *module) []string {
+	out := make([]string, len(m.vars))
+	for i, v := range m.vars {
+		out[i] = v.name
+	}
+	return out
+}
+
+func localNames(m *module) []string {
+	out := make([]string, len(m.locals))
+	for i, l := range m.locals {
+		out[i] = l.name
+	}
+	return out
+}
+
+// staticCtx is the evaluation context of load-time values: variables, the locals that follow
+// from them, and unknown everything else.
+func (s *Spec) staticCtx(m *module) *hcl2.EvalContext {
+	return &hcl2.EvalContext{
+		Variables: map[string]cty.Value{
+			"var":      objectOf(varNames(m), m.staticVars),
+			"local":    objectOf(localNames(m), m.staticLocals),
+			"resource": cty.DynamicVal,
+			"module":   cty.DynamicVal,
+			"host":     cty.DynamicVal,
+			"each":     cty.DynamicVal,
+			"count":    cty.DynamicVal,
+			"path":     s.pathVal(m),
+		},
+		Functions: m.funcs,
+	}
+}
+
+// evalStatic computes the values known at load time: module inputs and locals that do not
+// depend on hosts, resources or modules. Errors are left for the per-host evaluation.
+func (s *Spec) evalStatic() {
+	for _, n := range s.state.nodes {
+		m := n.mod
+		switch n.kind {
+		case nVar:
+			if m.call == nil {
+				continue
+			}
+			val := n.v.def
+			if a := m.call.inputs[n.v.name]; a != nil {
+				v, d := a.Expr.Value(s.staticCtx(m.parent))
+				if d.HasErrors() {
+					v = cty.DynamicVal
+				}
+				val = v
+			}
+			if val == cty.NilVal {
+				val = cty.DynamicVal
+			}
+			m.staticVars[n.v.name] = convertKeepMarks(val, n.v.typ, n.v.defaults)
+		case nLocal:
+			v, d := n.l.expr.Value(s.staticCtx(m))
+			if d.HasErrors() {
+				v = cty.DynamicVal
+			}
+			m.staticLocals[n.l.name] = v
+		}
+	}
+}
+
+// convertKeepMarks converts to ty, keeping the value's marks on the whole result; a value that
+// does not convert becomes unknown.
+func convertKeepMarks(v cty.Value, ty cty.Type, defs *typeexpr.Defaults) cty.Value {
+	unm, marks := v.UnmarkDeep()
+	if defs != nil {
+		unm = defs.Apply(unm)
+	}
+	conv, err := convert.Convert(unm, ty)
+	if err != nil {
+		return cty.UnknownVal(ty)
+	}
+	if len(marks) > 0 {
+		conv = conv.WithMarks(marks)
+	}
+	return conv
+}
+
+func (e *evaluator) ctx(m *module, extra map[string]cty.Value) *hcl2.EvalContext {
+	sc := e.scope(m)
+	resTypes := map[string]cty.Value{}
+	byType := map[string]map[string]cty.Value{}
+	for _, r := range m.resources {
+		if v, ok := sc.res[r.typ][r.name]; ok {
+			if byType[r.typ] == nil {
+				byType[r.typ] = map[string]cty.Value{}
+			}
+			byType[r.typ][r.name] = v
+		}
+	}
+	for t, names := range byType {
+		resTypes[t] = cty.ObjectVal(names)
+	}
+	mods := map[string]cty.Value{}
+	for _, c := range m.calls {
+		if v, ok := sc.mods[c.name]; ok {
+			mods[c.name] = v
+		} else {
+			mods[c.name] = cty.DynamicVal
+		}
+	}
+	vars := map[string]cty.Value{
+		"var":      objectOf(varNames(m), sc.vars),
+		"local":    objectOf(localNames(m), sc.locals),
+		"resource": cty.ObjectVal(resTypes),
+		"module":   cty.ObjectVal(mods),
+		"host":     e.hostVal,
+		"path":     e.s.pathVal(m),
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return &hcl2.EvalContext{Variables: vars, Functions: m.funcs}
+}
+
+// eval evaluates expr in module m. A reference to a resource that does not apply to this host
+// is an error that says so (instead of a missing attribute).
+func (e *evaluator) eval(m *module, expr hcl2.Expression, extra map[string]cty.Value) (cty.Value, hcl2.Diagnostics) {
+	var diags hcl2.Diagnostics
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "resource" || len(tr) < 3 {
+			continue
+		}
+		typ, name := getAttrName(tr[1]), getAttrName(tr[2])
+		r := m.resIdx[typ+"."+name]
+		if r != nil && !e.applied[r] {
+			diags = append(diags, errorDiag(rangePtr(tr.SourceRange()), "Reference to a resource not applied to this host",
+				fmt.Sprintf("resource.%s does not apply to host %q (see its hosts and its module's hosts), so its values cannot be used there.", r.key(), e.host.Name)))
+		}
+	}
+	if diags.HasErrors() {
+		return cty.DynamicVal, diags
+	}
+	v, d := expr.Value(e.ctx(m, extra))
+	if d.HasErrors() {
+		return cty.DynamicVal, d
+	}
+	return v, d
+}
+
+func (e *evaluator) applies(r *resourceDecl) bool {
+	if e.host == nil {
+		return true
+	}
+	in := func(all bool, hosts []string) bool { return all || contains(hosts, e.host.Name) }
+	if !in(r.allHosts, r.hosts) {
+		return false
+	}
+	for m := r.mod; m.call != nil; m = m.parent {
+		if !in(m.call.allHosts, m.call.hosts) {
+			return false
+		}
+	}
+	return true
+}
+
+func hostValue(h *Host, facts cty.Value) cty.Value {
+	groups := cty.ListValEmpty(cty.String)
+	if len(h.Groups) > 0 {
+		var gs []cty.Value
+		for _, g := range h.Groups {
+			gs = append(gs, cty.StringVal(g))
+		}
+		groups = cty.ListVal(gs)
+	}
+	vars := h.Vars
+	if vars == cty.NilVal || vars.IsNull() {
+		vars = cty.EmptyObjectVal
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"name":    cty.StringVal(h.Name),
+		"address": cty.StringVal(h.Address),
+		"port":    cty.NumberIntVal(int64(h.Port)),
+		"groups":  groups,
+		"vars":    vars,
+		"facts":   facts,
+	})
+}
+
+// evaluate resolves the spec for host h (nil: every resource, no host, for checking).
+func (s *Spec) evaluate(h *Host, facts cty.Value, _ bool) (*HostConfig, hcl2.Diagnostics) {
+	e := &evaluator{s: s, host: h, hostVal: cty.DynamicVal, scopes: map[*module]*modScope{},
+		instances: map[*resourceDecl][]*Resource{}, applied: map[*resourceDecl]bool{}}
+	if h != nil {
+		e.hostVal = hostValue(h, facts)
+	}
+	hc := &HostConfig{Host: h}
+	for _, n := range s.state.nodes {
+		m := n.mod
+		sc := e.scope(m)
+		switch n.kind {
+		case nVar:
+			sc.vars[n.v.name] = e.evalVar(n.v, m)
+		case nLocal:
+			v, d := e.eval(m, n.l.expr, nil)
+			e.diags = append(e.diags, d...)
+			sc.locals[n.l.name] = v
+		case nOutput:
+			v, d := e.eval(m, n.o.expr, nil)
+			e.diags = append(e.diags, d...)
+			if n.o.sensitive {
+				v = v.Mark(sensitiveMark)
+			}
+			sc.outputs[n.o.name] = v
+		case nCallEnd:
+			if ch := n.c.child; ch != nil {
+				outs := map[string]cty.Value{}
+				csc := e.scope(ch)
+				for _, o := range ch.outputs {
+					if v, ok := csc.outputs[o.name]; ok {
+						outs[o.name] = v
+					} else {
+						outs[o.name] = cty.DynamicVal
+					}
+				}
+				sc.mods[n.c.name] = cty.ObjectVal(outs)
+			}
+		case nResource:
+			if !e.applies(n.r) {
+				continue
+			}
+			e.applied[n.r] = true
+			insts := e.evalResource(n.r)
+			e.instances[n.r] = insts
+			hc.Resources = append(hc.Resources, insts...)
+		}
+	}
+	for decl, insts := range e.instances {
+		var deps []string
+		for _, d := range decl.depsResAll {
+			for _, di := range e.instances[d] {
+				deps = append(deps, di.Addr)
+			}
+		}
+		for _, in := range insts {
+			in.DependsOn = append([]string(nil), deps...)
+		}
+	}
+	for _, b := range s.state.benchmarks {
+		if h != nil && !b.allHosts && !contains(b.hosts, h.Name) {
+			continue
+		}
+		hc.Benchmarks = append(hc.Benchmarks, e.evalBenchmark(b))
+	}
+	return hc, e.diags
+}
+
+func (e *evaluator) evalVar(v *variableDecl, m *module) cty.Value {
+	if m.call == nil {
+		if val, ok := m.staticVars[v.name]; ok {
+			return val
+		}
+		return cty.UnknownVal(v.typ)
+	}
+	val := v.def
+	source := "its default"
+	var rng *hcl2.Range
+	if a := m.call.inputs[v.name]; a != nil {
+		x, d := e.eval(m.parent, a.Expr, nil)
+		e.diags = append(e.diags, d...)
+		if d.HasErrors() {
+			return cty.UnknownVal(v.typ)
+		}
+		val, source, rng = x, fmt.Sprintf("the input %s of module %q", v.name, m.call.name), rangePtr(a.Expr.Range())
+	}
+	if val == cty.NilVal {
+		return cty.UnknownVal(v.typ)
+	}
+	unm, marks := val.UnmarkDeep()
+	if v.defaults != nil {
+		unm = v.defaults.Apply(unm)
+	}
+	conv, err := convert.Convert(unm, v.typ)
+	if err != nil {
+		if rng == nil {
+			rng = v.defRange
+		}
+		e.diags = append(e.diags, errorDiag(rng, "Invalid value for module input",
+			fmt.Sprintf("Module %q's input %q must be %s: %s.", m.call.name, v.name, typeexpr.TypeString(v.typ), err)))
+		return cty.UnknownVal(v.typ)
+	}
+	if len(marks) > 0 || v.sensitive {
+		conv = conv.Mark(sensitiveMark)
+	}
+	if conv.IsWhollyKnown() {
+		for _, d := range validateVariable(m, v, conv, source) {
+			if rng != nil {
+				d.Subject = rng
+			}
+			e.diags = append(e.diags, d)
+		}
+	}
+	return conv
+}
+
+type instance struct {
+	key   string // address suffix: "", "[0]", `["k"]`, "[*]"
+	extra map[string]cty.Value
+	index cty.Value // count index or each key, for storing the value
+}
+
+func (e *evaluator) instancesOf(r *resourceDecl) ([]instance, string) {
+	m := r.mod
+	switch {
+	case r.count != nil:
+		v, d := e.eval(m, r.count, nil)
+		e.diags = append(e.diags, d...)
+		if d.HasErrors() {
+			return nil, "count"
+		}
+		if v.IsMarked() {
+			e.diags = append(e.diags, errorDiag(rangePtr(r.count.Range()), "Invalid count argument", "count cannot be derived from a sensitive value: it would show in resource addresses."))
+			return nil, "count"
+		}
+		if !v.IsKnown() {
+			return []instance{{key: "[*]", extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)})}}}, "count"
+		}
+		nv, err := convert.Convert(v, cty.Number)
+		n, ok := int64(0), false
+		if err == nil && !nv.IsNull() {
+			if bf := nv.AsBigFloat(); bf.IsInt() {
+				n, _ = bf.Int64()
+				ok = n >= 0 && n <= maxInstances
+			}
+		}
+		if !ok {
+			e.diags = append(e.diags, errorDiag(rangePtr(r.count.Range()), "Invalid count argument",
+				fmt.Sprintf("count must be a whole number from 0 to %d.", maxInstances)))
+			return nil, "count"
+		}
+		out := make([]instance, n)
+		for i := range out {
+			idx := cty.NumberIntVal(int64(i))
+			out[i] = instance{key: fmt.Sprintf("[%d]", i), index: idx,
+				extra: map[string]cty.Value{"count": cty.ObjectVal(map[string]cty.Value{"index": idx})}}
+		}
+		return out, "count"
+	case r.forEach != nil:
+		v, d := e.eval(m, r.forEach, nil)
+		e.diags = append(e.diags, d...)
+		if d.HasErrors() {
+			return nil, "for_each"
+		}
+		bad := func(detail string) ([]instance, string) {
+			e.diags = append(e.diags, errorDiag(rangePtr(r.forEach.Range()), "Invalid for_each argument", detail))
+			return nil, "for_each"
+		}
+		if v.HasMark(sensitiveMark) || v.IsMarked() {
+			return bad("for_each cannot be derived from a sensitive value: its keys would show in resource addresses.")
+		}
+		if !v.IsWhollyKnown() {
+			return []instance{{key: "[*]", extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal})}}}, "for_each"
+		}
+		if v.IsNull() {
+			return bad("for_each must be a map or a set of strings, not null.")
+		}
+		ty := v.Type()
+		var out []instance
+		switch {
+		case ty.IsMapType() || ty.IsObjectType():
+			for it := v.ElementIterator(); it.Next(); {
+				k, ev := it.Element()
+				out = append(out, instance{key: fmt.Sprintf("[%q]", k.AsString()), index: k,
+					extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": k, "value": ev})}})
+			}
+		case ty.IsSetType():
+			if !ty.ElementType().Equals(cty.String) {
+				sv, err := convert.Convert(v, cty.Set(cty.String))
+				if err != nil {
+					return bad(fmt.Sprintf("for_each must be a map or a set of strings; this is a set of %s.", ty.ElementType().FriendlyName()))
+				}
+				v = sv
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, ev := it.Element()
+				if ev.IsNull() {
+					return bad("for_each set elements cannot be null.")
+				}
+				out = append(out, instance{key: fmt.Sprintf("[%q]", ev.AsString()), index: ev,
+					extra: map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": ev, "value": ev})}})
+			}
+		default:
+			return bad(fmt.Sprintf("for_each must be a map or a set of strings, not %s. Convert a list with toset(...).", ty.FriendlyName()))
+		}
+		if len(out) > maxInstances {
+			return bad(fmt.Sprintf("for_each makes %d instances; the most is %d.", len(out), maxInstances))
+		}
+		return out, "for_each"
+	}
+	return []instance{{}}, ""
+}
+
+func (e *evaluator) evalResource(r *resourceDecl) []*Resource {
+	m := r.mod
+	sc := e.scope(m)
+	insts, mode := e.instancesOf(r)
+	var out []*Resource
+	objs := map[string]cty.Value{}
+	var tuple []cty.Value
+	unknown := false
+	for _, in := range insts {
+		res := &Resource{Addr: r.addr() + in.key, Type: r.typ, Name: r.name, Attrs: map[string]cty.Value{},
+			Sensitive: map[string]bool{}, Dir: r.dir, Range: r.declRange, Module: m.addr}
+		obj := e.evalAttrs(r, in.extra, res)
+		out = append(out, res)
+		switch {
+		case in.key == "[*]":
+			unknown = true
+		case mode == "count":
+			tuple = append(tuple, obj)
+		case mode == "for_each":
+			objs[in.index.AsString()] = obj
+		default:
+			if sc.res[r.typ] == nil {
+				sc.res[r.typ] = map[string]cty.Value{}
+			}
+			sc.res[r.typ][r.name] = obj
+		}
+	}
+	if mode != "" {
+		if sc.res[r.typ] == nil {
+			sc.res[r.typ] = map[string]cty.Value{}
+		}
+		switch {
+		case unknown || (insts == nil):
+			sc.res[r.typ][r.name] = cty.DynamicVal
+		case mode == "count":
+			if len(tuple) == 0 {
+				sc.res[r.typ][r.name] = cty.EmptyTupleVal
+			} else {
+				sc.res[r.typ][r.name] = cty.TupleVal(tuple)
+			}
+		default:
+			sc.res[r.typ][r.name] = cty.ObjectVal(objs)
+		}
+	}
+	return out
+}
+
+// evalAttrs evaluates one instance's attributes into res (unmarked) and returns the object that
+// references read (marked where sensitive).
+func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *Resource) cty.Value {
+	m := r.mod
+	marked := map[string]cty.Value{}
+	for _, as := range r.schema.Attrs {
+		var val cty.Value
+		sensitive := as.Sensitive
+		a := r.attrs[as.Name]
+		if a != nil {
+			v, d := e.eval(m, a.Expr, extra)
+			e.diags = append(e.diags, d...)
+			unm, marks := v.UnmarkDeep()
+			if len(marks) > 0 {
+				sensitive = true
+			}
+			conv, err := convert.Convert(unm, as.Type)
+			switch {
+			case d.HasErrors():
+				conv = cty.UnknownVal(as.Type)
+			case as.Name == "mode" && unm.Type() == cty.Number:
+				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid value for mode",
+					"mode must be a quoted octal string such as \"0750\": a number loses its leading zero and reads as decimal."))
+				conv = cty.UnknownVal(as.Type)
+			case err != nil:
+				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Incorrect attribute value type",
+					fmt.Sprintf("The %s attribute of %s must be %s: %s.", as.Name, res.Addr, friendlyType(as.Type), err)))
+				conv = cty.UnknownVal(as.Type)
+			case conv.IsNull() && as.Required:
+				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Missing required argument",
+					fmt.Sprintf("The %s attribute of %s is required, but its value is null.", as.Name, res.Addr)))
+				conv = cty.UnknownVal(as.Type)
+			case conv.IsNull() && as.Default != cty.NilVal:
+				conv = as.Default
+			case conv.IsWhollyKnown() && !conv.IsNull():
+				msg := checkAttrValue(r.typ, as.Name, conv)
+				if msg == "" {
+					msg = checkLocalFiles(r, as.Name, conv)
+				}
+				if msg != "" {
+					if sensitive {
+						msg = fmt.Sprintf("The %s attribute of %s has an invalid (sensitive) value.", as.Name, res.Addr)
+					}
+					e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid value for "+as.Name, msg))
+				}
+			}
+			val = conv
+		} else if as.Default != cty.NilVal {
+			val = as.Default
+		} else {
+			val = cty.NullVal(as.Type)
+			if as.Name == "name" && (r.typ == "group" || r.typ == "user") {
+				// group and user default their name to the resource's name.
+				val = cty.StringVal(r.name)
+			}
+		}
+		res.Attrs[as.Name] = val
+		if sensitive {
+			res.Sensitive[as.Name] = true
+			marked[as.Name] = val.Mark(sensitiveMark)
+		} else {
+			marked[as.Name] = val
+		}
+	}
+	for _, group := range r.schema.OneOf {
+		var set []string
+		for _, n := range group {
+			if v := res.Attrs[n]; !v.IsNull() {
+				set = append(set, n)
+			}
+		}
+		switch {
+		case len(set) > 1:
+			rng := r.attrs[set[1]].NameRange
+			if r.attrs[set[0]].Range.Start.Byte > rng.Start.Byte {
+				rng = r.attrs[set[0]].NameRange
+			}
+			e.diags = append(e.diags, errorDiag(&rng, "Conflicting arguments",
+				fmt.Sprintf("%s needs exactly one of %s, but both %q and %q are set.", res.Addr, quoteList(group), set[0], set[1])))
+		case len(set) == 0 && anyAttrSet(r, group):
+			e.diags = append(e.diags, errorDiag(rangePtr(r.declRange), "Missing required argument",
+				fmt.Sprintf("%s needs exactly one of %s, but all of them are null.", res.Addr, quoteList(group))))
+		}
+	}
+	return cty.ObjectVal(marked)
+}
+
+func anyAttrSet(r *resourceDecl, names []string) bool {
+	for _, n := range names {
+		if r.attrs[n] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	modeRe     = regexp.MustCompile(`^0?[0-7]{3}$|^[0-7]{4}$`)
+	sha256Re   = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	capRe      = regexp.MustCompile(`^(cap_[a-z_]+|[0-9]{1,2})$`)
+	flagsRe    = regexp.MustCompile(`^[eip]+$`)
+	sysctlRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$`)
+	ownerRe    = regexp.MustCompile(`^([a-z_][a-z0-9_-]*[$]?|[0-9]+)$`)
+	pkgRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~=-]*$`)
+	pkgManager = []string{"apt", "dnf", "yum", "zypper", "apk"}
+)
+
+// absolutePathAttrs are attributes that name a path on the host, which must be absolute.
+var absolutePathAttrs = map[string][]string{
+	"file": {"path"}, "directory": {"path"}, "permissions": {"path"}, "capabilities": {"path"},
+	"source": {"dest"}, "patch": {"dir"}, "build": {"dir"},
+}
+
+// checkLocalFiles checks that controller files a resource reads (patch files, a file's source)
+// exist, so that a typo shows at validate rather than halfway through an apply. Source archives
+// are not checked: they are often fetched into a cache just before apply.
+func checkLocalFiles(r *resourceDecl, name string, v cty.Value) string {
+	var paths []string
+	switch {
+	case r.typ == "patch" && name == "patches":
+		for _, p := range v.AsValueSlice() {
+			if p.IsKnown() && !p.IsNull() {
+				paths = append(paths, p.AsString())
+			}
+		}
+	case r.typ == "file" && name == "source":
+		paths = append(paths, v.AsString())
+	default:
+		return ""
+	}
+	for _, p := range paths {
+		full := p
+		if !filepath.IsAbs(p) {
+			full = filepath.Join(r.dir, p)
+		}
+		st, err := os.Stat(full)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("The file %q (%s) does not exist or cannot be read: relative paths are relative to the directory of the spec file that names them.", p, full)
+		case st.IsDir():
+			return fmt.Sprintf("%q (%s) is a directory, not a file.", p, full)
+		}
+	}
+	return ""
+}
+
+// checkAttrValue checks a known attribute value beyond its type; it returns a sentence, or "".
+func checkAttrValue(typ, name string, v cty.Value) string {
+	str := func() string {
+		if v.Type() == cty.String {
+			return v.AsString()
+		}
+		return ""
+	}
+	if contains(absolutePathAttrs[typ], name) && !strings.HasPrefix(str(), "/") {
+		return fmt.Sprintf("%s must be an absolute path on the host, not %q.", name, str())
+	}
+	switch name {
+	case "mode":
+		if !modeRe.MatchString(str()) {
+			return fmt.Sprintf("mode must be an octal string such as \"0750\", not %q.", str())
+		}
+	case "timeout":
+		if d, err := time.ParseDuration(str()); err != nil || d <= 0 {
+			return fmt.Sprintf("timeout must be a positive duration such as \"30s\" or \"10m\", not %q.", str())
+		}
+	case "sha256":
+		if !sha256Re.MatchString(str()) {
+			return "sha256 must be 64 hexadecimal digits."
+		}
+	case "flags":
+		if typ == "capabilities" && !flagsRe.MatchString(str()) {
+			return fmt.Sprintf("flags must be made of e, i and p (such as \"ep\"), not %q.", str())
+		}
+	case "caps":
+		if v.LengthInt() == 0 {
+			return "caps must name at least one capability."
+		}
+		for _, c := range v.AsValueSlice() {
+			if c.IsKnown() && !c.IsNull() && !capRe.MatchString(c.AsString()) {
+				return fmt.Sprintf("%q is not a capability name: use lowercase names such as \"cap_perfmon\" (or a number such as \"38\").", c.AsString())
+			}
+		}
+	case "owner", "run_as":
+		if !ownerRe.MatchString(str()) {
+			return fmt.Sprintf("%q is not a valid user name.", str())
+		}
+	case "group":
+		if v.Type() == cty.String && !ownerRe.MatchString(str()) {
+			return fmt.Sprintf("%q is not a valid group name.", str())
+		}
+	case "groups":
+		for _, g := range v.AsValueSlice() {
+			if g.IsKnown() && !g.IsNull() && !ownerRe.MatchString(g.AsString()) {
+				return fmt.Sprintf("%q is not a valid group name.", g.AsString())
+			}
+		}
+	case "name":
+		switch typ {
+		case "user", "group":
+			if !loginNameRe.MatchString(str()) || len(str()) > 32 {
+				return fmt.Sprintf("%q is not a valid %s name: use up to 32 lowercase letters, digits, '_' and '-', starting with a letter or '_'.", str(), typ)
+			}
+		case "sysctl":
+			if !sysctlRe.MatchString(str()) {
+				return fmt.Sprintf("%q is not a sysctl parameter name such as \"kernel.perf_event_paranoid\".", str())
+			}
+		}
+	case "names":
+		if v.LengthInt() == 0 {
+			return "names must list at least one package."
+		}
+		for _, p := range v.AsValueSlice() {
+			if p.IsKnown() && !p.IsNull() && !pkgRe.MatchString(p.AsString()) {
+				return fmt.Sprintf("%q is not a valid package name.", p.AsString())
+			}
+		}
+	case "manager":
+		if !contains(pkgManager, str()) {
+			return fmt.Sprintf("manager must be one of %s, not %q.%s", quoteList(pkgManager), str(), didYouMean(str(), pkgManager))
+		}
+	case "strip", "strip_components", "uid", "gid":
+		bf := v.AsBigFloat()
+		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(1<<31)) > 0 {
+			return fmt.Sprintf("%s must be a whole number, 0 or more.", name)
+		}
+	case "persist_file":
+		if !strings.HasPrefix(str(), "/") {
+			return fmt.Sprintf("persist_file must be an absolute path, not %q.", str())
+		}
+	}
+	return ""
+}
+
+func (e *evaluator) evalBenchmark(b *benchmarkDecl) *Benchmark {
+	m := e.s.state.root
+	out := &Benchmark{Name: b.name, Perf: "perf", Events: append([]string(nil), DefaultBenchmarkEvents...), Tolerance: 0.01, Repeat: 1, Range: b.declRange}
+	get := func(name string, ty cty.Type) (cty.Value, *hcl2.Attribute) {
+		a := b.body[name]
+		if a == nil {
+			return cty.NullVal(ty), nil
+		}
+		v, d := e.eval(m, a.Expr, nil)
+		e.diags = append(e.diags, d...)
+		if d.HasErrors() {
+			return cty.NullVal(ty), a
+		}
+		v, _ = v.UnmarkDeep()
+		if ty == cty.DynamicPseudoType {
+			return v, a
+		}
+		conv, err := convert.Convert(v, ty)
+		if err != nil {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Incorrect attribute value type",
+				fmt.Sprintf("The %s attribute of benchmark %q must be %s: %s.", name, b.name, friendlyType(ty), err)))
+			return cty.NullVal(ty), a
+		}
+		if !conv.IsWhollyKnown() {
+			return cty.NullVal(ty), nil
+		}
+		return conv, a
+	}
+	if v, a := get("run_as", cty.String); !v.IsNull() {
+		out.RunAs = v.AsString()
+		if !loginNameRe.MatchString(out.RunAs) {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid run_as", fmt.Sprintf("%q is not a valid user name.", out.RunAs)))
+		}
+		if out.RunAs == "root" {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid run_as",
+				"A benchmark runs as an unprivileged member of the perf group, never as root: root proves nothing about the setup."))
+		}
+	}
+	if v, _ := get("perf", cty.String); !v.IsNull() {
+		out.Perf = v.AsString()
+	}
+	if v, a := get("events", cty.List(cty.String)); !v.IsNull() {
+		out.Events = nil
+		for _, ev := range v.AsValueSlice() {
+			if !ev.IsNull() {
+				out.Events = append(out.Events, ev.AsString())
+			}
+		}
+		if len(out.Events) == 0 {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid events", "events must name at least one perf event."))
+		}
+	}
+	if v, _ := get("require_hardware_counters", cty.Bool); !v.IsNull() {
+		out.RequireHardwareCounters = v.True()
+	}
+	if v, a := get("tolerance", cty.DynamicPseudoType); a != nil && v.IsKnown() && !v.IsNull() {
+		t, ok := parseTolerance(v)
+		if !ok {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid tolerance",
+				`tolerance is a relative error such as 0.01, or a percentage string such as "1%"; it must be more than 0 and less than 1 (100%).`))
+		} else {
+			out.Tolerance = t
+		}
+	}
+	if v, a := get("repeat", cty.Number); !v.IsNull() {
+		n, acc := v.AsBigFloat().Int64()
+		if acc != big.Exact || n < 1 || n > 1000 {
+			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid repeat", "repeat must be a whole number from 1 to 1000."))
+		} else {
+			out.Repeat = int(n)
+		}
+	}
+	return out
+}
+
+func parseTolerance(v cty.Value) (float64, bool) {
+	var f float64
+	switch v.Type() {
+	case cty.String:
+		t := strings.TrimSpace(v.AsString())
+		if strings.HasSuffix(t, "%") {
+			p, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(t, "%")), 64)
+			if err != nil {
+				return 0, false
+			}
+			f = p / 100
+		} else {
+			p, err := strconv.ParseFloat(t, 64)
+			if err != nil {
+				return 0, false
+			}
+			f = p
+		}
+	case cty.Number:
+		f, _ = v.AsBigFloat().Float64()
+	default:
+		return 0, false
+	}
+	return f, f > 0 && f < 1
+}
+
+// checkEveryHost evaluates the spec offline once with no host (every resource) and once per host,
+// so that Load reports evaluation errors (types, values, missing attributes) before any
+// connection. Errors seen only on some hosts name them.
+func (s *Spec) checkEveryHost() hcl2.Diagnostics {
+	_, diags := s.evaluate(nil, cty.DynamicVal, true)
+	diags = mergeDiags(nil, diags)
+	type key struct {
+		file       string
+		start, end int
+		summary    string
+	}
+	keyOf := func(d *hcl2.Diagnostic) key {
+		if d.Subject == nil {
+			return key{summary: d.Summary + d.Detail}
+		}
+		return key{d.Subject.Filename, d.Subject.Start.Byte, d.Subject.End.Byte, d.Summary}
+	}
+	perHost := map[key][]string{}
+	var order []*hcl2.Diagnostic
+	hosts := s.Hosts
+	if len(hosts) > maxCheckedHosts {
+		hosts = hosts[:maxCheckedHosts]
+	}
+	for _, h := range hosts {
+		_, d := s.evaluate(h, cty.DynamicVal, true)
+		for _, x := range d {
+			k := keyOf(x)
+			if _, ok := perHost[k]; !ok {
+				order = append(order, x)
+			}
+			perHost[k] = append(perHost[k], h.Name)
+		}
+	}
+	for _, x := range order {
+		names := perHost[keyOf(x)]
+		if len(names) < len(hosts) {
+			shown := names
+			if len(shown) > 3 {
+				shown = shown[:3]
+			}
+			note := fmt.Sprintf("This happens when evaluating for host %s", quoteList(shown))
+			if len(names) > len(shown) {
+				note += fmt.Sprintf(" and %d more", len(names)-len(shown))
+			}
+			x.Detail = strings.TrimSpace(x.Detail + " " + note + ".")
+		}
+	}
+	return mergeDiags(diags, order)
+}
+
+// mergeDiags adds extra diagnostics to diags, leaving out those that point into a range that
+// already has an error (one message per mistake) and exact repeats.
+func mergeDiags(diags hcl2.Diagnostics, extra hcl2.Diagnostics) hcl2.Diagnostics {
+	for _, x := range extra {
+		dup := false
+		for _, d := range diags {
+			if x.Subject == nil || d.Subject == nil {
+				if x.Subject == nil && d.Subject == nil && x.Summary == d.Summary && x.Detail == d.Detail {
+					dup = true
+				}
+				continue
+			}
+			a, b := *x.Subject, *d.Subject
+			if a.Filename == b.Filename && a.Start.Byte <= b.End.Byte && b.Start.Byte <= a.End.Byte {
+				if d.Severity == hcl2.DiagError || x.Summary == d.Summary {
+					dup = true
+					break
+				}
+			}
+		}
+		if !dup {
+			diags = append(diags, x)
+		}
+	}
+	return diags
+}

@@ -1,0 +1,238 @@
+package hcl
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// maxFileSize bounds what file() and friends read: specs are small, and a mistaken path to a
+// large file should fail clearly instead of filling memory.
+const maxFileSize = 16 << 20
+
+// stdFunctions are the go-cty standard library functions available in every expression.
+var stdFunctions = map[string]function.Function{
+	"abs":             stdlib.AbsoluteFunc,
+	"ceil":            stdlib.CeilFunc,
+	"chomp":           stdlib.ChompFunc,
+	"chunklist":       stdlib.ChunklistFunc,
+	"coalesce":        stdlib.CoalesceFunc,
+	"coalescelist":    stdlib.CoalesceListFunc,
+	"compact":         stdlib.CompactFunc,
+	"concat":          stdlib.ConcatFunc,
+	"contains":        stdlib.ContainsFunc,
+	"csvdecode":       stdlib.CSVDecodeFunc,
+	"distinct":        stdlib.DistinctFunc,
+	"element":         stdlib.ElementFunc,
+	"flatten":         stdlib.FlattenFunc,
+	"floor":           stdlib.FloorFunc,
+	"format":          stdlib.FormatFunc,
+	"formatdate":      stdlib.FormatDateFunc,
+	"formatlist":      stdlib.FormatListFunc,
+	"indent":          stdlib.IndentFunc,
+	"index":           stdlib.IndexFunc,
+	"join":            stdlib.JoinFunc,
+	"jsondecode":      stdlib.JSONDecodeFunc,
+	"jsonencode":      stdlib.JSONEncodeFunc,
+	"keys":            stdlib.KeysFunc,
+	"length":          stdlib.LengthFunc,
+	"log":             stdlib.LogFunc,
+	"lookup":          stdlib.LookupFunc,
+	"lower":           stdlib.LowerFunc,
+	"max":             stdlib.MaxFunc,
+	"merge":           stdlib.MergeFunc,
+	"min":             stdlib.MinFunc,
+	"parseint":        stdlib.ParseIntFunc,
+	"pow":             stdlib.PowFunc,
+	"range":           stdlib.RangeFunc,
+	"regex":           stdlib.RegexFunc,
+	"regexall":        stdlib.RegexAllFunc,
+	"regex_replace":   stdlib.RegexReplaceFunc,
+	"replace":         stdlib.ReplaceFunc,
+	"reverse":         stdlib.ReverseListFunc,
+	"setintersection": stdlib.SetIntersectionFunc,
+	"setproduct":      stdlib.SetProductFunc,
+	"setsubtract":     stdlib.SetSubtractFunc,
+	"setunion":        stdlib.SetUnionFunc,
+	"signum":          stdlib.SignumFunc,
+	"slice":           stdlib.SliceFunc,
+	"sort":            stdlib.SortFunc,
+	"split":           stdlib.SplitFunc,
+	"strrev":          stdlib.ReverseFunc,
+	"substr":          stdlib.SubstrFunc,
+	"timeadd":         stdlib.TimeAddFunc,
+	"title":           stdlib.TitleFunc,
+	"trim":            stdlib.TrimFunc,
+	"trimprefix":      stdlib.TrimPrefixFunc,
+	"trimspace":       stdlib.TrimSpaceFunc,
+	"trimsuffix":      stdlib.TrimSuffixFunc,
+	"upper":           stdlib.UpperFunc,
+	"values":          stdlib.ValuesFunc,
+	"zipmap":          stdlib.ZipmapFunc,
+}
+
+// FunctionNames lists every function a spec may call, sorted (for documentation and tests).
+func FunctionNames() []string {
+	names := make([]string, 0, len(stdFunctions)+12)
+	for n := range stdFunctions {
+		names = append(names, n)
+	}
+	names = append(names, "tostring", "tonumber", "tobool", "tolist", "toset", "tomap",
+		"file", "templatefile", "sha256", "filesha256", "try", "can")
+	sort.Strings(names)
+	return names
+}
+
+// moduleFS says where a module's own files live: on disk (fsys nil, dir an OS path) or in the
+// embedded built-in modules (fsys set, dir a slash path inside it).
+type moduleFS struct {
+	fsys fs.FS
+	dir  string
+}
+
+func (m moduleFS) read(p string) ([]byte, error) {
+	if m.fsys != nil && !filepath.IsAbs(p) {
+		full := path.Join(m.dir, p)
+		return fs.ReadFile(m.fsys, full)
+	}
+	full := p
+	if !filepath.IsAbs(p) {
+		full = filepath.Join(m.dir, p)
+	}
+	st, err := os.Stat(full)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s is a directory", full)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB", full, maxFileSize>>20)
+	}
+	return os.ReadFile(full)
+}
+
+// functions returns the function table for expressions of a module whose files live in mfs.
+func functions(mfs moduleFS) map[string]function.Function {
+	out := make(map[string]function.Function, len(stdFunctions)+16)
+	for k, v := range stdFunctions {
+		out[k] = v
+	}
+	for _, t := range []struct {
+		name string
+		ty   cty.Type
+	}{{"tostring", cty.String}, {"tonumber", cty.Number}, {"tobool", cty.Bool},
+		{"tolist", cty.List(cty.DynamicPseudoType)}, {"toset", cty.Set(cty.DynamicPseudoType)},
+		{"tomap", cty.Map(cty.DynamicPseudoType)}} {
+		out[t.name] = stdlib.MakeToFunc(t.ty)
+	}
+	out["try"] = tryfunc.TryFunc
+	out["can"] = tryfunc.CanFunc
+	out["sha256"] = function.New(&function.Spec{
+		Description: "sha256 of a string, as lowercase hex.",
+		Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			sum := sha256.Sum256([]byte(args[0].AsString()))
+			return cty.StringVal(hex.EncodeToString(sum[:])), nil
+		},
+	})
+	out["file"] = function.New(&function.Spec{
+		Description: "The content of a file, relative to the module's directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := mfs.read(args[0].AsString())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
+			}
+			return cty.StringVal(string(b)), nil
+		},
+	})
+	out["filesha256"] = function.New(&function.Spec{
+		Description: "sha256 of a file's content, relative to the module's directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := mfs.read(args[0].AsString())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
+			}
+			sum := sha256.Sum256(b)
+			return cty.StringVal(hex.EncodeToString(sum[:])), nil
+		},
+	})
+	out["templatefile"] = function.New(&function.Spec{
+		Description: "Renders a template file with the given variables.",
+		Params: []function.Parameter{
+			{Name: "path", Type: cty.String},
+			{Name: "vars", Type: cty.DynamicPseudoType},
+		},
+		Type: function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			p := args[0].AsString()
+			b, err := mfs.read(p)
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("cannot read template: %w", err)
+			}
+			vars := args[1]
+			if !vars.Type().IsObjectType() && !vars.Type().IsMapType() {
+				return cty.NilVal, fmt.Errorf("vars must be an object or a map, not %s", vars.Type().FriendlyName())
+			}
+			if !vars.IsWhollyKnown() {
+				return cty.UnknownVal(cty.String), nil
+			}
+			expr, diags := hclsyntax.ParseTemplate(b, p, hcl2.Pos{Line: 1, Column: 1, Byte: 0})
+			if diags.HasErrors() {
+				return cty.NilVal, fmt.Errorf("template %s: %s", p, diagsText(diags))
+			}
+			ctx := &hcl2.EvalContext{Variables: map[string]cty.Value{}, Functions: stdFunctions}
+			if !vars.IsNull() {
+				for it := vars.ElementIterator(); it.Next(); {
+					k, v := it.Element()
+					ctx.Variables[k.AsString()] = v
+				}
+			}
+			val, diags := expr.Value(ctx)
+			if diags.HasErrors() {
+				return cty.NilVal, fmt.Errorf("template %s: %s", p, diagsText(diags))
+			}
+			if val.IsNull() {
+				return cty.NilVal, fmt.Errorf("template %s produced null", p)
+			}
+			return val, nil
+		},
+	})
+	return out
+}
+
+func diagsText(diags hcl2.Diagnostics) string {
+	var parts []string
+	for _, d := range diags {
+		if d.Severity != hcl2.DiagError {
+			continue
+		}
+		s := d.Summary
+		if d.Subject != nil {
+			s = fmt.Sprintf("%s:%d,%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, s)
+		}
+		if d.Detail != "" {
+			s += ": " + d.Detail
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}

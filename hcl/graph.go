@@ -1,0 +1,587 @@
+package hcl
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+)
+
+type nodeKind int
+
+const (
+	nVar nodeKind = iota
+	nLocal
+	nResource
+	nOutput
+	nCallStart // a module call's own dependencies (its depends_on): every resource inside waits for them
+	nCallEnd   // a module call is complete: every resource and output of the module
+)
+
+// node is one vertex of the dependency graph: something that has a value or must be applied.
+type node struct {
+	kind  nodeKind
+	mod   *module
+	v     *variableDecl
+	l     *localDecl
+	r     *resourceDecl
+	o     *outputDecl
+	c     *moduleCall
+	deps  []*node
+	index int // declaration order: ties in the evaluation order go to the earlier declaration
+	rng   hcl2.Range
+}
+
+// String names the node as a reference would, for cycle messages.
+func (n *node) String() string {
+	p := n.mod.prefix()
+	switch n.kind {
+	case nVar:
+		return p + "var." + n.v.name
+	case nLocal:
+		return p + "local." + n.l.name
+	case nResource:
+		return p + "resource." + n.r.key()
+	case nOutput:
+		return p + "output." + n.o.name
+	case nCallStart:
+		return p + "module." + n.c.name + " (depends_on)"
+	default:
+		return p + "module." + n.c.name
+	}
+}
+
+func (n *node) addDep(d *node) {
+	for _, x := range n.deps {
+		if x == d {
+			return
+		}
+	}
+	n.deps = append(n.deps, d)
+}
+
+// scope says which reference roots an expression may use.
+type scope struct {
+	static   bool // load-time values only: var, local, path
+	each     bool
+	count    bool
+	what     string // "a resource's hosts", for messages
+	selfOnly string // variable validation: only var.<selfOnly>
+}
+
+var hostAttrs = []string{"name", "address", "port", "groups", "vars", "facts"}
+var pathAttrs = []string{"module", "root", "cwd"}
+var rootNames = []string{"var", "local", "resource", "module", "host", "each", "count", "path"}
+
+// refs resolves the references of expr (in module m) to graph nodes, reporting invalid ones.
+func refs(m *module, expr hcl2.Expression, sc scope) ([]*node, hcl2.Diagnostics) {
+	if expr == nil {
+		return nil, nil
+	}
+	return traversalRefs(m, expr.Variables(), sc)
+}
+
+func traversalRefs(m *module, trs []hcl2.Traversal, sc scope) ([]*node, hcl2.Diagnostics) {
+	var out []*node
+	var diags hcl2.Diagnostics
+	for _, tr := range trs {
+		n, d := resolveRef(m, tr, sc)
+		diags = append(diags, d...)
+		if n != nil {
+			out = append(out, n)
+		}
+	}
+	return out, diags
+}
+
+func stepRange(tr hcl2.Traversal, i int) *hcl2.Range {
+	if i < len(tr) {
+		return rangePtr(tr[i].SourceRange())
+	}
+	return rangePtr(tr.SourceRange())
+}
+
+func resolveRef(m *module, tr hcl2.Traversal, sc scope) (*node, hcl2.Diagnostics) {
+	root := tr.RootName()
+	rng := rangePtr(tr.SourceRange())
+	attr := func(i int) (string, bool) {
+		if i >= len(tr) {
+			return "", false
+		}
+		switch x := tr[i].(type) {
+		case hcl2.TraverseAttr:
+			return x.Name, true
+		case hcl2.TraverseIndex:
+			if k := x.Key; k.IsKnown() && !k.IsNull() && k.Type().FriendlyName() == "string" {
+				return k.AsString(), true
+			}
+		}
+		return "", false
+	}
+	bad := func(summary, detail string) (*node, hcl2.Diagnostics) {
+		return nil, hcl2.Diagnostics{errorDiag(rng, summary, detail)}
+	}
+	if sc.static && root != "var" && root != "local" && root != "path" {
+		return bad("Reference not allowed here", fmt.Sprintf("%s must be known when the spec loads, so it can refer only to var.*, local.* and path.*, not to %s.", sc.what, traversalString(tr)))
+	}
+	if sc.selfOnly != "" && root != "var" {
+		return bad("Invalid reference in variable validation", fmt.Sprintf("A validation condition can refer only to var.%s.", sc.selfOnly))
+	}
+	switch root {
+	case "var":
+		name, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", "A variable reference needs a name, as in var.NAME.")
+		}
+		v := m.varIdx[name]
+		if v == nil {
+			var names []string
+			for _, x := range m.vars {
+				names = append(names, x.name)
+			}
+			return nil, hcl2.Diagnostics{errorDiag(rng, "Reference to undeclared input variable",
+				fmt.Sprintf("An input variable named %q is not declared in %s.%s Declare it with a variable \"%s\" block.", name, m.where(), didYouMean(name, names), name))}
+		}
+		return v.node, nil
+	case "local":
+		name, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", "A local value reference needs a name, as in local.NAME.")
+		}
+		l := m.localIdx[name]
+		if l == nil {
+			var names []string
+			for _, x := range m.locals {
+				names = append(names, x.name)
+			}
+			return nil, hcl2.Diagnostics{errorDiag(rng, "Reference to undeclared local value",
+				fmt.Sprintf("A local value named %q is not declared in %s.%s Declare it in a locals block.", name, m.where(), didYouMean(name, names)))}
+		}
+		return l.node, nil
+	case "resource":
+		typ, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", "A resource reference is resource.TYPE.NAME, optionally followed by an instance key and an attribute.")
+		}
+		rs := ResourceSchemas[typ]
+		if rs == nil {
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unknown resource type",
+				fmt.Sprintf("There is no resource type %q.%s", typ, didYouMean(typ, resourceTypeNames())))}
+		}
+		name, ok := attr(2)
+		if !ok {
+			return bad("Invalid reference", fmt.Sprintf("A resource reference needs a name after the type, as in resource.%s.NAME.", typ))
+		}
+		r := m.resIdx[typ+"."+name]
+		if r == nil {
+			var names []string
+			for _, x := range m.resources {
+				if x.typ == typ {
+					names = append(names, x.name)
+				}
+			}
+			return nil, hcl2.Diagnostics{errorDiag(rng, "Reference to undeclared resource",
+				fmt.Sprintf("A %s resource named %q is not declared in %s.%s", typ, name, m.where(), didYouMean(name, names)))}
+		}
+		i := 3
+		repeated := r.count != nil || r.forEach != nil
+		if i < len(tr) {
+			if _, isIdx := tr[i].(hcl2.TraverseIndex); isIdx {
+				if !repeated {
+					return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, i), "Unexpected resource instance key",
+						fmt.Sprintf("resource.%s has neither count nor for_each, so it has no instance keys: refer to it as resource.%s.ATTRIBUTE.", r.key(), r.key()))}
+				}
+				i++
+			} else if repeated {
+				what := "count"
+				if r.forEach != nil {
+					what = "for_each"
+				}
+				return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, i), "Missing resource instance key",
+					fmt.Sprintf("resource.%s uses %s, so a reference must name one instance, as in resource.%s[KEY].ATTRIBUTE.", r.key(), what, r.key()))}
+			}
+		}
+		if i < len(tr) {
+			if a, ok := tr[i].(hcl2.TraverseAttr); ok && rs.Attr(a.Name) == nil {
+				var names []string
+				for _, x := range rs.Attrs {
+					names = append(names, x.Name)
+				}
+				return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, i), "Unsupported attribute",
+					fmt.Sprintf("A %s resource has no attribute %q.%s", typ, a.Name, didYouMean(a.Name, names)))}
+			}
+		}
+		return r.node, nil
+	case "module":
+		name, ok := attr(1)
+		if !ok {
+			return bad("Invalid reference", "A module reference is module.NAME.OUTPUT.")
+		}
+		c := m.callIdx[name]
+		if c == nil {
+			var names []string
+			for _, x := range m.calls {
+				names = append(names, x.name)
+			}
+			return nil, hcl2.Diagnostics{errorDiag(rng, "Reference to undeclared module",
+				fmt.Sprintf("No module named %q is called in %s.%s", name, m.where(), didYouMean(name, names)))}
+		}
+		if out, ok := attr(2); ok && c.child != nil && c.child.outIdx[out] == nil {
+			var names []string
+			for _, x := range c.child.outputs {
+				names = append(names, x.name)
+			}
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 2), "Unsupported attribute",
+				fmt.Sprintf("Module %q (%s) has no output %q.%s Its outputs are: %s.", name, c.source, out, didYouMean(out, names), strings.Join(names, ", ")))}
+		}
+		return c.end, nil
+	case "host":
+		name, ok := attr(1)
+		if !ok || !contains(hostAttrs, name) {
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unsupported attribute",
+				fmt.Sprintf("host has the attributes %s.%s", strings.Join(hostAttrs, ", "), didYouMean(name, hostAttrs)))}
+		}
+		return nil, nil
+	case "each":
+		if !sc.each {
+			return bad("Reference to each outside for_each", "each.key and each.value exist only inside a resource that sets for_each (and not in the for_each expression itself).")
+		}
+		name, _ := attr(1)
+		if name != "key" && name != "value" {
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unsupported attribute", "each has the attributes key and value."+didYouMean(name, []string{"key", "value"}))}
+		}
+		return nil, nil
+	case "count":
+		if !sc.count {
+			return bad("Reference to count outside count", "count.index exists only inside a resource that sets count (and not in the count expression itself).")
+		}
+		if name, _ := attr(1); name != "index" {
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unsupported attribute", "count has the attribute index.")}
+		}
+		return nil, nil
+	case "path":
+		name, ok := attr(1)
+		if !ok || !contains(pathAttrs, name) {
+			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unsupported attribute",
+				"path has the attributes module, root and cwd."+didYouMean(name, pathAttrs))}
+		}
+		return nil, nil
+	}
+	return nil, hcl2.Diagnostics{errorDiag(rangePtr(tr[0].SourceRange()), "Unknown variable",
+		fmt.Sprintf("There is no variable named %q.%s References start with var., local., resource., module., host., each., count. or path.", root, didYouMean(root, rootNames)))}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// buildGraph makes the dependency graph of every module, checks every reference, orders the
+// nodes and reports cycles.
+func (s *Spec) buildGraph() hcl2.Diagnostics {
+	st := s.state
+	var all []*node
+	add := func(n *node) *node {
+		n.index = len(all)
+		all = append(all, n)
+		return n
+	}
+	var mkNodes func(m *module)
+	mkNodes = func(m *module) {
+		for _, v := range m.vars {
+			v.node = add(&node{kind: nVar, mod: m, v: v, rng: v.declRange})
+		}
+		for _, l := range m.locals {
+			l.node = add(&node{kind: nLocal, mod: m, l: l, rng: l.rng})
+		}
+		for _, it := range m.order {
+			switch x := it.(type) {
+			case *resourceDecl:
+				x.node = add(&node{kind: nResource, mod: m, r: x, rng: x.declRange})
+			case *moduleCall:
+				x.start = add(&node{kind: nCallStart, mod: m, c: x, rng: x.declRange})
+				if x.child != nil {
+					mkNodes(x.child)
+				}
+				x.end = add(&node{kind: nCallEnd, mod: m, c: x, rng: x.declRange})
+			}
+		}
+		for _, o := range m.outputs {
+			o.node = add(&node{kind: nOutput, mod: m, o: o, rng: o.rng})
+		}
+	}
+	mkNodes(st.root)
+
+	var diags hcl2.Diagnostics
+	full := scope{}
+	for _, n := range all {
+		m := n.mod
+		var deps []*node
+		var d hcl2.Diagnostics
+		collect := func(ns []*node, dd hcl2.Diagnostics) {
+			deps = append(deps, ns...)
+			d = append(d, dd...)
+		}
+		switch n.kind {
+		case nVar:
+			if m.call != nil {
+				if a := m.call.inputs[n.v.name]; a != nil {
+					collect(refs(m.parent, a.Expr, full))
+				}
+			}
+			for _, val := range n.v.validations {
+				_, dd := refs(m, val.condition, scope{selfOnly: n.v.name})
+				d = append(d, dd...)
+				_, dd = refs(m, val.message, scope{selfOnly: n.v.name})
+				d = append(d, dd...)
+			}
+		case nLocal:
+			collect(refs(m, n.l.expr, full))
+		case nOutput:
+			collect(refs(m, n.o.expr, full))
+		case nResource:
+			r := n.r
+			names := make([]string, 0, len(r.attrs))
+			for k := range r.attrs {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				collect(refs(m, r.attrs[k].Expr, scope{each: r.forEach != nil, count: r.count != nil}))
+			}
+			collect(refs(m, r.forEach, full))
+			collect(refs(m, r.count, full))
+			collect(refs(m, r.hostsExpr, scope{static: true, what: "A resource's hosts"}))
+			collect(traversalRefs(m, r.dependsOn, full))
+			if m.call != nil {
+				deps = append(deps, m.call.start)
+			}
+		case nCallStart:
+			c := n.c
+			collect(traversalRefs(m, c.dependsOn, full))
+			collect(refs(m, c.hostsExpr, scope{static: true, what: "A module's hosts"}))
+			if m.call != nil {
+				deps = append(deps, m.call.start)
+			}
+		case nCallEnd:
+			if ch := n.c.child; ch != nil {
+				for _, r := range ch.resources {
+					deps = append(deps, r.node)
+				}
+				for _, c := range ch.calls {
+					deps = append(deps, c.end)
+				}
+				for _, o := range ch.outputs {
+					deps = append(deps, o.node)
+				}
+				for _, v := range ch.vars {
+					deps = append(deps, v.node)
+				}
+			}
+		}
+		diags = append(diags, d...)
+		for _, x := range deps {
+			if x != nil {
+				n.addDep(x)
+			}
+		}
+	}
+
+	order, cycles := topoSort(all)
+	for _, cyc := range cycles {
+		parts := make([]string, len(cyc))
+		for i, x := range cyc {
+			parts[i] = x.String()
+		}
+		parts = append(parts, cyc[0].String())
+		diags = append(diags, errorDiag(rangePtr(cyc[0].rng), "Dependency cycle",
+			fmt.Sprintf("These depend on each other in a cycle, so there is no order to apply them in: %s. Remove one of the references or depends_on entries.", strings.Join(parts, " -> "))))
+	}
+	st.nodes = order
+	st.graphOK = len(cycles) == 0 && !diags.HasErrors()
+
+	// Direct resource dependencies: through locals, variables, outputs and modules to the first
+	// resources reached.
+	for _, n := range all {
+		if n.kind != nResource {
+			continue
+		}
+		seen := map[*node]bool{n: true}
+		var found []*resourceDecl
+		var walk func(x *node)
+		walk = func(x *node) {
+			for _, d := range x.deps {
+				if seen[d] {
+					continue
+				}
+				seen[d] = true
+				if d.kind == nResource {
+					found = append(found, d.r)
+					continue
+				}
+				walk(d)
+			}
+		}
+		walk(n)
+		sort.Slice(found, func(i, j int) bool { return found[i].node.index < found[j].node.index })
+		n.r.depsResAll = found
+	}
+	return diags
+}
+
+// topoSort orders nodes so that dependencies come first, preferring declaration order, and returns
+// one cycle for every strongly connected component that has one.
+func topoSort(all []*node) ([]*node, [][]*node) {
+	indeg := make(map[*node]int, len(all))
+	users := make(map[*node][]*node, len(all))
+	for _, n := range all {
+		for _, d := range n.deps {
+			indeg[n]++
+			users[d] = append(users[d], n)
+		}
+	}
+	var ready []*node
+	for _, n := range all {
+		if indeg[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+	var order []*node
+	for len(ready) > 0 {
+		// take the earliest declared ready node
+		best := 0
+		for i := range ready {
+			if ready[i].index < ready[best].index {
+				best = i
+			}
+		}
+		n := ready[best]
+		ready = append(ready[:best], ready[best+1:]...)
+		order = append(order, n)
+		for _, u := range users[n] {
+			indeg[u]--
+			if indeg[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	if len(order) == len(all) {
+		return order, nil
+	}
+	return order, findCycles(all)
+}
+
+// findCycles returns one cycle per strongly connected component with a cycle (Tarjan).
+func findCycles(all []*node) [][]*node {
+	index := map[*node]int{}
+	low := map[*node]int{}
+	onStack := map[*node]bool{}
+	var stack []*node
+	var sccs [][]*node
+	counter := 0
+	var strong func(v *node)
+	strong = func(v *node) {
+		index[v], low[v] = counter, counter
+		counter++
+		stack = append(stack, v)
+		onStack[v] = true
+		for _, w := range v.deps {
+			if _, ok := index[w]; !ok {
+				strong(w)
+				low[v] = min(low[v], low[w])
+			} else if onStack[w] {
+				low[v] = min(low[v], index[w])
+			}
+		}
+		if low[v] == index[v] {
+			var comp []*node
+			for {
+				w := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[w] = false
+				comp = append(comp, w)
+				if w == v {
+					break
+				}
+			}
+			sccs = append(sccs, comp)
+		}
+	}
+	for _, n := range all {
+		if _, ok := index[n]; !ok {
+			strong(n)
+		}
+	}
+	var cycles [][]*node
+	for _, comp := range sccs {
+		in := map[*node]bool{}
+		for _, x := range comp {
+			in[x] = true
+		}
+		self := false
+		for _, d := range comp[0].deps {
+			if d == comp[0] {
+				self = true
+			}
+		}
+		if len(comp) == 1 && !self {
+			continue
+		}
+		// start at the earliest declared resource (or node) of the component
+		start := comp[0]
+		for _, x := range comp {
+			better := x.kind == nResource && start.kind != nResource
+			same := (x.kind == nResource) == (start.kind == nResource)
+			if better || (same && x.index < start.index) {
+				start = x
+			}
+		}
+		cycles = append(cycles, cycleFrom(start, in))
+	}
+	sort.Slice(cycles, func(i, j int) bool { return cycles[i][0].index < cycles[j][0].index })
+	return cycles
+}
+
+// cycleFrom finds a path from start back to start inside the component, preferring to pass
+// through resources (nodes a person wrote references between) in declaration order.
+func cycleFrom(start *node, in map[*node]bool) []*node {
+	var path []*node
+	visited := map[*node]bool{}
+	var dfs func(v *node) bool
+	dfs = func(v *node) bool {
+		path = append(path, v)
+		visited[v] = true
+		deps := append([]*node(nil), v.deps...)
+		sort.SliceStable(deps, func(i, j int) bool { return deps[i].index < deps[j].index })
+		for _, w := range deps {
+			if w == start {
+				return true
+			}
+			if in[w] && !visited[w] && dfs(w) {
+				return true
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	if dfs(start) {
+		// Hide internal module bookkeeping nodes that add nothing a person wrote.
+		var out []*node
+		for _, n := range path {
+			if n.kind == nCallStart {
+				continue
+			}
+			out = append(out, n)
+		}
+		if len(out) > 0 {
+			return out
+		}
+		return path
+	}
+	return []*node{start}
+}

@@ -1,0 +1,228 @@
+package hcl
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// EnvVarPrefix is the prefix of environment variables that set spec variables.
+const EnvVarPrefix = "PERFPROV_VAR_"
+
+// varValue is a value for a root variable and where it came from.
+type varValue struct {
+	val    cty.Value
+	source string      // "-var", "the var-file x.hcl", "PERFPROV_VAR_x", "the default"
+	rng    *hcl2.Range // where the value is written, if in a file
+}
+
+// assignRootVars gives every root variable its value: default < environment < var-files (in
+// order) < -var (in order). Values are converted to the variable's type and validated.
+func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
+	st := s.state
+	root := st.root
+	var diags hcl2.Diagnostics
+	values := map[string]varValue{}
+	var declared []string
+	for _, v := range root.vars {
+		declared = append(declared, v.name)
+		if v.def != cty.NilVal {
+			values[v.name] = varValue{val: v.def, source: "its default", rng: v.defRange}
+			if v.sensitive && v.defRange != nil {
+				st.noSnippetRanges = append(st.noSnippetRanges, *v.defRange)
+			}
+		}
+	}
+	// raw parses a string given outside HCL files: strings stay raw, other types are HCL expressions.
+	raw := func(v *variableDecl, text, source string) (cty.Value, hcl2.Diagnostics) {
+		if v.typ == cty.String {
+			return cty.StringVal(text), nil
+		}
+		expr, d := hclsyntax.ParseExpression([]byte(text), "<value for var."+v.name+">", hcl2.Pos{Line: 1, Column: 1})
+		if d.HasErrors() {
+			if v.typ == cty.DynamicPseudoType {
+				return cty.StringVal(text), nil
+			}
+			return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
+				fmt.Sprintf("The value for variable %q given by %s is not a valid %s expression: %s.", v.name, source, typeexpr.TypeString(v.typ), diagsText(d)))}
+		}
+		val, d := constValue(root, expr, "A variable value")
+		if d.HasErrors() {
+			return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
+				fmt.Sprintf("The value for variable %q given by %s cannot be evaluated: %s.", v.name, source, diagsText(d)))}
+		}
+		return val, nil
+	}
+	if opts.Getenv != nil {
+		for _, v := range root.vars {
+			if text := opts.Getenv(EnvVarPrefix + v.name); text != "" {
+				src := EnvVarPrefix + v.name
+				val, d := raw(v, text, src)
+				diags = append(diags, d...)
+				if !d.HasErrors() {
+					values[v.name] = varValue{val: val, source: src}
+				}
+			}
+		}
+	}
+	for _, file := range opts.VarFiles {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			diags = append(diags, errorDiag(nil, "Cannot read variable file", fmt.Sprintf("-var-file %s: %v.", file, err)))
+			continue
+		}
+		f, d := hclsyntax.ParseConfig(src, file, hcl2.Pos{Line: 1, Column: 1})
+		if f != nil {
+			st.files[file] = f
+		}
+		diags = append(diags, d...)
+		if d.HasErrors() || f == nil {
+			continue
+		}
+		attrs, d := f.Body.JustAttributes()
+		diags = append(diags, d...)
+		names := make([]string, 0, len(attrs))
+		for n := range attrs {
+			names = append(names, n)
+		}
+		sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
+		for _, n := range names {
+			a := attrs[n]
+			v := root.varIdx[n]
+			if v == nil {
+				diags = append(diags, warnDiag(rangePtr(a.NameRange), "Value for undeclared variable",
+					fmt.Sprintf("The variable file sets %q, but the spec declares no such variable, so the value is ignored.%s", n, didYouMean(n, declared))))
+				continue
+			}
+			if v.sensitive {
+				st.noSnippetRanges = append(st.noSnippetRanges, a.Range)
+			}
+			val, d := constValue(root, a.Expr, "A value in a variable file")
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				values[n] = varValue{val: val, source: "the variable file " + file, rng: rangePtr(a.Expr.Range())}
+			}
+		}
+	}
+	for _, kv := range opts.Vars {
+		name, text, ok := strings.Cut(kv, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			diags = append(diags, errorDiag(nil, "Invalid -var option",
+				fmt.Sprintf("The option -var %q is not of the form NAME=VALUE.", redactAfterEquals(kv))))
+			continue
+		}
+		v := root.varIdx[name]
+		if v == nil {
+			diags = append(diags, errorDiag(nil, "Value for undeclared variable",
+				fmt.Sprintf("-var sets %q, but the spec declares no such variable.%s Declare it with a variable \"%s\" block.", name, didYouMean(name, declared), name)))
+			continue
+		}
+		val, d := raw(v, text, "-var")
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			values[name] = varValue{val: val, source: "-var " + name + "=..."}
+		}
+	}
+
+	for _, v := range root.vars {
+		vv, ok := values[v.name]
+		if !ok {
+			diags = append(diags, errorDiag(rangePtr(v.declRange), "No value for required variable",
+				fmt.Sprintf("Variable %q has no default, so it must be set with -var %s=VALUE, -var-file, or the environment variable %s%s.%s",
+					v.name, v.name, EnvVarPrefix, v.name, describeSuffix(v.description))))
+			root.staticVars[v.name] = cty.UnknownVal(v.typ)
+			continue
+		}
+		val := vv.val
+		if v.defaults != nil {
+			val = v.defaults.Apply(val)
+		}
+		conv, err := convert.Convert(val, v.typ)
+		if err != nil {
+			rng := vv.rng
+			diags = append(diags, errorDiag(rng, "Invalid value for variable",
+				fmt.Sprintf("The value for variable %q from %s is not of type %s: %s.", v.name, vv.source, typeexpr.TypeString(v.typ), err)))
+			root.staticVars[v.name] = cty.UnknownVal(v.typ)
+			continue
+		}
+		if v.sensitive {
+			st.sensitiveStrings = append(st.sensitiveStrings, sensitiveStrings(conv)...)
+			conv = conv.Mark(sensitiveMark)
+		}
+		root.staticVars[v.name] = conv
+		diags = append(diags, validateVariable(root, v, conv, vv.source)...)
+	}
+	return diags
+}
+
+func redactAfterEquals(s string) string {
+	if i := strings.IndexByte(s, '='); i >= 0 {
+		return s[:i+1] + "..."
+	}
+	return s
+}
+
+// sensitiveStrings collects the strings inside a value, to redact them from messages.
+func sensitiveStrings(v cty.Value) []string {
+	var out []string
+	_ = cty.Walk(v, func(_ cty.Path, x cty.Value) (bool, error) {
+		x, _ = x.Unmark()
+		if x.IsKnown() && !x.IsNull() && x.Type() == cty.String {
+			if s := x.AsString(); len(s) >= 3 {
+				out = append(out, s)
+			}
+		}
+		return true, nil
+	})
+	return out
+}
+
+// validateVariable runs a variable's validation blocks against its value.
+func validateVariable(m *module, v *variableDecl, val cty.Value, source string) hcl2.Diagnostics {
+	var diags hcl2.Diagnostics
+	ctx := &hcl2.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{v.name: val})},
+		Functions: m.funcs,
+	}
+	for _, vd := range v.validations {
+		res, d := vd.condition.Value(ctx)
+		if d.HasErrors() {
+			diags = append(diags, errorDiag(rangePtr(vd.condition.Range()), "Invalid variable validation condition",
+				fmt.Sprintf("The validation condition of variable %q could not be evaluated: %s.", v.name, diagsText(d))))
+			continue
+		}
+		res, _ = res.UnmarkDeep()
+		if !res.IsKnown() {
+			continue
+		}
+		b, err := convert.Convert(res, cty.Bool)
+		if err != nil || b.IsNull() {
+			diags = append(diags, errorDiag(rangePtr(vd.condition.Range()), "Invalid variable validation condition",
+				fmt.Sprintf("The validation condition of variable %q must be true or false.", v.name)))
+			continue
+		}
+		if b.True() {
+			continue
+		}
+		msg := fmt.Sprintf("Variable %q failed its validation.", v.name)
+		if mv, md := vd.message.Value(ctx); !md.HasErrors() {
+			mv, _ = mv.UnmarkDeep()
+			if mv.IsKnown() && !mv.IsNull() && mv.Type() == cty.String {
+				msg = mv.AsString()
+			}
+		}
+		vdiag := errorDiag(rangePtr(vd.condition.Range()), "Invalid value for variable",
+			fmt.Sprintf("%s\n\nThe value of var.%s comes from %s; it was checked by the validation rule at %s:%d.",
+				strings.TrimSpace(msg), v.name, source, vd.rng.Filename, vd.rng.Start.Line))
+		diags = append(diags, vdiag)
+	}
+	return diags
+}

@@ -1,0 +1,650 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Verdict is the outcome for one host.
+type Verdict string
+
+const (
+	// Pass: an unprivileged member counts hardware events and the counts are right.
+	Pass Verdict = "pass"
+	// PassSoftwareOnly: the setup works but the host exposes no PMU (a VM without a virtual PMU):
+	// hardware events are <not supported>, software events count.
+	PassSoftwareOnly Verdict = "pass-software-only"
+	// Fail: something a person must fix; Reason says what.
+	Fail Verdict = "fail"
+)
+
+// Check statuses.
+const (
+	CheckOK   = "ok"
+	CheckFail = "fail"
+	CheckWarn = "warn"
+	CheckSkip = "skip"
+)
+
+// Check is one named check with its outcome, in the order the procedure ran them.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// EventReport is one requested event on one host.
+type EventReport struct {
+	Name string `json:"name"`
+	// Printed is the name perf printed when it differs (cycles:u for a downgraded cycles).
+	Printed        string  `json:"printed,omitempty"`
+	Status         string  `json:"status"` // counted, not-supported, not-counted, unknown, missing
+	Value          float64 `json:"value"`
+	Unit           string  `json:"unit,omitempty"`
+	PercentRunning float64 `json:"percent_running"`
+	UserOnly       bool    `json:"user_only,omitempty"`
+	Error          string  `json:"error,omitempty"`
+}
+
+// Accuracy is the result of counting the deterministic workload.
+type Accuracy struct {
+	Status string `json:"status"` // ok, fail, skipped
+	Reason string `json:"reason,omitempty"`
+	// Iterations is N; the workload ran 0, N and 2N iterations.
+	Iterations       uint64 `json:"iterations,omitempty"`
+	LoopInstructions int    `json:"loop_instructions,omitempty"`
+	// InstructionsExpected is N * LoopInstructions; InstructionsMeasured is
+	// instructions(2N) - instructions(N), which cancels the fixed cost of starting the process.
+	InstructionsExpected float64 `json:"instructions_expected,omitempty"`
+	InstructionsMeasured float64 `json:"instructions_measured,omitempty"`
+	ErrorPercent         float64 `json:"error_percent"`
+	// Overhead is instructions(0): the process's fixed cost, reported for reference.
+	Overhead float64 `json:"overhead_instructions,omitempty"`
+	// CyclesRatio is (cycles(2N) - cycles(0)) / (cycles(N) - cycles(0)): 2 when cycles scale with work.
+	CyclesRatio float64 `json:"cycles_ratio,omitempty"`
+	// IPC of the loop alone (the differences of the 2N and N runs).
+	IPC float64 `json:"ipc,omitempty"`
+	// GHz is cycles per task-clock second of the 2N run.
+	GHz float64 `json:"ghz,omitempty"`
+}
+
+// HostReport is the benchmark's result for one host (and one benchmark block).
+type HostReport struct {
+	Host      string    `json:"host"`
+	Benchmark string    `json:"benchmark,omitempty"`
+	Time      time.Time `json:"time"`
+	Verdict   Verdict   `json:"verdict"`
+	Reason    string    `json:"reason"`
+	User      string    `json:"user,omitempty"`
+	Kernel    string    `json:"kernel,omitempty"`
+	Arch      string    `json:"arch,omitempty"`
+	PMU       []string  `json:"pmu"`
+	Perf      string    `json:"perf,omitempty"`
+	// CapEff is the effective set of the member's running perf (16 hex digits, as /proc shows).
+	CapEff         string        `json:"cap_eff"`
+	CapEffExpected string        `json:"cap_eff_expected"`
+	CapNames       []string      `json:"caps"`
+	Paranoid       *int          `json:"perf_event_paranoid,omitempty"`
+	NMIWatchdog    *bool         `json:"nmi_watchdog,omitempty"`
+	SystemWideOK   bool          `json:"system_wide_ok"`
+	NonMember      string        `json:"non_member,omitempty"` // refused, allowed, unchecked
+	Events         []EventReport `json:"events"`
+	Accuracy       *Accuracy     `json:"accuracy"`
+	Checks         []Check       `json:"checks"`
+	Notes          []string      `json:"notes,omitempty"`
+}
+
+// Expectations is what the benchmark block asks for, with defaults applied.
+type Expectations struct {
+	Events                  []string
+	RequireHardwareCounters bool
+	Tolerance               float64 // relative: 0.01 is 1%
+	Iterations              uint64
+	// ExpectedCaps, when non-zero, is the exact CapEff perf must run with. Zero: the set the
+	// kernel's perf-security guide gives for this kernel (PerfmonCaps, or SysAdminCaps without
+	// CAP_PERFMON), plus OptionalCaps if present.
+	ExpectedCaps CapMask
+	NonMember    string
+}
+
+// Plausibility bounds of the accuracy checks.
+const (
+	cyclesRatioTolerance = 0.10 // twice the work, twice the cycles, +-10%
+	minIPC, maxIPC       = 0.05, 10.0
+	minGHz, maxGHz       = 0.1, 10.0
+)
+
+// softwareEvents are the kernel's software events: they need no PMU.
+var softwareEvents = map[string]bool{
+	"task-clock": true, "cpu-clock": true, "page-faults": true, "faults": true,
+	"minor-faults": true, "major-faults": true, "context-switches": true, "cs": true,
+	"cpu-migrations": true, "migrations": true, "alignment-faults": true,
+	"emulation-faults": true, "dummy": true, "bpf-output": true, "cgroup-switches": true,
+}
+
+// IsSoftwareEvent reports whether the event is a software event (counts without a PMU).
+func IsSoftwareEvent(name string) bool {
+	return softwareEvents[BaseName(strings.TrimPrefix(name, "software/"))]
+}
+
+// judge holds the state of one Judge call.
+type judge struct {
+	o      *Observations
+	x      Expectations
+	r      *HostReport
+	failed bool
+}
+
+func (j *judge) check(name, status, detail string) {
+	j.r.Checks = append(j.r.Checks, Check{Name: name, Status: status, Detail: detail})
+	if status == CheckFail && !j.failed {
+		j.failed = true
+		j.r.Verdict = Fail
+		j.r.Reason = detail
+	}
+}
+
+// Judge turns observations into a report: a pure function of its inputs. The first failing
+// check gives the reason; the checks after it still run, so the report explains everything.
+func Judge(o *Observations, x Expectations) *HostReport {
+	j := &judge{o: o, x: x, r: &HostReport{PMU: []string{}, Events: []EventReport{}, CapNames: []string{}}}
+	r := j.r
+	r.User, r.Kernel, r.Arch, r.Perf = o.User, o.Kernel, o.Arch, o.Perf
+	if len(o.PMUs) > 0 {
+		r.PMU = append(r.PMU, o.PMUs...)
+	}
+	if o.Paranoid != -99 {
+		p := o.Paranoid
+		r.Paranoid = &p
+	}
+	if o.NMIWatchdog >= 0 {
+		w := o.NMIWatchdog == 1
+		r.NMIWatchdog = &w
+	}
+	expected := j.expectedCaps()
+	r.CapEffExpected = expected.String()
+
+	if !o.Ran {
+		j.check("run", CheckFail, "could not run the benchmark as the member: "+o.RunError)
+		j.finish(false)
+		return r
+	}
+	if o.RefusedRoot {
+		j.check("run", CheckFail, "the benchmark ran as root: run_as must name an unprivileged member of the perf group")
+		j.finish(false)
+		return r
+	}
+	j.check("run", CheckOK, "ran as "+o.User)
+
+	if !j.checkBinary() {
+		j.checkNonMember()
+		j.finish(false)
+		return r
+	}
+	execOK := j.checkExec()
+	if execOK {
+		r.CapEff = o.Start.CapEff.String()
+		r.CapNames = o.Start.CapEff.Names()
+		if r.CapNames == nil {
+			r.CapNames = []string{}
+		}
+		j.checkCaps(expected)
+	}
+	j.checkSystemWide()
+	j.checkNonMember()
+	hw := j.checkEvents()
+	j.checkNMI(hw)
+	j.checkHardware(hw)
+	j.finish(hw)
+	return r
+}
+
+// expectedCaps is the CapEff the perf process should have.
+func (j *judge) expectedCaps() CapMask {
+	if j.x.ExpectedCaps != 0 {
+		return j.x.ExpectedCaps
+	}
+	if j.o.CapLastCap >= 0 && j.o.CapLastCap < 38 {
+		return SysAdminCaps
+	}
+	return PerfmonCaps
+}
+
+func (j *judge) checkBinary() bool {
+	o := j.o
+	path := o.Perf
+	if path == "" {
+		path = "perf"
+	}
+	switch {
+	case !o.PerfFound && strings.Contains(o.PerfStatError, "ermission denied"):
+		j.check("perf-binary", CheckFail, fmt.Sprintf("member %s cannot reach %s: permission denied on a directory of its path", o.User, path))
+		return false
+	case !o.PerfFound:
+		j.check("perf-binary", CheckFail, fmt.Sprintf("perf binary %s not found on the host", path))
+		return false
+	case o.PerfIsScript:
+		j.check("perf-binary", CheckFail, fmt.Sprintf("%s is a script (#!): file capabilities cannot apply to a script; point perf at the real ELF binary", path))
+		return false
+	}
+	j.check("perf-binary", CheckOK, fmt.Sprintf("%s mode %s %s:%s", path, o.PerfMode, o.PerfOwner, o.PerfGroup))
+	return true
+}
+
+// modeBit reports whether the octal mode has bit (1 x, 2 w, 4 r) for who (0 user, 1 group, 2 other).
+func modeBit(mode string, who, bit int) bool {
+	v, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil {
+		return false
+	}
+	shift := uint(6 - 3*who)
+	return (v>>shift)&uint64(bit) != 0
+}
+
+func (j *judge) isMember() bool {
+	return j.o.PerfGroup != "" && slices.Contains(j.o.Groups, j.o.PerfGroup)
+}
+
+func (j *judge) checkExec() bool {
+	o := j.o
+	if o.PerfOwner != "" && o.PerfOwner == o.User {
+		j.r.Notes = append(j.r.Notes, fmt.Sprintf("%s is owned by the member %s itself", o.Perf, o.User))
+	}
+	if o.Start.Exec {
+		j.check("exec", CheckOK, fmt.Sprintf("%s started perf (pid status read)", o.User))
+		return true
+	}
+	msg := firstLine(o.Start.Stderr)
+	switch {
+	case !j.isMember() && !modeBit(o.PerfMode, 2, 1) && o.PerfOwner != o.User:
+		j.check("exec", CheckFail, fmt.Sprintf("user %s is not a member of group %s (perf is %s %s:%s)", o.User, o.PerfGroup, o.PerfMode, o.PerfOwner, o.PerfGroup))
+	case slices.Contains(o.MountOptions, "noexec"):
+		j.check("exec", CheckFail, fmt.Sprintf("%s is on a noexec mount (%s): nothing on it can be executed", o.Perf, o.MountPoint))
+	case j.isMember() && !modeBit(o.PerfMode, 1, 1):
+		j.check("exec", CheckFail, fmt.Sprintf("group %s cannot execute %s (mode %s)", o.PerfGroup, o.Perf, o.PerfMode))
+	case !o.Start.Seen:
+		j.check("exec", CheckFail, fmt.Sprintf("could not observe a running perf as %s: %s", o.User, orDash(msg)))
+	default:
+		j.check("exec", CheckFail, fmt.Sprintf("member %s cannot execute %s: %s (exit status %d)", o.User, o.Perf, orDash(msg), o.Start.ExitStatus))
+	}
+	return false
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (j *judge) checkCaps(expected CapMask) {
+	o := j.o
+	eff := o.Start.CapEff
+	missing := expected &^ eff
+	extra := eff &^ expected
+	if missing != 0 {
+		j.check("capabilities", CheckFail, j.capsCause(expected, missing))
+		return
+	}
+	if extra != 0 {
+		if j.x.ExpectedCaps != 0 || extra&^OptionalCaps != 0 {
+			j.check("capabilities", CheckFail, fmt.Sprintf("perf runs with more capabilities than expected: CapEff %s has %s beyond %s (%s)",
+				eff, (extra).Describe(), expected, expected.Describe()))
+			return
+		}
+		j.r.Notes = append(j.r.Notes, "perf also carries "+extra.Describe())
+	}
+	j.check("capabilities", CheckOK, fmt.Sprintf("CapEff %s (%s)", eff, eff.Describe()))
+}
+
+// capsCause explains why the perf process lacks capabilities, most specific cause first.
+func (j *judge) capsCause(expected, missing CapMask) string {
+	o := j.o
+	eff := o.Start.CapEff
+	want := fmt.Sprintf("expected %s (%s)", expected, expected.Describe())
+	switch {
+	case eff == 0 && slices.Contains(o.MountOptions, "nosuid"):
+		return fmt.Sprintf("%s is on a nosuid mount (%s): the kernel ignores its file capabilities; install perf on a filesystem mounted without nosuid", o.Perf, o.MountPoint)
+	case eff == 0 && (o.Start.NoNewPrivs || o.SelfNNP):
+		return fmt.Sprintf("no_new_privs is set for %s's processes: file capabilities cannot take effect", o.User)
+	case eff == 0 && o.FileCapsKnown && o.FileCaps == 0:
+		return fmt.Sprintf("%s has no file capabilities (%s): they were removed (package upgrade, copy, chgrp after setcap?); run perfprov apply", o.PerfReal, want)
+	case o.CapLastCap >= 0 && o.CapLastCap < 38 && (missing&(1<<38) != 0 || o.FileCaps&(1<<38) != 0):
+		return fmt.Sprintf("the kernel has no CAP_PERFMON (cap_last_cap %d): use cap_sys_admin,cap_sys_ptrace,cap_syslog", o.CapLastCap)
+	case o.Start.CapBnd != 0 && !o.Start.CapBnd.Has(missing):
+		return fmt.Sprintf("the capability bounding set lacks %s (a container or a service manager dropped it): file capabilities cannot grant it", (missing &^ o.Start.CapBnd).Describe())
+	case eff == 0:
+		return fmt.Sprintf("perf runs without capabilities: CapEff %s, %s; file capabilities %s", eff, want, orDash(o.FileCapsText))
+	case o.FileCapsKnown && !o.FileCaps.Has(missing):
+		return fmt.Sprintf("%s lacks %s in its file capabilities (%s): CapEff %s, %s", o.PerfReal, missing.Describe(), orDash(o.FileCapsText), eff, want)
+	}
+	return fmt.Sprintf("CapEff %s lacks %s: %s", eff, missing.Describe(), want)
+}
+
+func (j *judge) checkSystemWide() {
+	o := j.o
+	sw := o.SystemWide
+	if !sw.Done {
+		j.check("system-wide", CheckSkip, "not run")
+		return
+	}
+	counted := false
+	for _, e := range sw.Output.Events {
+		if e.Status == Counted {
+			counted = true
+		}
+	}
+	if sw.ExitStatus == 0 && counted {
+		for _, e := range sw.Output.Events {
+			if e.UserOnly {
+				j.check("system-wide", CheckFail, fmt.Sprintf("perf stat -a downgraded %s to user-only counting: perf's privileges did not take effect", BaseName(e.Name)))
+				return
+			}
+		}
+		j.r.SystemWideOK = true
+		j.check("system-wide", CheckOK, "perf stat -a counts")
+		return
+	}
+	errText := sw.Output.Error()
+	if o.Paranoid > 2 {
+		j.check("system-wide", CheckFail, fmt.Sprintf("kernel.perf_event_paranoid is %d: above 2 this kernel (Debian/Ubuntu patch) demands CAP_SYS_ADMIN and ignores CAP_PERFMON; set it to 2 or lower (perf stat -a: %s)", o.Paranoid, orDash(errText)))
+		return
+	}
+	j.check("system-wide", CheckFail, fmt.Sprintf("perf stat -a failed as %s (exit status %d): %s", o.User, sw.ExitStatus, orDash(errText)))
+}
+
+func (j *judge) checkNonMember() {
+	o := j.o
+	nm := o.NonMember
+	who := j.x.NonMember
+	if nm.User != "" {
+		who = nm.User
+	}
+	if modeBit(o.PerfMode, 2, 1) {
+		j.r.NonMember = "allowed"
+		j.check("non-member", CheckFail, fmt.Sprintf("%s is executable by every user (mode %s %s:%s): restrict it to the group (0750)", o.Perf, o.PerfMode, o.PerfOwner, o.PerfGroup))
+		return
+	}
+	switch {
+	case !nm.Ran:
+		j.r.NonMember = "unchecked"
+		j.check("non-member", CheckWarn, fmt.Sprintf("could not run the probe as %s: %s", orDash(who), orDash(nm.Error)))
+	case o.PerfGroup != "" && slices.Contains(nm.Groups, o.PerfGroup):
+		j.r.NonMember = "unchecked"
+		j.check("non-member", CheckWarn, fmt.Sprintf("%s is a member of %s: it cannot show that non-members are refused", who, o.PerfGroup))
+	case nm.ExitStatus == 0:
+		j.r.NonMember = "allowed"
+		j.check("non-member", CheckFail, fmt.Sprintf("non-member %s can run %s (mode %s %s:%s)", who, o.Perf, o.PerfMode, o.PerfOwner, o.PerfGroup))
+	default:
+		j.r.NonMember = "refused"
+		j.check("non-member", CheckOK, fmt.Sprintf("%s refused: %s", who, orDash(firstLine(nm.Output))))
+	}
+}
+
+// checkEvents fills the per-event report and reports whether a hardware event counted.
+func (j *judge) checkEvents() (hw bool) {
+	o := j.o
+	ev := o.Events
+	var unknown, swBad, downgraded, multiplexed []string
+	for i, name := range j.x.Events {
+		rep := EventReport{Name: name, Status: "missing"}
+		out := ev.Output
+		exit := ev.ExitStatus
+		if ev.ExitStatus != 0 && i < len(o.PerEvent) {
+			out, exit = o.PerEvent[i].Output, o.PerEvent[i].ExitStatus
+		}
+		if e, ok := findRequested(out, name); ok {
+			rep.Status = string(e.Status)
+			rep.Value = e.Value
+			rep.Unit = e.Unit
+			rep.PercentRunning = e.PercentRunning
+			rep.UserOnly = e.UserOnly
+			if e.Name != name {
+				rep.Printed = e.Name
+			}
+			if Downgraded(name, e.Name) {
+				downgraded = append(downgraded, e.Name)
+			}
+			if e.Status == Counted && e.PercentRunning < 100 {
+				multiplexed = append(multiplexed, fmt.Sprintf("%s %.1f%%", name, e.PercentRunning))
+			}
+		} else if exit != 0 {
+			rep.Status = "unknown"
+			rep.Error = out.Error()
+			unknown = append(unknown, name)
+		}
+		if IsSoftwareEvent(name) {
+			if rep.Status != string(Counted) {
+				swBad = append(swBad, name+" "+rep.Status)
+			}
+		} else if rep.Status == string(Counted) {
+			hw = true
+		}
+		j.r.Events = append(j.r.Events, rep)
+	}
+	if !hw {
+		// The requested events may all be software ones: the preflight tells whether the PMU counts.
+		for _, e := range o.Preflight.Output.Events {
+			if e.Status == Counted {
+				hw = true
+			}
+		}
+	}
+	switch {
+	case ev.Done && (ev.ExitStatus == 126 || ev.ExitStatus == 127):
+		j.check("events", CheckFail, fmt.Sprintf("perf could not be executed as %s: %s", o.User, orDash(ev.Output.Error())))
+	case len(unknown) > 0:
+		j.check("events", CheckFail, fmt.Sprintf("perf rejected event %s: %s", strings.Join(unknown, ", "), orDash(j.r.Events[slices.IndexFunc(j.r.Events, func(e EventReport) bool { return e.Status == "unknown" })].Error)))
+	case len(downgraded) > 0:
+		if o.Paranoid > 2 {
+			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only: kernel.perf_event_paranoid is %d, above 2 this kernel ignores CAP_PERFMON; set it to 2 or lower", strings.Join(downgraded, ", "), o.Paranoid))
+		} else {
+			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only counting: its privileges did not take effect", strings.Join(downgraded, ", ")))
+		}
+	case len(swBad) > 0:
+		msg := ev.Output.Error()
+		j.check("events", CheckFail, fmt.Sprintf("software events do not count (%s): %s", strings.Join(swBad, ", "), orDash(msg)))
+	default:
+		var parts []string
+		for _, e := range j.r.Events {
+			parts = append(parts, e.Name+" "+e.Status)
+		}
+		j.check("events", CheckOK, strings.Join(parts, ", "))
+	}
+	if len(multiplexed) > 0 {
+		j.r.Notes = append(j.r.Notes, "multiplexed (percent of time counted): "+strings.Join(multiplexed, ", "))
+	}
+	return hw
+}
+
+// findRequested finds the output line of a requested event: the same name, the name perf gave
+// it after a user-only fallback, or on hybrid CPUs the first counted of its per-PMU copies
+// (cycles -> cpu_core/cycles/).
+func findRequested(out Output, name string) (Event, bool) {
+	if e, ok := out.Find(name); ok {
+		return e, true
+	}
+	var found Event
+	ok := false
+	for _, e := range out.Events {
+		if hwBase(e.Name) == hwBase(name) {
+			if !ok || (found.Status != Counted && e.Status == Counted) {
+				found, ok = e, true
+			}
+		}
+	}
+	return found, ok
+}
+
+// hwBase is the event name without modifiers and PMU: "cpu_core/instructions/u" -> "instructions".
+func hwBase(name string) string {
+	b := BaseName(name)
+	if strings.HasSuffix(b, "/") {
+		inner := strings.TrimSuffix(b, "/")
+		if i := strings.IndexByte(inner, '/'); i >= 0 && !strings.ContainsAny(inner[i+1:], "=,") {
+			return inner[i+1:]
+		}
+	}
+	return b
+}
+
+func (j *judge) checkNMI(hw bool) {
+	if j.o.NMIWatchdog == 1 {
+		msg := "kernel.nmi_watchdog = 1: the NMI watchdog holds one hardware counter"
+		if hw {
+			j.check("nmi-watchdog", CheckWarn, msg+" (fewer counters for perf; more multiplexing)")
+		} else {
+			j.r.Notes = append(j.r.Notes, msg)
+		}
+	}
+}
+
+func (j *judge) checkHardware(hw bool) {
+	o := j.o
+	if !hw {
+		detail := "no hardware PMU exposed: hardware events are <not supported>"
+		if len(o.PMUs) > 0 {
+			detail = fmt.Sprintf("PMU %s listed but hardware events are <not supported>", strings.Join(o.PMUs, ","))
+		}
+		if j.x.RequireHardwareCounters {
+			j.check("hardware", CheckFail, "require_hardware_counters is set but "+detail)
+		} else {
+			j.check("hardware", CheckSkip, detail)
+		}
+		j.r.Accuracy = &Accuracy{Status: CheckSkip, Reason: "no hardware counters"}
+		return
+	}
+	j.check("hardware", CheckOK, "hardware events count")
+	j.r.Accuracy = j.accuracy()
+	switch j.r.Accuracy.Status {
+	case CheckOK:
+		a := j.r.Accuracy
+		j.check("accuracy", CheckOK, fmt.Sprintf("instructions %.0f of %.0f expected (%.3g%%), cycles x%.2f for twice the work, IPC %.2f, %.2f GHz",
+			a.InstructionsMeasured, a.InstructionsExpected, a.ErrorPercent, a.CyclesRatio, a.IPC, a.GHz))
+	case CheckFail:
+		j.check("accuracy", CheckFail, j.r.Accuracy.Reason)
+	default:
+		j.check("accuracy", CheckSkip, j.r.Accuracy.Reason)
+	}
+}
+
+// counts sums the counted values of an event across hybrid PMUs and reports the lowest percent
+// running among them.
+func counts(out Output, event string) (sum float64, pcnt float64, ok bool) {
+	pcnt = 100
+	for _, e := range out.Events {
+		if hwBase(e.Name) == event && e.Status == Counted {
+			sum += e.Value
+			pcnt = math.Min(pcnt, e.PercentRunning)
+			ok = true
+		}
+	}
+	return sum, pcnt, ok
+}
+
+func (j *judge) accuracy() *Accuracy {
+	o := j.o
+	n := j.x.Iterations
+	a := &Accuracy{Status: CheckSkip, Iterations: n, LoopInstructions: LoopInstructions}
+	switch {
+	case o.Compile.Skipped != "":
+		a.Reason = o.Compile.Skipped
+		return a
+	case o.Compile.Done && o.Compile.ExitStatus != 0:
+		if o.Arch != "x86_64" && o.Arch != "aarch64" {
+			a.Reason = "no workload for architecture " + o.Arch
+		} else {
+			a.Reason = "the workload did not build: " + orDash(firstLine(o.Compile.Log))
+		}
+		return a
+	case len(o.Accuracy) == 0:
+		a.Reason = "the workload did not run"
+		return a
+	}
+	type sample struct{ ins, cyc, ms float64 }
+	var s [3]sample
+	for i, k := range []uint64{0, n, 2 * n} {
+		run, ok := o.Accuracy[k]
+		if !ok || run.ExitStatus != 0 {
+			a.Status = CheckFail
+			a.Reason = fmt.Sprintf("perf stat of the workload (%d iterations) failed: %s", k, orDash(run.Output.Error()))
+			return a
+		}
+		ins, p1, ok1 := counts(run.Output, "instructions")
+		cyc, p2, ok2 := counts(run.Output, "cycles")
+		ms, _, _ := counts(run.Output, "task-clock")
+		if !ok1 || !ok2 {
+			a.Status = CheckFail
+			a.Reason = fmt.Sprintf("instructions:u or cycles:u did not count on the workload (%d iterations)", k)
+			return a
+		}
+		if p1 < 100 || p2 < 100 {
+			j.r.Notes = append(j.r.Notes, fmt.Sprintf("accuracy counters multiplexed (%.1f%% of the time): counts are scaled estimates", math.Min(p1, p2)))
+		}
+		s[i] = sample{ins, cyc, ms}
+	}
+	a.Overhead = s[0].ins
+	a.InstructionsExpected = float64(n) * LoopInstructions
+	a.InstructionsMeasured = s[2].ins - s[1].ins
+	if a.InstructionsExpected > 0 {
+		a.ErrorPercent = 100 * math.Abs(a.InstructionsMeasured-a.InstructionsExpected) / a.InstructionsExpected
+	}
+	if d := s[1].cyc - s[0].cyc; d > 0 {
+		a.CyclesRatio = (s[2].cyc - s[0].cyc) / d
+	}
+	if d := s[2].cyc - s[1].cyc; d > 0 {
+		a.IPC = a.InstructionsMeasured / d
+	}
+	if s[2].ms > 0 {
+		a.GHz = s[2].cyc / (s[2].ms * 1e6)
+	}
+	tol := j.x.Tolerance * 100
+	a.Status = CheckFail
+	switch {
+	case a.ErrorPercent > tol:
+		a.Reason = fmt.Sprintf("instructions counted %.0f for %d loop iterations, expected %.0f: off by %.2f%% (tolerance %.2f%%)",
+			a.InstructionsMeasured, n, a.InstructionsExpected, a.ErrorPercent, tol)
+	case math.Abs(a.CyclesRatio-2) > 2*cyclesRatioTolerance:
+		a.Reason = fmt.Sprintf("cycles do not scale with work: twice the loop took %.2fx the cycles (expected 2x +-10%%)", a.CyclesRatio)
+	case a.IPC < minIPC || a.IPC > maxIPC:
+		a.Reason = fmt.Sprintf("implausible IPC %.2f on the workload (expected %.2f to %.0f)", a.IPC, minIPC, maxIPC)
+	case s[2].ms > 0 && (a.GHz < minGHz || a.GHz > maxGHz):
+		a.Reason = fmt.Sprintf("implausible clock rate %.2f GHz (cycles per task-clock time; expected %.1f to %.0f)", a.GHz, minGHz, maxGHz)
+	default:
+		a.Status = CheckOK
+	}
+	return a
+}
+
+// finish sets the verdict when no check failed.
+func (j *judge) finish(hw bool) {
+	r := j.r
+	if j.failed {
+		return
+	}
+	if hw {
+		r.Verdict = Pass
+		if a := r.Accuracy; a != nil && a.Status == CheckOK {
+			r.Reason = fmt.Sprintf("hardware counters verified: instructions within %.3g%% of expected, cycles x%.2f for twice the work, IPC %.2f",
+				a.ErrorPercent, a.CyclesRatio, a.IPC)
+		} else if a != nil {
+			r.Reason = "hardware events count; accuracy not checked: " + a.Reason
+		}
+		return
+	}
+	r.Verdict = PassSoftwareOnly
+	var ok []string
+	for _, c := range r.Checks {
+		if c.Status == CheckOK {
+			ok = append(ok, c.Name)
+		}
+	}
+	r.Reason = "no hardware PMU exposed (hardware events <not supported>); software events count; passed: " + strings.Join(ok, ", ")
+	if len(j.o.PMUs) > 0 {
+		r.Reason = fmt.Sprintf("PMU %s listed but hardware events <not supported>; software events count; passed: %s", strings.Join(j.o.PMUs, ","), strings.Join(ok, ", "))
+	}
+}

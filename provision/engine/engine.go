@@ -1,0 +1,635 @@
+// Package engine plans and applies a spec on a fleet: per host it gathers facts, evaluates the
+// spec with them, reads the state of every resource in one batched round trip, diffs, and on apply
+// changes what differs in dependency order and verifies each change by reading it back.
+//
+// A no-op run costs one connection and two round trips per host (facts, then the batched read).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	hcl2 "github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// Evaluator resolves one host's resources with its facts (*hcl.Spec is one).
+type Evaluator interface {
+	Evaluate(host string, facts cty.Value) (*hcl.HostConfig, hcl2.Diagnostics)
+}
+
+// Options are the inputs of a run that do not come from the spec.
+type Options struct {
+	// Open connects to a host. Required.
+	Open func(ctx context.Context, h *hcl.Host) (transport.Conn, error)
+	// Gather reads a host's facts: the value specs read as host.facts and what resource types
+	// need. Nil uses the facts package.
+	Gather func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error)
+	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means 20.
+	Rollout hcl.Rollout
+	// Interrupted closes at the first SIGINT: the steps in flight finish, nothing new starts.
+	// Cancelling ctx (second SIGINT) aborts at once.
+	Interrupted <-chan struct{}
+	// Events receives progress, one call at a time. Nil: none.
+	Events func(Event)
+	// Audit, when set, records every change made.
+	Audit *AuditLog
+	// LogDir is the controller directory for per-host logs (build logs), e.g. .perfprov/logs.
+	LogDir string
+	// Resources is the controller-side environment of resource preparation (cache dir...).
+	Resources resource.Env
+	// ReadTimeout bounds the batched read of one host (default 5 minutes).
+	ReadTimeout time.Duration
+	// NewResource prepares a resource; nil uses resource.New (tests plug in fakes).
+	NewResource func(r *hcl.Resource, env *resource.Env) (resource.Resource, error)
+}
+
+// Status is where a resource or a host ended.
+type Status string
+
+const (
+	StatusPlanned    Status = "planned"     // plan only
+	StatusOK         Status = "ok"          // was in sync
+	StatusChanged    Status = "changed"     // changed and verified
+	StatusFailed     Status = "failed"      // could not be planned, applied or verified
+	StatusSkipped    Status = "skipped"     // a dependency failed or was skipped
+	StatusNotStarted Status = "not_started" // the run stopped before it (interrupt, failure threshold)
+	StatusUnreachable Status = "unreachable"
+)
+
+// ResourceResult is one resource of one host: its plan and, after apply, its outcome.
+type ResourceResult struct {
+	Addr string
+	Type string
+	Diff *resource.Diff // nil when it could not be planned
+	// Pending: its read could not be judged yet because an earlier resource changes first (a
+	// path a build creates); it is read again right before it is applied.
+	Pending       bool
+	PendingReason string
+	Status        Status
+	Err           error  // failed: the cause
+	Cause         string // skipped / not started: why
+	Duration      time.Duration
+
+	meta    *hcl.Resource
+	res     resource.Resource
+	state   resource.State
+	changed bool
+}
+
+// HostRun is one host of a run.
+type HostRun struct {
+	Name      string
+	Host      *hcl.Host
+	Status    Status // "" while running; ok, changed, failed, unreachable, not_started
+	Err       error  // host-level failure (connection, facts, evaluation, read)
+	Resources []*ResourceResult
+
+	conn transport.Conn
+	info resource.HostInfo
+}
+
+// Changes counts the resources that change (planned or made).
+func (h *HostRun) Changes() (add, change, remove, unchanged int) {
+	for _, r := range h.Resources {
+		if r.Diff == nil {
+			continue
+		}
+		switch r.Diff.Action {
+		case resource.Create:
+			add++
+		case resource.Update:
+			change++
+		case resource.Delete:
+			remove++
+		default:
+			unchanged++
+		}
+	}
+	return
+}
+
+// Count returns how many resources of the host ended with status s.
+func (h *HostRun) Count(s Status) int {
+	n := 0
+	for _, r := range h.Resources {
+		if r.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Run is a plan, and after Apply its outcome.
+type Run struct {
+	Hosts []*HostRun
+	// Interrupted: SIGINT stopped the run. Stopped: why the rollout stopped early ("" if not).
+	Interrupted bool
+	Stopped     string
+
+	ev   Evaluator
+	opts Options
+	mu   sync.Mutex // serialises Events
+}
+
+func (o *Options) parallel() int {
+	if o.Rollout.Parallel > 0 {
+		return o.Rollout.Parallel
+	}
+	return 20
+}
+
+func newRun(ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+	if opts.Gather == nil {
+		opts.Gather = gatherFacts
+	}
+	if opts.NewResource == nil {
+		opts.NewResource = resource.New
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 5 * time.Minute
+	}
+	r := &Run{ev: ev, opts: opts}
+	for _, h := range hosts {
+		r.Hosts = append(r.Hosts, &HostRun{Name: h.Name, Host: h})
+	}
+	return r
+}
+
+func (r *Run) emit(e Event) {
+	if r.opts.Events == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Events(e)
+}
+
+func (r *Run) interrupted() bool {
+	if r.opts.Interrupted == nil {
+		return false
+	}
+	select {
+	case <-r.opts.Interrupted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Plan connects to every host (in parallel), reads and diffs. Connections stay open for Apply;
+// call Close when done.
+func Plan(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+	r := newRun(ev, hosts, opts)
+	sem := make(chan struct{}, r.opts.parallel())
+	var wg sync.WaitGroup
+	for _, h := range r.Hosts {
+		if r.interrupted() || ctx.Err() != nil {
+			h.Status = StatusNotStarted
+			r.Interrupted = true
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(h *HostRun) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r.planHost(ctx, h)
+		}(h)
+	}
+	wg.Wait()
+	if r.interrupted() {
+		r.Interrupted = true
+	}
+	return r
+}
+
+// HasChanges reports whether any host plans a change.
+func (r *Run) HasChanges() bool {
+	for _, h := range r.Hosts {
+		a, c, d, _ := h.Changes()
+		if a+c+d > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HasErrors reports whether any host or resource failed (to plan or to apply).
+func (r *Run) HasErrors() bool {
+	for _, h := range r.Hosts {
+		if h.Err != nil || h.Status == StatusFailed || h.Status == StatusUnreachable {
+			return true
+		}
+		for _, rr := range h.Resources {
+			if rr.Status == StatusFailed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Apply applies the plan host by host, in rolling batches.
+func (r *Run) Apply(ctx context.Context) {
+	r.rollout(ctx, func(ctx context.Context, h *HostRun) { r.applyHost(ctx, h) })
+}
+
+// PlanAndApply plans and applies each host in one pass inside the rollout (no confirmation step:
+// -auto-approve), so that a rolling batch reads its hosts when it starts.
+func PlanAndApply(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+	r := newRun(ev, hosts, opts)
+	r.rollout(ctx, func(ctx context.Context, h *HostRun) {
+		r.planHost(ctx, h)
+		r.applyHost(ctx, h)
+	})
+	return r
+}
+
+// Close closes every connection of the run.
+func (r *Run) Close() {
+	for _, h := range r.Hosts {
+		if h.conn != nil {
+			_ = h.conn.Close()
+			h.conn = nil
+		}
+	}
+}
+
+func (r *Run) rollout(ctx context.Context, work func(context.Context, *HostRun)) {
+	todo := make([]int, 0, len(r.Hosts))
+	for i, h := range r.Hosts {
+		if h.Status == "" || h.Status == StatusPlanned {
+			todo = append(todo, i)
+		}
+	}
+	res := rollout(ctx, len(r.Hosts), todo, r.opts.Rollout, r.opts.parallel(), r.opts.Interrupted, func(ctx context.Context, i int) bool {
+		h := r.Hosts[i]
+		work(ctx, h)
+		return h.Status == StatusFailed || h.Status == StatusUnreachable
+	}, func(i int) bool {
+		h := r.Hosts[i]
+		return h.Status == StatusFailed || h.Status == StatusUnreachable
+	})
+	for _, i := range res.notStarted {
+		h := r.Hosts[i]
+		h.Status = StatusNotStarted
+		for _, rr := range h.Resources {
+			if rr.Status == StatusPlanned || rr.Status == "" {
+				rr.Status, rr.Cause = StatusNotStarted, res.reason
+			}
+		}
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(StatusNotStarted), Message: res.reason})
+	}
+	r.Stopped = res.stopped
+	if res.interrupted || r.interrupted() {
+		r.Interrupted = true
+	}
+}
+
+// gatherFacts is the default Gather: the facts package.
+var gatherFacts = func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+	return gatherWithFactsPackage(ctx, conn)
+}
+
+func (r *Run) planHost(ctx context.Context, h *HostRun) {
+	start := time.Now()
+	r.emit(Event{Type: EventHostStart, Host: h.Name})
+	conn, err := r.opts.Open(ctx, h.Host)
+	if err != nil {
+		h.Status, h.Err = StatusUnreachable, err
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
+		return
+	}
+	h.conn = conn
+	fv, info, err := r.opts.Gather(ctx, conn)
+	if err != nil {
+		h.fail(fmt.Errorf("facts: %w", err))
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: h.Err.Error()})
+		return
+	}
+	h.info = info
+	cfg, diags := r.ev.Evaluate(h.Name, fv)
+	if diags.HasErrors() {
+		h.fail(fmt.Errorf("evaluate: %s", diagText(diags)))
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: h.Err.Error()})
+		return
+	}
+	r.prepare(h, cfg)
+	if err := r.readAll(ctx, h); err != nil {
+		h.fail(err)
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: h.Err.Error()})
+		return
+	}
+	r.diffAll(h)
+	for _, rr := range h.Resources {
+		r.emit(plannedEvent(h, rr))
+	}
+	_ = start
+}
+
+func (h *HostRun) fail(err error) {
+	h.Status, h.Err = StatusFailed, err
+}
+
+func diagText(d hcl2.Diagnostics) string {
+	var parts []string
+	for _, x := range d {
+		if x.Severity != hcl2.DiagError {
+			continue
+		}
+		s := x.Summary
+		if x.Detail != "" {
+			s += ": " + x.Detail
+		}
+		if x.Subject != nil {
+			s = x.Subject.String() + ": " + s
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// prepare turns the host's resources into resource.Resources; one that cannot be prepared fails
+// (its dependents are skipped at apply).
+func (r *Run) prepare(h *HostRun, cfg *hcl.HostConfig) {
+	fps := map[string]string{}
+	env := r.opts.Resources
+	env.DepFingerprint = func(addr string) string { return fps[addr] }
+	for _, m := range cfg.Resources {
+		rr := &ResourceResult{Addr: m.Addr, Type: m.Type, meta: m, Status: StatusPlanned}
+		h.Resources = append(h.Resources, rr)
+		res, err := r.opts.NewResource(m, &env)
+		if err != nil {
+			rr.Status, rr.Err = StatusFailed, err
+			continue
+		}
+		rr.res = res
+		// A resource's fingerprint covers its dependencies': a build reruns when a source or
+		// patch it depends on (directly or not) changes.
+		parts := []string{res.Fingerprint()}
+		for _, d := range m.DependsOn {
+			parts = append(parts, d+"="+fps[d])
+		}
+		fps[m.Addr] = fingerprint(parts...)
+	}
+}
+
+// readAll runs the batched read of every prepared resource.
+func (r *Run) readAll(ctx context.Context, h *HostRun) error {
+	var idx []int
+	var snippets []string
+	for i, rr := range h.Resources {
+		if rr.res != nil {
+			idx = append(idx, i)
+			snippets = append(snippets, rr.res.ReadScript())
+		}
+	}
+	if len(snippets) == 0 {
+		return nil
+	}
+	secs, errs, err := r.read(ctx, h, snippets)
+	if err != nil {
+		return err
+	}
+	for k, i := range idx {
+		rr := h.Resources[i]
+		if errs[k] != nil {
+			rr.Status, rr.Err = StatusFailed, fmt.Errorf("read: %w", errs[k])
+			continue
+		}
+		st, err := rr.res.Parse(secs[k])
+		if err != nil {
+			rr.Status, rr.Err = StatusFailed, fmt.Errorf("read: %w", err)
+			continue
+		}
+		rr.state = st
+	}
+	return nil
+}
+
+// read runs snippets as one framed script.
+func (r *Run) read(ctx context.Context, h *HostRun, snippets []string) ([]resource.Section, []error, error) {
+	marker := newMarker()
+	res, err := h.conn.Run(ctx, transport.Command{Script: batchScript(marker, snippets), Privileged: true, Timeout: r.opts.ReadTimeout})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read: %w", err)
+	}
+	secs, errs := parseBatch(res.Stdout, marker, len(snippets))
+	if res.ExitStatus == 97 {
+		return nil, nil, fmt.Errorf("read: mktemp failed on the host: %s", strings.TrimSpace(string(res.Stderr)))
+	}
+	return secs, errs, nil
+}
+
+// readOne reads one resource again (after earlier changes on the host).
+func (r *Run) readOne(ctx context.Context, h *HostRun, rr *ResourceResult) error {
+	secs, errs, err := r.read(ctx, h, []string{rr.res.ReadScript()})
+	if err != nil {
+		return err
+	}
+	if errs[0] != nil {
+		return fmt.Errorf("read: %w", errs[0])
+	}
+	st, err := rr.res.Parse(secs[0])
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	rr.state = st
+	return nil
+}
+
+// diffAll diffs every read resource. A diff that fails because something is not there yet is
+// pending when an earlier resource of the host changes (it may create it), else a failure.
+func (r *Run) diffAll(h *HostRun) {
+	earlier := false
+	for _, rr := range h.Resources {
+		if rr.res == nil || rr.Status == StatusFailed {
+			continue
+		}
+		d, err := rr.res.Diff(rr.state)
+		switch {
+		case err != nil && earlier && errors.Is(err, resource.ErrNotReady):
+			rr.Pending, rr.PendingReason = true, err.Error()
+			rr.Diff = &resource.Diff{Action: resource.Update, Changes: []resource.Change{{Attr: "(pending)", Old: err.Error(), New: "known after earlier changes"}}}
+		case err != nil:
+			rr.Status, rr.Err = StatusFailed, err
+			continue
+		default:
+			rr.Diff = d
+		}
+		if !rr.Diff.InSync() {
+			earlier = true
+		}
+	}
+}
+
+// applyHost applies a planned host, resource by resource.
+func (r *Run) applyHost(ctx context.Context, h *HostRun) {
+	if h.Status != "" && h.Status != StatusPlanned {
+		return // unreachable or failed while planning
+	}
+	bad := map[string]string{} // address -> why its dependents are skipped
+	changedEarlier := false
+	stopped := ""
+	for _, rr := range h.Resources {
+		if stopped == "" {
+			if r.interrupted() {
+				stopped = "interrupted before it started"
+			} else if ctx.Err() != nil {
+				stopped = "aborted"
+			}
+		}
+		if stopped != "" {
+			if rr.Status == StatusPlanned {
+				rr.Status, rr.Cause = StatusNotStarted, stopped
+			}
+			continue
+		}
+		if rr.Status == StatusFailed {
+			bad[rr.Addr] = rr.Addr + " failed"
+			r.emit(Event{Type: EventApplyErrored, Host: h.Name, Address: rr.Addr, Message: errString(rr.Err)})
+			continue
+		}
+		if cause := depCause(rr.meta, bad); cause != "" {
+			rr.Status, rr.Cause = StatusSkipped, cause
+			bad[rr.Addr] = "its dependency " + cause
+			r.emit(Event{Type: EventApplySkipped, Host: h.Name, Address: rr.Addr, Message: cause})
+			continue
+		}
+		r.applyResource(ctx, h, rr, changedEarlier)
+		switch rr.Status {
+		case StatusChanged:
+			changedEarlier = true
+		case StatusFailed:
+			bad[rr.Addr] = rr.Addr + " failed"
+			// A failure may have changed something (a partial apply): later reads must not be trusted.
+			changedEarlier = true
+		}
+	}
+	h.Status = StatusOK
+	for _, rr := range h.Resources {
+		switch rr.Status {
+		case StatusFailed, StatusSkipped, StatusNotStarted:
+			h.Status = StatusFailed
+		}
+	}
+	if h.Status == StatusOK && h.Count(StatusChanged) > 0 {
+		h.Status = StatusChanged
+	}
+	if h.Status == StatusFailed && h.Err == nil && stopped != "" && h.Count(StatusFailed) == 0 {
+		h.Status = StatusNotStarted
+	}
+	r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), OK: h.Count(StatusOK), Changed: h.Count(StatusChanged),
+		Failed: h.Count(StatusFailed), Skipped: h.Count(StatusSkipped) + h.Count(StatusNotStarted)})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// depCause names the first dependency of m that failed or was skipped ("" if none).
+func depCause(m *hcl.Resource, bad map[string]string) string {
+	for _, d := range m.DependsOn {
+		if why, ok := bad[d]; ok {
+			return why
+		}
+	}
+	return ""
+}
+
+// verifiable is implemented by types whose success cannot always be read back (command).
+type verifiable interface{ Verifiable() bool }
+
+func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult, reread bool) {
+	start := time.Now()
+	defer func() { rr.Duration = time.Since(start) }()
+	if reread || rr.Pending {
+		if err := r.readOne(ctx, h, rr); err != nil {
+			r.failed(h, rr, err)
+			return
+		}
+		d, err := rr.res.Diff(rr.state)
+		if err != nil {
+			r.failed(h, rr, err)
+			return
+		}
+		rr.Diff, rr.Pending = d, false
+	}
+	if rr.Diff.InSync() {
+		rr.Status = StatusOK
+		r.emit(Event{Type: EventApplyComplete, Host: h.Name, Address: rr.Addr, Action: "noop", Status: string(StatusOK)})
+		return
+	}
+	r.emit(Event{Type: EventApplyStart, Host: h.Name, Address: rr.Addr, Action: rr.Diff.Action.String(), Changes: rr.Diff.Changes})
+	t := &resource.Target{Conn: h.conn, Info: h.info, LogDir: hostLogDir(r.opts.LogDir, h.Name)}
+	before := rr.Diff
+	if err := rr.res.Apply(ctx, t, rr.state, rr.Diff); err != nil {
+		r.audit(h, rr, before, err)
+		r.failed(h, rr, err)
+		return
+	}
+	// Verify: read back and diff again; what was applied must now be in sync.
+	if v, ok := rr.res.(verifiable); !ok || v.Verifiable() {
+		if err := r.readOne(ctx, h, rr); err != nil {
+			r.audit(h, rr, before, err)
+			r.failed(h, rr, fmt.Errorf("verify: %w", err))
+			return
+		}
+		d, err := rr.res.Diff(rr.state)
+		if err == nil && !d.InSync() {
+			err = fmt.Errorf("still differs after apply: %s", changesText(d.Changes))
+		}
+		if err != nil {
+			r.audit(h, rr, before, err)
+			r.failed(h, rr, fmt.Errorf("verify: %w", err))
+			return
+		}
+	}
+	rr.Status, rr.changed = StatusChanged, true
+	rr.Diff = before
+	r.audit(h, rr, before, nil)
+	r.emit(Event{Type: EventApplyComplete, Host: h.Name, Address: rr.Addr, Action: before.Action.String(), Status: string(StatusChanged), Changes: before.Changes, Elapsed: time.Since(start).Seconds()})
+}
+
+func (r *Run) failed(h *HostRun, rr *ResourceResult, err error) {
+	rr.Status, rr.Err = StatusFailed, err
+	r.emit(Event{Type: EventApplyErrored, Host: h.Name, Address: rr.Addr, Message: err.Error()})
+}
+
+func (r *Run) audit(h *HostRun, rr *ResourceResult, d *resource.Diff, err error) {
+	if r.opts.Audit == nil {
+		return
+	}
+	r.opts.Audit.Record(h.Name, rr.Addr, d, err)
+}
+
+func changesText(cs []resource.Change) string {
+	var parts []string
+	for _, c := range cs {
+		if c.Sensitive {
+			parts = append(parts, c.Attr+" (sensitive)")
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: %q -> %q", c.Attr, c.Old, c.New))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SetEvents changes where events go (after a plan printed as a whole, apply reports progress).
+func (r *Run) SetEvents(f func(Event)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Events = f
+}

@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/provision/facts"
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+func fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hostLogDir is the controller directory for one host's logs ("" when logs are off).
+func hostLogDir(dir, host string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, strings.ReplaceAll(host, "/", "_"))
+}
+
+// gatherWithFactsPackage gathers facts with the facts package and takes what resource types need
+// from the host.facts object (so that this package does not depend on its Go field names).
+func gatherWithFactsPackage(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+	f, err := facts.Gather(ctx, conn)
+	if err != nil {
+		return cty.NilVal, resource.HostInfo{}, err
+	}
+	v := f.Value()
+	var info resource.HostInfo
+	if v.Type().IsObjectType() && v.Type().HasAttribute("package_manager") {
+		pm := v.GetAttr("package_manager")
+		if pm.IsKnown() && !pm.IsNull() && pm.Type() == cty.String {
+			info.PackageManager = pm.AsString()
+		}
+	}
+	return v, info, nil
+}

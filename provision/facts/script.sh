@@ -1,0 +1,238 @@
+# perfprov facts script, format 1. POSIX sh (dash, busybox ash, bash --posix); runs as the login
+# user and needs no privilege. Every probe tolerates a missing file or command: what cannot be read
+# is not printed, and the parser decides what its absence means.
+#
+# Output: a header line, KEY=VALUE lines (a key may repeat; a value is one line, taken as is), and
+# an end line, which tells a complete answer from a truncated one. Lines before the header (a
+# chatty shell rc file) are ignored by the parser. Files are dumped as file=PATH<TAB>LINE.
+#
+# Cost matters: this runs on every host of every run, and a process start costs milliseconds. So
+# the shell does without subshells and external commands where it can (builtins, globs, cd -P),
+# and a single awk reads every file. The external commands are awk, perf --version, sudo -n true
+# (non-root only), and readlink or uname only where there is no other way.
+
+# Non-interactive SSH sessions often lack the sbin directories where setcap and friends live.
+PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"
+LC_ALL=C
+PAGER='cat'
+PERF_PAGER='cat'
+export PATH LC_ALL PAGER PERF_PAGER
+_here=$PWD
+_tab='	'
+
+kv() { printf '%s=%s\n' "$1" "$2"; }
+
+# lookup NAME: set _w to the first executable NAME on PATH, like command -v but without a subshell.
+lookup() {
+	_w=
+	set -f
+	_ifs=$IFS
+	IFS=:
+	for _d in $PATH; do
+		case $_d in /*) ;; *) continue ;; esac
+		if [ -f "$_d/$1" ] && [ -x "$_d/$1" ]; then
+			_w=$_d/$1
+			break
+		fi
+	done
+	IFS=$_ifs
+	set +f
+	[ -n "$_w" ]
+}
+
+# physical PATH: set _phys to PATH with the symlinks of its directories resolved (cd -P, no subshell).
+physical() {
+	_phys=$1
+	if cd -P "${1%/*}/" 2>/dev/null; then
+		_phys=${PWD%/}/${1##*/}
+		cd "$_here" 2>/dev/null || cd /
+	fi
+}
+
+echo 'perfprov-facts 1'
+
+# The kernel release names /boot/config-RELEASE and the linux-tools directory. (Only string files
+# of /proc/sys can be read a byte at a time, as the shell's read does; awk reads the numbers.)
+_kr=
+[ -r /proc/sys/kernel/osrelease ] && IFS= read -r _kr </proc/sys/kernel/osrelease
+[ -n "$_kr" ] || _kr=$(uname -r 2>/dev/null)
+_arch=
+[ -r /proc/sys/kernel/arch ] && IFS= read -r _arch </proc/sys/kernel/arch
+if [ -z "$_arch" ]; then
+	_arch=$(uname -m 2>/dev/null)
+	kv uname.arch "$_arch"
+fi
+
+# Who we are: the shell's own Uid line (root needs no sudo).
+_uid=
+if [ -r /proc/self/status ]; then
+	while IFS= read -r _l; do
+		case $_l in Uid:*)
+			set -f
+			# shellcheck disable=SC2086 # split the line into its fields on purpose
+			set -- $_l
+			set +f
+			_uid=$2
+			break
+			;;
+		esac
+	done </proc/self/status
+fi
+kv env.user "${LOGNAME:-$USER}"
+
+# Distribution tools.
+for _p in apt-get dnf yum zypper apk pacman; do
+	if lookup "$_p"; then
+		kv pkg "$_p"
+		break
+	fi
+done
+if lookup sudo; then
+	kv sudo.path "$_w"
+	if [ "$_uid" != 0 ]; then
+		if sudo -n true </dev/null >/dev/null 2>&1; then
+			kv sudo.nopasswd yes
+		else
+			kv sudo.nopasswd no
+		fi
+	fi
+fi
+
+# Performance monitoring units and other event sources.
+for _d in /sys/bus/event_source/devices/*; do
+	[ -e "$_d" ] && kv event_source "${_d##*/}"
+done
+
+# Install prefixes, as given and resolved (symlinks followed): awk picks their mounts.
+_res=
+for _x in @PREFIXES@; do
+	_r=$_x
+	if cd -P "$_x" 2>/dev/null; then
+		_r=$PWD
+		cd "$_here" 2>/dev/null || cd /
+	fi
+	kv prefix "$_x $_r"
+	_res="$_res$_r
+"
+done
+
+# perf: where it is, what it really is, and what it says about itself. A wrapper (Ubuntu, Debian
+# <= 11) prints an error instead of a version when the perf of the running kernel is missing.
+_perf=
+_pv=
+if lookup perf; then
+	_perf=$_w
+	kv perf.path "$_perf"
+	if [ -L "$_perf" ]; then
+		_r=$(readlink -f "$_perf" 2>/dev/null) || _r=
+		[ -n "$_r" ] || _r=$(realpath "$_perf" 2>/dev/null) || _r=
+		[ -n "$_r" ] && _perf=$_r
+	fi
+	physical "$_perf"
+	_perf=$_phys
+	kv perf.real_path "$_perf"
+	_pv=$("$_w" --version 2>&1 </dev/null)
+	kv perf.version_status "$?"
+fi
+for _c in "/usr/lib/linux-tools/$_kr/perf" /usr/lib/linux-tools/*/perf /usr/lib/linux-tools-*/perf /usr/bin/perf_[0-9]*; do
+	[ -f "$_c" ] && [ -x "$_c" ] && kv perf.candidate "$_c"
+done
+
+# libcap: the tools, and the libraries whose file names carry the version: first the one next to
+# setcap (a build installed under its own prefix), then the system's.
+for _t in setcap getcap capsh; do
+	lookup "$_t" && kv "libcap.$_t" "$_w"
+done
+_libs=
+if lookup setcap; then
+	physical "$_w"
+	_libs="${_phys%/*/*}/lib/libcap.so.2.* ${_phys%/*/*}/lib64/libcap.so.2.*"
+fi
+# shellcheck disable=SC2086 # globs on purpose
+for _l in $_libs /lib/libcap.so.2.* /lib64/libcap.so.2.* /lib/*/libcap.so.2.* /usr/lib/libcap.so.2.* \
+	/usr/lib64/libcap.so.2.* /usr/lib/*/libcap.so.2.* /usr/local/lib/libcap.so.2.* /usr/local/lib64/libcap.so.2.*; do
+	[ -f "$_l" ] && kv libcap.lib "$_l"
+done
+
+_osr=/etc/os-release
+[ -r "$_osr" ] || _osr=/usr/lib/os-release
+
+# Every file at once. Only readable files are named (mawk gives up at the first one it cannot open).
+set --
+for _f in /proc/sys/kernel/osrelease /proc/sys/kernel/version /proc/sys/kernel/arch \
+	/proc/sys/kernel/cap_last_cap /proc/sys/kernel/perf_event_paranoid /proc/sys/kernel/kptr_restrict \
+	/proc/sys/kernel/nmi_watchdog /sys/devices/system/cpu/online "$_osr" \
+	/proc/cpuinfo /proc/self/status /etc/passwd /etc/group /proc/self/mountinfo "/boot/config-$_kr"; do
+	[ -r "$_f" ] && set -- "$@" "$_f"
+done
+if lookup awk; then
+	case " $* " in *" /boot/config-$_kr "*) kv kconfig.path "/boot/config-$_kr" ;; esac
+	PP_PREFIXES=$_res PP_PERF=$_perf PP_PERFOUT=$_pv "$_w" '
+	BEGIN {
+		# Mount points that can hold a prefix: every ancestor of every resolved prefix.
+		anc["/"] = 1
+		n = split(ENVIRON["PP_PREFIXES"], pf, "\n")
+		for (i = 1; i <= n; i++) {
+			for (p = pf[i]; p != "" && p != "/"; sub(/\/[^\/]*$/, "", p)) anc[p] = 1
+		}
+		perf = ENVIRON["PP_PERF"]
+		if (perf != "") {
+			head = ""
+			if ((getline head < perf) > 0) {
+				if (substr(head, 1, 4) == "\177ELF") print "perf.magic=elf"
+				else if (substr(head, 1, 2) == "#!") print "perf.magic=script"
+				else print "perf.magic=other"
+			}
+			close(perf)
+			n = split(ENVIRON["PP_PERFOUT"], out, "\n")
+			for (i = 1; i <= n && i <= 4; i++) print "perf.version_out=" out[i]
+		}
+	}
+	FNR == 1 { skip = 0 }
+	skip { next }
+	FILENAME == "/proc/cpuinfo" {
+		# The first processor is enough; its flag lists are long and unused.
+		if ($0 == "" && FNR > 1) { skip = 1; next }
+		if ($1 ~ /^(flags|bugs|Features|vmx)$/) next
+	}
+	FILENAME == "/proc/self/status" {
+		if ($1 == "Uid:") uid = $2
+		if ($1 == "Gid:") gids[$2] = 1
+		if ($1 == "Groups:") for (i = 2; i <= NF; i++) gids[$i] = 1
+		if ($1 !~ /^(Uid|Gid|Groups|NoNewPrivs|CapBnd|CapEff):$/) next
+	}
+	FILENAME == "/etc/passwd" { split($0, f, ":"); if (f[3] != uid) next }
+	FILENAME == "/etc/group" { split($0, f, ":"); if (!(f[3] in gids)) next }
+	FILENAME == "/proc/self/mountinfo" { if (!($5 in anc)) next }
+	FILENAME ~ /^\/boot\/config-/ { if ($0 !~ /^CONFIG_SECURITY_PERF_EVENTS_RESTRICT=/) next }
+	{ print "file=" FILENAME "\t" $0 }
+	' "$@"
+	kv awk.status "$?"
+else
+	# No awk: the shell reads what it can (numbers in /proc/sys need a whole read: cat).
+	for _f in "$@"; do
+		case $_f in
+		/proc/sys/kernel/cap_last_cap | /proc/sys/kernel/perf_event_paranoid | /proc/sys/kernel/kptr_restrict | /proc/sys/kernel/nmi_watchdog)
+			kv file "$_f$_tab$(cat "$_f" 2>/dev/null)"
+			;;
+		/boot/*) ;;
+		*)
+			while IFS= read -r _l || [ -n "$_l" ]; do
+				kv file "$_f$_tab$_l"
+				[ "$_f" = /proc/cpuinfo ] && [ -z "$_l" ] && break
+			done <"$_f"
+			;;
+		esac
+	done
+	if [ -n "$_perf" ]; then
+		kv perf.magic_hex "$(od -An -tx1 -N4 "$_perf" 2>/dev/null)"
+		printf '%s\n' "$_pv" | while IFS= read -r _l; do kv perf.version_out "$_l"; done
+	fi
+fi
+
+# ARM's /proc/cpuinfo names no model; lscpu decodes the MIDR register.
+case $_arch in
+aarch64* | arm*) lookup lscpu && kv lscpu.model "$(LC_ALL=C "$_w" 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p')" ;;
+esac
+
+echo 'end perfprov-facts'

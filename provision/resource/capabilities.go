@@ -1,0 +1,237 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// capabilities: an ELF binary carries exactly the given file capabilities.
+//
+// The traps it guards against (see shared/domain.md): setcap on a symlink fails and on a script
+// does nothing; a file with capabilities must never be world-executable; a nosuid mount makes exec
+// ignore them; a filesystem without xattrs cannot hold them; getcap's text differs between libcap
+// versions, so sets are compared as bit masks, never as text.
+type capabilities struct {
+	base
+	path    string
+	caps    []string
+	flags   string
+	setcap  string
+	follow  bool
+	want    CapSet
+	capText string // what setcap gets: the spec's own words, "cap_a,cap_b=ep"
+}
+
+func init() { register("capabilities", newCapabilities) }
+
+func newCapabilities(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	c := &capabilities{base: base{r}}
+	var err error
+	c.path, _, err = a.str("path")
+	e.add(err)
+	e.add(checkPath("path", c.path))
+	c.caps, err = a.list("caps")
+	e.add(err)
+	c.flags, err = a.strOr("flags", "ep")
+	e.add(err)
+	c.setcap, err = a.strOr("setcap", "setcap")
+	e.add(err)
+	if strings.Contains(c.setcap, "/") {
+		e.add(checkPath("setcap", c.setcap))
+	} else if c.setcap != "setcap" {
+		e.add(fmt.Errorf("setcap %q must be \"setcap\" or an absolute path", c.setcap))
+	}
+	c.follow, err = a.boolean("follow_symlinks", false)
+	e.add(err)
+	if err := e.err(); err != nil {
+		return nil, err
+	}
+	c.want, err = NewCapSet(c.caps, c.flags)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(c.caps))
+	for i, n := range c.caps {
+		names[i] = strings.ToLower(strings.TrimSpace(n))
+	}
+	if len(names) > 0 {
+		c.capText = strings.Join(names, ",") + "=" + strings.ToLower(c.flags)
+	}
+	return c, nil
+}
+
+type capState struct {
+	exists    bool
+	symlink   bool
+	real      string
+	kind      string
+	mode      uint32
+	magic     string // first four bytes, hex
+	current   CapSet
+	known     bool // current was read (getcap ran)
+	verified  bool // setcap -v said the set matches (used when getcap is missing)
+	setcapOK  bool
+	mountPt   string
+	mountOpts string
+	fsType    string
+}
+
+// mountAwk prints the mount point, options and filesystem type of the mount that holds $r: the
+// longest mount point that is a prefix of it (the last one listed wins: it is mounted on top).
+const mountAwk = `awk -v p="$r" '{ m=$5; gsub(/\\040/, " ", m); pre=(m=="/") ? "/" : m "/";
+  if (index(p "/", pre)==1 && length(m)>=bl) { bl=length(m); mp=m; mo=$6; for(i=7;$i!="-";i++); ft=$(i+1) } }
+  END { print "mountpoint=" mp; print "mountopts=" mo; print "fstype=" ft }' /proc/self/mountinfo`
+
+func (c *capabilities) ReadScript() string {
+	return fmt.Sprintf(`p=%s; sc=%s; want=%s
+if command -v "$sc" >/dev/null 2>&1; then echo setcap_ok=1; fi
+if [ -L "$p" ]; then echo symlink=1; fi
+if [ -e "$p" ]; then
+  echo exists=1
+  r=$(readlink -f -- "$p"); printf 'real=%%s\n' "$r"
+  stat -L -c 'kind=%%F
+mode=%%a' -- "$r"
+  printf 'magic=%%s\n' "$(head -c 4 -- "$r" 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+  gc=
+  case $sc in */*) [ -x "${sc%%/*}/getcap" ] && gc="${sc%%/*}/getcap";; esac
+  [ -n "$gc" ] || gc=$(command -v getcap 2>/dev/null) || { for d in /usr/sbin /sbin; do [ -x "$d/getcap" ] && gc=$d/getcap && break; done; }
+  if [ -n "$gc" ]; then out=$("$gc" "$r") && printf 'getcap=%%s\n' "$out"; fi
+  if [ -z "$gc" ] && [ -n "$want" ] && "$sc" -v "$want" "$r" >/dev/null 2>&1; then echo verified=1; fi
+  %s
+else echo exists=0; fi
+`, shell.Quote(c.path), shell.Quote(c.setcap), shell.Quote(c.capText), mountAwk)
+}
+
+func (c *capabilities) Parse(s Section) (State, error) {
+	m := kv(s.Stdout)
+	st := capState{
+		exists: m["exists"] == "1", symlink: m["symlink"] == "1", real: m["real"], kind: m["kind"],
+		magic: m["magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
+		mountPt: m["mountpoint"], mountOpts: m["mountopts"], fsType: m["fstype"],
+	}
+	if !st.exists {
+		return st, nil
+	}
+	mode, err := strconv.ParseUint(m["mode"], 8, 32)
+	if err != nil {
+		return st, fmt.Errorf("unreadable mode %q", m["mode"])
+	}
+	st.mode = uint32(mode)
+	if g, ok := m["getcap"]; ok {
+		st.current, err = ParseGetcap(g, st.real)
+		if err != nil {
+			return st, err
+		}
+		st.known = true
+	}
+	return st, nil
+}
+
+// check refuses the states where capabilities cannot work or would be unsafe.
+func (c *capabilities) check(st capState) error {
+	switch {
+	case !st.exists:
+		return notReady("%s does not exist", c.path)
+	case st.symlink && !c.follow:
+		return fmt.Errorf("%s is a symlink to %s: setcap refuses symlinks; point path at the real binary (or set follow_symlinks = true to set them on the target)", c.path, st.real)
+	case st.kind != "regular file":
+		return fmt.Errorf("%s is a %s, not a regular file", st.real, st.kind)
+	case st.magic == "" || strings.HasPrefix(st.magic, "2321"):
+		return notReady("%s is a script (it starts with #!): file capabilities do nothing on scripts; point path at the ELF binary the script runs (for example a copy in a dedicated directory)", st.real)
+	case st.magic != "7f454c46":
+		return notReady("%s is not an ELF binary: file capabilities only work on ELF executables", st.real)
+	case st.fsType == "ramfs":
+		return fmt.Errorf("%s is on a ramfs filesystem, which has no extended attributes: it cannot carry file capabilities; install the binary on a disk filesystem", st.real)
+	case hasOpt(st.mountOpts, "nosuid") && !c.want.Empty():
+		return fmt.Errorf("%s is on a nosuid mount (%s, options %s): setcap would succeed but exec ignores file capabilities there; install the binary on a filesystem mounted without nosuid", st.real, st.mountPt, st.mountOpts)
+	case st.mode&0o001 != 0 && !c.want.Empty():
+		return notReady("%s is executable by everyone (mode %s): a binary with capabilities must never be world-executable; restrict it first (a permissions resource before this one, e.g. mode 0750 with a group, as the perf_users module does)", st.real, fmtMode(st.mode))
+	case !st.setcapOK:
+		return notReady("setcap binary %s not found on the host", c.setcap)
+	}
+	return nil
+}
+
+func hasOpt(opts, o string) bool {
+	for _, x := range strings.Split(opts, ",") {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *capabilities) inSync(st capState) bool {
+	if st.known {
+		return st.current == c.want
+	}
+	if c.want.Empty() {
+		return false
+	}
+	return st.verified
+}
+
+func (c *capabilities) Diff(s State) (*Diff, error) {
+	st := s.(capState)
+	if err := c.check(st); err != nil {
+		return nil, err
+	}
+	if c.inSync(st) {
+		return &Diff{}, nil
+	}
+	old := "(unknown: no getcap)"
+	if st.known {
+		old = st.current.String()
+	}
+	d := &Diff{Action: Update, Changes: []Change{{Attr: "caps", Old: old, New: c.want.String()}}}
+	switch {
+	case c.want.Empty():
+		d.Action = Delete
+	case st.known && st.current.Empty():
+		d.Action = Create
+	}
+	return d, nil
+}
+
+func (c *capabilities) Apply(ctx context.Context, t *Target, s State, _ *Diff) error {
+	st := s.(capState)
+	var set string
+	if c.want.Empty() {
+		set = `"$sc" -r "$r"`
+	} else {
+		// The mode is checked again right before setcap: no instant with caps on a world-executable file.
+		set = `case $(stat -L -c %a -- "$r") in *[1357]) echo "$r is executable by everyone: restrict it first" >&2; exit 3;; esac
+"$sc" "$want" "$r"
+"$sc" -v "$want" "$r"`
+	}
+	script := fmt.Sprintf("set -e\nr=%s; sc=%s; want=%s\n%s\n", shell.Quote(st.real), shell.Quote(c.setcap), shell.Quote(c.capText), set)
+	res, err := t.Conn.Run(ctx, transport.Command{Script: script, Privileged: true})
+	if err != nil {
+		return fmt.Errorf("setcap %s: %w", st.real, err)
+	}
+	if res.OK() {
+		return nil
+	}
+	out := string(res.Stderr) + string(res.Stdout)
+	switch {
+	case strings.Contains(out, "Operation not supported"):
+		return fmt.Errorf("setcap %s: the filesystem (%s on %s) does not support extended attributes, so it cannot carry file capabilities; install the binary on one that does", st.real, st.fsType, st.mountPt)
+	case strings.Contains(out, "differs"):
+		return fmt.Errorf("setcap -v %s: capabilities differ after setcap: %s", st.real, lastLines(res.Stdout, res.Stderr))
+	case strings.Contains(out, "nvalid argument") || strings.Contains(out, "nable to parse") || strings.Contains(out, "fatal error"):
+		return fmt.Errorf("setcap %s %q failed: %s (a libcap older than 2.36 does not know cap_perfmon: use its number 38 or a newer setcap)", st.real, c.capText, lastLines(res.Stderr, res.Stdout))
+	}
+	return fmt.Errorf("setcap %s failed (exit %d): %s", st.real, res.ExitStatus, lastLines(res.Stderr, res.Stdout))
+}
+
+func (c *capabilities) Fingerprint() string {
+	return fingerprintOf("capabilities", c.path, c.want.String())
+}

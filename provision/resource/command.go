@@ -1,0 +1,133 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// command: a shell command runs when its guards say so. The guards are evaluated in the batched
+// read (they must be read-only); a command without creates or unless runs on every apply.
+type command struct {
+	base
+	run     string
+	creates string
+	unless  string
+	onlyIf  string
+	runAs   string
+	env     map[string]string
+	timeout time.Duration
+}
+
+func init() { register("command", newCommand) }
+
+func newCommand(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	c := &command{base: base{r}}
+	var err error
+	c.run, _, err = a.str("run")
+	e.add(err)
+	if strings.TrimSpace(c.run) == "" {
+		e.add(fmt.Errorf("run must not be empty"))
+	}
+	c.creates, _, err = a.str("creates")
+	e.add(err)
+	if c.creates != "" {
+		e.add(checkPath("creates", c.creates))
+	}
+	c.unless, _, err = a.str("unless")
+	e.add(err)
+	c.onlyIf, _, err = a.str("only_if")
+	e.add(err)
+	c.runAs, _, err = a.str("run_as")
+	e.add(err)
+	if c.runAs != "" {
+		e.add(checkName("run_as user", c.runAs))
+	}
+	c.env, err = a.strMap("env")
+	e.add(err)
+	e.add(checkEnv(c.env))
+	to, err := a.strOr("timeout", "10m")
+	e.add(err)
+	if c.timeout, err = time.ParseDuration(to); err != nil || c.timeout <= 0 {
+		e.add(fmt.Errorf("timeout %q must be a positive duration such as \"30s\" or \"5m\"", to))
+	}
+	return c, e.err()
+}
+
+// exports renders env as export lines, in key order.
+func exports(env map[string]string) string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s; ", k, shell.Quote(env[k]))
+	}
+	return b.String()
+}
+
+func (c *command) ReadScript() string {
+	var b strings.Builder
+	if c.creates != "" {
+		fmt.Fprintf(&b, "if [ -e %s ]; then echo creates=1; fi\n", shell.Quote(c.creates))
+	}
+	guard := func(key, cmd string) {
+		fmt.Fprintf(&b, "if (%ssh -c %s) >/dev/null 2>&1 </dev/null; then echo %s=0; else echo %s=1; fi\n", exports(c.env), shell.Quote(cmd), key, key)
+	}
+	if c.unless != "" {
+		guard("unless", c.unless)
+	}
+	if c.onlyIf != "" {
+		guard("only_if", c.onlyIf)
+	}
+	b.WriteString("true\n")
+	return b.String()
+}
+
+type commandState struct {
+	created, unlessOK, onlyIfOK bool
+}
+
+func (c *command) Parse(s Section) (State, error) {
+	m := kv(s.Stdout)
+	return commandState{created: m["creates"] == "1", unlessOK: m["unless"] == "0", onlyIfOK: c.onlyIf == "" || m["only_if"] == "0"}, nil
+}
+
+func (c *command) Diff(s State) (*Diff, error) {
+	st := s.(commandState)
+	if st.created || st.unlessOK || !st.onlyIfOK {
+		return &Diff{}, nil
+	}
+	why := "no guard"
+	switch {
+	case c.creates != "":
+		why = c.creates + " does not exist"
+	case c.unless != "":
+		why = "unless exited non-zero"
+	case c.onlyIf != "":
+		why = "only_if exited 0"
+	}
+	return &Diff{Action: Update, Changes: []Change{{Attr: "run", Old: why, New: c.run, Sensitive: c.r.Sensitive["run"]}}}, nil
+}
+
+func (c *command) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
+	_, err := run(ctx, t, transport.Command{Script: c.run, Env: c.env, RunAs: c.runAs, Timeout: c.timeout}, "command")
+	return err
+}
+
+// Verifiable: only a guard that the command itself satisfies can be checked after it ran.
+func (c *command) Verifiable() bool { return c.creates != "" || c.unless != "" }
+
+func (c *command) Fingerprint() string {
+	return fingerprintOf("command", c.run, c.creates, c.unless, c.onlyIf, c.runAs, sortedPairs(c.env))
+}

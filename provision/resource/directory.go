@@ -1,0 +1,72 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// directory: a directory exists with the given owner, group and mode.
+type directory struct {
+	base
+	path string
+	own  ownership
+}
+
+func init() { register("directory", newDirectory) }
+
+func newDirectory(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	d := &directory{base: base{r}}
+	var err error
+	d.path, _, err = a.str("path")
+	e.add(err)
+	e.add(checkPath("path", d.path))
+	d.own, err = readOwnership(a, "", "", "")
+	e.add(err)
+	return d, e.err()
+}
+
+func (d *directory) ReadScript() string { return statSnippet(d.path) }
+
+func (d *directory) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
+
+func (d *directory) Diff(st State) (*Diff, error) {
+	ps := st.(pathState)
+	if ps.exists && ps.kind != "directory" {
+		return nil, fmt.Errorf("%s exists and is a %s, not a directory; remove it first", d.path, ps.kind)
+	}
+	ch := d.own.diff(ps)
+	if !ps.exists {
+		return &Diff{Action: Create, Changes: append([]Change{{Attr: "path", New: d.path}}, ch...)}, nil
+	}
+	if len(ch) == 0 {
+		return &Diff{}, nil
+	}
+	return &Diff{Action: Update, Changes: ch}, nil
+}
+
+func (d *directory) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
+	ps := st.(pathState)
+	script := "set -e\n"
+	own := d.own
+	if !ps.exists {
+		// Born private: the final owner and mode are set before anyone else may enter it.
+		script += fmt.Sprintf("mkdir -p -m 0700 -- %s\n", shell.Quote(d.path))
+		ps = pathState{exists: true, kind: "directory", owner: "root", group: "root", mode: 0o700}
+		if !own.hasMode {
+			own.mode, own.hasMode = 0o755, true
+		}
+	}
+	script += own.script(d.path, ps)
+	_, err := run(ctx, t, transport.Command{Script: script}, "directory "+d.path)
+	return err
+}
+
+func (d *directory) Fingerprint() string {
+	return fingerprintOf("directory", d.path, d.own.owner, d.own.group, fmtMode(d.own.mode))
+}

@@ -1,0 +1,96 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// group: a local group exists. An existing group is never changed (its GID stays).
+type group struct {
+	base
+	name   string
+	gid    int64
+	hasGID bool
+	system bool
+}
+
+func init() { register("group", newGroup) }
+
+func newGroup(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	g := &group{base: base{r}}
+	var err error
+	g.name, err = a.strOr("name", r.Name)
+	e.add(err)
+	e.add(checkName("group", g.name))
+	g.gid, g.hasGID, err = a.integer("gid")
+	e.add(err)
+	if g.hasGID && g.gid < 0 {
+		e.add(fmt.Errorf("gid must not be negative"))
+	}
+	g.system, err = a.boolean("system", false)
+	e.add(err)
+	return g, e.err()
+}
+
+type groupState struct {
+	exists bool
+	gid    string
+}
+
+func (g *group) ReadScript() string {
+	return fmt.Sprintf(`if l=$(getent group %s); then echo exists=1; printf 'entry=%%s\n' "$l"; else echo exists=0; fi
+`, shell.Quote(g.name))
+}
+
+func (g *group) Parse(s Section) (State, error) {
+	m := kv(s.Stdout)
+	st := groupState{exists: m["exists"] == "1"}
+	if st.exists {
+		f := strings.Split(m["entry"], ":")
+		if len(f) < 3 {
+			return nil, fmt.Errorf("unreadable group entry %q", m["entry"])
+		}
+		st.gid = f[2]
+	}
+	return st, nil
+}
+
+func (g *group) Diff(st State) (*Diff, error) {
+	if st.(groupState).exists {
+		return &Diff{}, nil
+	}
+	ch := []Change{{Attr: "name", New: g.name}}
+	if g.hasGID {
+		ch = append(ch, Change{Attr: "gid", New: strconv.FormatInt(g.gid, 10)})
+	}
+	return &Diff{Action: Create, Changes: ch}, nil
+}
+
+func (g *group) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
+	argv := []string{"groupadd"}
+	bb := []string{"addgroup"} // busybox (Alpine without shadow)
+	if g.system {
+		argv = append(argv, "-r")
+		bb = append(bb, "-S")
+	}
+	if g.hasGID {
+		id := strconv.FormatInt(g.gid, 10)
+		argv = append(argv, "-g", id)
+		bb = append(bb, "-g", id)
+	}
+	argv = append(argv, "--", g.name)
+	bb = append(bb, g.name)
+	script := fmt.Sprintf("if command -v groupadd >/dev/null 2>&1; then %s; else %s; fi\n", shell.Join(argv...), shell.Join(bb...))
+	_, err := run(ctx, t, transport.Command{Script: script}, "groupadd "+g.name)
+	return err
+}
+
+func (g *group) Fingerprint() string { return fingerprintOf("group", g.name) }

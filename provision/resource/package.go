@@ -1,0 +1,177 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// pkg: distribution packages are installed; only the missing ones, non-interactively. One query
+// reads the state of every name.
+type pkg struct {
+	base
+	names       []string
+	manager     string
+	updateCache bool
+}
+
+func init() { register("package", newPackage) }
+
+var pkgNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~@-]*$`)
+
+var managers = []string{"apt", "dnf", "yum", "zypper", "apk"}
+
+func newPackage(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	p := &pkg{base: base{r}}
+	var err error
+	p.names, err = a.list("names")
+	e.add(err)
+	if len(p.names) == 0 && err == nil {
+		e.add(fmt.Errorf("names must list at least one package"))
+	}
+	for _, n := range p.names {
+		if !pkgNameRE.MatchString(n) {
+			e.add(fmt.Errorf("invalid package name %q", n))
+		}
+	}
+	p.manager, _, err = a.str("manager")
+	e.add(err)
+	if p.manager != "" && !contains(managers, p.manager) {
+		e.add(fmt.Errorf("manager %q is not one of %s", p.manager, strings.Join(managers, ", ")))
+	}
+	p.updateCache, err = a.boolean("update_cache", false)
+	e.add(err)
+	return p, e.err()
+}
+
+// detectManager is shell that sets pm to the first package manager found, unless already set.
+const detectManager = `if [ -z "$pm" ]; then for m in apt-get:apt dnf:dnf yum:yum zypper:zypper apk:apk; do
+  if command -v "${m%%:*}" >/dev/null 2>&1; then pm=${m#*:}; break; fi; done; fi
+printf 'manager=%s\n' "$pm"
+`
+
+func (p *pkg) ReadScript() string {
+	names := shell.Join(p.names...)
+	return fmt.Sprintf("pm=%s\n%scase $pm in\n"+
+		"apt) dpkg-query -W -f='pkg=${Package} ${db:Status-Abbrev}\\n' %s 2>/dev/null;;\n"+
+		"dnf|yum|zypper) rpm -q --qf 'pkg=%%{NAME} ii\\n' %s 2>/dev/null | grep '^pkg=';;\n"+
+		"apk) apk info -e %s 2>/dev/null | sed 's/^/pkg=/; s/$/ ii/';;\n"+
+		"esac\ntrue\n", shell.Quote(p.manager), detectManager, names, names, names)
+}
+
+type pkgState struct {
+	manager   string
+	installed map[string]bool
+}
+
+func (p *pkg) Parse(s Section) (State, error) {
+	st := pkgState{installed: map[string]bool{}}
+	for _, line := range strings.Split(string(s.Stdout), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "manager":
+			st.manager = v
+		case "pkg":
+			f := strings.Fields(v)
+			if len(f) >= 2 && (f[1] == "ii" || f[1] == "hi") {
+				st.installed[f[0]] = true
+			}
+		}
+	}
+	return st, nil
+}
+
+func (p *pkg) missing(st pkgState) []string {
+	var out []string
+	for _, n := range p.names {
+		base, _, _ := strings.Cut(n, ":") // dpkg prints names without :arch
+		if !st.installed[n] && !st.installed[base] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (p *pkg) Diff(s State) (*Diff, error) {
+	st := s.(pkgState)
+	if st.manager == "" {
+		return nil, fmt.Errorf("no supported package manager (%s) found on the host", strings.Join(managers, ", "))
+	}
+	miss := p.missing(st)
+	if len(miss) == 0 {
+		return &Diff{}, nil
+	}
+	var have []string
+	for n := range st.installed {
+		if contains(p.names, n) {
+			have = append(have, n)
+		}
+	}
+	sort.Strings(have)
+	act := Update
+	if len(have) == 0 {
+		act = Create
+	}
+	return &Diff{Action: act, Changes: []Change{{Attr: "installed", Old: strings.Join(have, ","), New: strings.Join(append(have, miss...), ",")}}}, nil
+}
+
+// installScript is the non-interactive install command of a manager.
+func installScript(manager string, update bool, names []string) (string, error) {
+	n := shell.Join(names...)
+	var b strings.Builder
+	switch manager {
+	case "apt":
+		b.WriteString("export DEBIAN_FRONTEND=noninteractive\n")
+		if update {
+			b.WriteString("apt-get update -q\n")
+		}
+		fmt.Fprintf(&b, "apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold %s\n", n)
+	case "dnf", "yum":
+		if update {
+			fmt.Fprintf(&b, "%s makecache -q\n", manager)
+		}
+		fmt.Fprintf(&b, "%s install -y -q %s\n", manager, n)
+	case "zypper":
+		if update {
+			b.WriteString("zypper --non-interactive refresh\n")
+		}
+		fmt.Fprintf(&b, "zypper --non-interactive install %s\n", n)
+	case "apk":
+		if update {
+			b.WriteString("apk update -q\n")
+		}
+		fmt.Fprintf(&b, "apk add -q %s\n", n)
+	default:
+		return "", fmt.Errorf("unsupported package manager %q", manager)
+	}
+	return "set -e\n" + b.String(), nil
+}
+
+func (p *pkg) Apply(ctx context.Context, t *Target, s State, _ *Diff) error {
+	st := s.(pkgState)
+	m := p.manager
+	if m == "" {
+		m = t.Info.PackageManager
+	}
+	if m == "" {
+		m = st.manager
+	}
+	miss := p.missing(st)
+	script, err := installScript(m, p.updateCache, miss)
+	if err != nil {
+		return err
+	}
+	_, err = run(ctx, t, transport.Command{Script: script, Timeout: 30 * time.Minute}, m+" install "+strings.Join(miss, " "))
+	return err
+}
+
+func (p *pkg) Fingerprint() string { return fingerprintOf("package", strings.Join(p.names, ",")) }

@@ -1,0 +1,57 @@
+package resource
+
+import (
+	"context"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// permissions: an existing path has the given owner, group and mode. The path is made by an
+// earlier resource; a missing one is an error (or pending while a dependency changes).
+type permissions struct {
+	base
+	path string
+	own  ownership
+}
+
+func init() { register("permissions", newPermissions) }
+
+func newPermissions(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	p := &permissions{base: base{r}}
+	var err error
+	p.path, _, err = a.str("path")
+	e.add(err)
+	e.add(checkPath("path", p.path))
+	p.own, err = readOwnership(a, "", "", "")
+	e.add(err)
+	return p, e.err()
+}
+
+func (p *permissions) ReadScript() string { return statSnippet(p.path) }
+
+func (p *permissions) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
+
+func (p *permissions) Diff(st State) (*Diff, error) {
+	ps := st.(pathState)
+	if !ps.exists {
+		return nil, notReady("%s does not exist (permissions only change an existing path)", p.path)
+	}
+	ch := p.own.diff(ps)
+	if len(ch) == 0 {
+		return &Diff{}, nil
+	}
+	return &Diff{Action: Update, Changes: ch}, nil
+}
+
+func (p *permissions) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
+	script := "set -e\n" + p.own.script(p.path, st.(pathState))
+	_, err := run(ctx, t, transport.Command{Script: script}, "permissions on "+p.path)
+	return err
+}
+
+func (p *permissions) Fingerprint() string {
+	return fingerprintOf("permissions", p.path, p.own.owner, p.own.group, fmtMode(p.own.mode))
+}

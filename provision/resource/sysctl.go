@@ -1,0 +1,290 @@
+package resource
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// sysctl: a kernel parameter has the value at runtime and in a persistent drop-in.
+//
+// The drop-in may be shared by several sysctl resources, so each one edits only its own key's
+// line. A drop-in that sorts before another file setting the same key loses at boot; that is
+// reported as an error naming the winning file instead of being silently ineffective.
+type sysctl struct {
+	base
+	name        string // dotted form
+	value       string // normalised: fields joined by one space
+	persist     bool
+	persistFile string
+}
+
+func init() { register("sysctl", newSysctl) }
+
+var sysctlNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+([./][A-Za-z0-9_:-]+)*$`)
+
+// sysctlDirs are read in this order at boot (systemd-sysctl and procps sysctl --system); files
+// of the same name in earlier directories hide later ones.
+var sysctlDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
+
+func newSysctl(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	s := &sysctl{base: base{r}}
+	var err error
+	name, _, err := a.str("name")
+	e.add(err)
+	if !sysctlNameRE.MatchString(name) {
+		e.add(fmt.Errorf("invalid sysctl name %q", name))
+	}
+	s.name = normSysctlKey(name)
+	v, _, err := a.str("value")
+	e.add(err)
+	s.value = normSysctlValue(v)
+	if s.value == "" || strings.ContainsAny(v, "\n\x00") {
+		e.add(fmt.Errorf("sysctl value %q must be a non-empty single line", v))
+	}
+	s.persist, err = a.boolean("persist", true)
+	e.add(err)
+	s.persistFile, err = a.strOr("persist_file", "/etc/sysctl.d/99-zz-perfprov.conf")
+	e.add(err)
+	if s.persist {
+		e.add(checkPath("persist_file", s.persistFile))
+		if !strings.HasSuffix(s.persistFile, ".conf") {
+			e.add(fmt.Errorf("persist_file %q must end in .conf (other names are not read at boot)", s.persistFile))
+		}
+	}
+	return s, e.err()
+}
+
+// normSysctlKey writes a key with dots: "kernel/perf_event_paranoid" -> "kernel.perf_event_paranoid".
+// In the slash form, a dot belongs to a component (net/ipv4/conf/eth0.1/...); it becomes a slash
+// in the dotted form's /proc path only where it was a separator, which this keeps simple by
+// refusing nothing and mapping '/' to '.'.
+func normSysctlKey(k string) string { return strings.ReplaceAll(strings.TrimSpace(k), "/", ".") }
+
+func normSysctlValue(v string) string { return strings.Join(strings.Fields(v), " ") }
+
+func (s *sysctl) procPath() string { return "/proc/sys/" + strings.ReplaceAll(s.name, ".", "/") }
+
+type sysctlState struct {
+	runtime     string
+	hasRuntime  bool
+	fileExists  bool
+	fileLines   []string // the drop-in's lines
+	otherValues []sysctlSetting
+}
+
+// sysctlSetting is one assignment of the key in some file.
+type sysctlSetting struct {
+	file, value string
+}
+
+func (s *sysctl) ReadScript() string {
+	last := s.name[strings.LastIndex(s.name, ".")+1:]
+	var b strings.Builder
+	fmt.Fprintf(&b, "f=%s; pf=%s\n", shell.Quote(s.procPath()), shell.Quote(s.persistFile))
+	b.WriteString(`if [ -r "$f" ]; then printf 'runtime=%s\n' "$(tr '\t\n' '  ' < "$f")"; fi
+if [ -f "$pf" ]; then echo file_exists=1; sed 's/^/line=/' "$pf"; fi
+`)
+	if s.persist {
+		// Other files that mention the key: the one whose name sorts last wins at boot.
+		fmt.Fprintf(&b, "for fl in /etc/sysctl.conf %s; do [ -f \"$fl\" ] && [ \"$fl\" != \"$pf\" ] && grep -sF -- %s \"$fl\" | sed \"s|^|other=$fl:|\"; done; true\n",
+			strings.Join(globs(sysctlDirs), " "), shell.Quote(last))
+	}
+	return b.String()
+}
+
+func globs(dirs []string) []string {
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = shell.Quote(d) + "/*.conf"
+	}
+	return out
+}
+
+func (s *sysctl) Parse(sec Section) (State, error) {
+	var st sysctlState
+	for _, line := range strings.Split(string(sec.Stdout), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runtime":
+			st.runtime, st.hasRuntime = normSysctlValue(v), true
+		case "file_exists":
+			st.fileExists = true
+		case "line":
+			st.fileLines = append(st.fileLines, v)
+		case "other":
+			file, assign, ok := strings.Cut(v, ":")
+			if !ok {
+				continue
+			}
+			if key, val, ok := parseSysctlLine(assign); ok && key == s.name {
+				st.otherValues = append(st.otherValues, sysctlSetting{file: file, value: val})
+			}
+		}
+	}
+	return st, nil
+}
+
+// parseSysctlLine reads "key = value" (also "-key = value", which ignores errors).
+func parseSysctlLine(line string) (key, value string, ok bool) {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '#' || line[0] == ';' {
+		return "", "", false
+	}
+	k, v, ok := strings.Cut(line, "=")
+	if !ok {
+		return "", "", false
+	}
+	k = strings.TrimPrefix(strings.TrimSpace(k), "-")
+	return normSysctlKey(k), normSysctlValue(v), true
+}
+
+// persistedValue is the value the drop-in assigns to the key ("" if none; the last one wins).
+func (s *sysctl) persistedValue(lines []string) string {
+	val := ""
+	for _, l := range lines {
+		if k, v, ok := parseSysctlLine(l); ok && k == s.name {
+			val = v
+		}
+	}
+	return val
+}
+
+// editedContent returns the drop-in with this key set: the first assignment is rewritten, later
+// ones dropped, other lines kept; the key is appended when absent.
+func (s *sysctl) editedContent(lines []string) []byte {
+	var b bytes.Buffer
+	done := false
+	for _, l := range lines {
+		if k, _, ok := parseSysctlLine(l); ok && k == s.name {
+			if !done {
+				fmt.Fprintf(&b, "%s = %s\n", s.name, s.value)
+				done = true
+			}
+			continue
+		}
+		b.WriteString(l + "\n")
+	}
+	if !done {
+		if b.Len() == 0 {
+			b.WriteString("# Managed by perfprov: one line per sysctl resource.\n")
+		}
+		fmt.Fprintf(&b, "%s = %s\n", s.name, s.value)
+	}
+	return b.Bytes()
+}
+
+// overriddenBy returns the file that wins over the drop-in at boot with another value, if any.
+func (s *sysctl) overriddenBy(st sysctlState) *sysctlSetting {
+	mine := path.Base(s.persistFile)
+	type cand struct {
+		sysctlSetting
+		base string
+	}
+	var later []cand
+	for _, o := range st.otherValues {
+		b := path.Base(o.file)
+		if o.file == "/etc/sysctl.conf" {
+			b = "\xff" // procps reads it after every drop-in
+		}
+		if b > mine || (b == mine && o.file != s.persistFile) {
+			later = append(later, cand{o, b})
+		}
+	}
+	sort.SliceStable(later, func(i, j int) bool { return later[i].base < later[j].base })
+	if len(later) == 0 {
+		return nil
+	}
+	w := later[len(later)-1]
+	if w.value == s.value {
+		return nil
+	}
+	return &w.sysctlSetting
+}
+
+func (s *sysctl) Diff(x State) (*Diff, error) {
+	st := x.(sysctlState)
+	if !st.hasRuntime {
+		return nil, fmt.Errorf("kernel parameter %s does not exist on this host (no %s)", s.name, s.procPath())
+	}
+	if s.persist {
+		if w := s.overriddenBy(st); w != nil {
+			return nil, fmt.Errorf("%s sets %s = %s and is read after %s at boot, so it would win; use a persist_file whose name sorts after it, or remove it there", w.file, s.name, w.value, s.persistFile)
+		}
+	}
+	var ch []Change
+	if st.runtime != s.value {
+		ch = append(ch, Change{Attr: "value", Old: st.runtime, New: s.value})
+	}
+	if s.persist {
+		if old := s.persistedValue(st.fileLines); old != s.value {
+			ch = append(ch, Change{Attr: "persist_file", Old: old, New: s.persistFile + ": " + s.name + " = " + s.value})
+		}
+	}
+	if len(ch) == 0 {
+		return &Diff{}, nil
+	}
+	return &Diff{Action: Update, Changes: ch}, nil
+}
+
+func (s *sysctl) Apply(ctx context.Context, t *Target, x State, _ *Diff) error {
+	st := x.(sysctlState)
+	if st.runtime != s.value {
+		script := fmt.Sprintf("printf '%%s\\n' %s > %s\n", shell.Quote(s.value), shell.Quote(s.procPath()))
+		if _, err := run(ctx, t, transport.Command{Script: script}, "sysctl "+s.name); err != nil {
+			return err
+		}
+	}
+	if !s.persist {
+		return nil
+	}
+	// Read the drop-in again: another sysctl resource of this host may have edited it since the
+	// batched read.
+	res, err := run(ctx, t, transport.Command{Script: fmt.Sprintf("pf=%s; if [ -f \"$pf\" ]; then cat \"$pf\"; fi", shell.Quote(s.persistFile))}, "read "+s.persistFile)
+	if err != nil {
+		return err
+	}
+	text := strings.TrimSuffix(string(res.Stdout), "\n")
+	var lines []string
+	if text != "" {
+		lines = strings.Split(text, "\n")
+	}
+	if s.persistedValue(lines) == s.value {
+		return nil
+	}
+	return writeRootFile(ctx, t, s.persistFile, s.editedContent(lines), 0o644, "root", "root")
+}
+
+// writeRootFile uploads content beside p, sets owner and mode, and renames it over p. The parent
+// directory is created when missing.
+func writeRootFile(ctx context.Context, t *Target, p string, content []byte, mode uint32, owner, group string) error {
+	if _, err := run(ctx, t, transport.Command{Script: "mkdir -p -- " + shell.Quote(path.Dir(p))}, "mkdir "+path.Dir(p)); err != nil {
+		return err
+	}
+	tmp := tempBeside(p)
+	if err := t.Conn.Upload(ctx, tmp, bytes.NewReader(content), 0o600); err != nil {
+		return fmt.Errorf("upload %s: %w", p, err)
+	}
+	own := ownership{owner: owner, group: group, mode: mode, hasMode: true}
+	script := fmt.Sprintf("set -e\ntrap 'rm -f -- %s' EXIT\n%smv -f -- %s %s\ntrap - EXIT\n", shell.Quote(tmp),
+		own.script(tmp, pathState{exists: true, mode: 0o600}), shell.Quote(tmp), shell.Quote(p))
+	_, err := run(ctx, t, transport.Command{Script: script}, "write "+p)
+	return err
+}
+
+func (s *sysctl) Fingerprint() string {
+	return fingerprintOf("sysctl", s.name, s.value, s.persistFile)
+}

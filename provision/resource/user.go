@@ -1,0 +1,158 @@
+package resource
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// user: a local user exists and belongs to the given supplementary groups. Memberships it has
+// beyond those are kept; attributes of an existing user (shell, home, uid) are not changed.
+type user struct {
+	base
+	name   string
+	groups []string
+	shell  string
+	home   string
+	system bool
+	uid    int64
+	hasUID bool
+}
+
+func init() { register("user", newUser) }
+
+func newUser(r *hcl.Resource, _ *Env) (Resource, error) {
+	a := attrs{r}
+	var e errs
+	u := &user{base: base{r}}
+	var err error
+	u.name, err = a.strOr("name", r.Name)
+	e.add(err)
+	e.add(checkName("user", u.name))
+	u.groups, err = a.list("groups")
+	e.add(err)
+	for _, g := range u.groups {
+		e.add(checkName("group", g))
+	}
+	u.shell, _, err = a.str("shell")
+	e.add(err)
+	if u.shell != "" {
+		e.add(checkPath("shell", u.shell))
+	}
+	u.home, _, err = a.str("home")
+	e.add(err)
+	if u.home != "" {
+		e.add(checkPath("home", u.home))
+	}
+	u.system, err = a.boolean("system", false)
+	e.add(err)
+	u.uid, u.hasUID, err = a.integer("uid")
+	e.add(err)
+	if u.hasUID && u.uid < 0 {
+		e.add(fmt.Errorf("uid must not be negative"))
+	}
+	return u, e.err()
+}
+
+type userState struct {
+	exists bool
+	groups []string // every group the user is in, primary included
+}
+
+func (u *user) ReadScript() string {
+	q := shell.Quote(u.name)
+	return fmt.Sprintf(`if getent passwd %s >/dev/null; then echo exists=1; printf 'groups=%%s\n' "$(id -Gn %s)"; else echo exists=0; fi
+`, q, q)
+}
+
+func (u *user) Parse(s Section) (State, error) {
+	m := kv(s.Stdout)
+	return userState{exists: m["exists"] == "1", groups: strings.Fields(m["groups"])}, nil
+}
+
+func (u *user) missingGroups(st userState) []string {
+	have := map[string]bool{}
+	for _, g := range st.groups {
+		have[g] = true
+	}
+	var out []string
+	for _, g := range u.groups {
+		if !have[g] && !contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (u *user) Diff(st State) (*Diff, error) {
+	us := st.(userState)
+	if !us.exists {
+		ch := []Change{{Attr: "name", New: u.name}}
+		if len(u.groups) > 0 {
+			ch = append(ch, Change{Attr: "groups", New: strings.Join(u.groups, ",")})
+		}
+		return &Diff{Action: Create, Changes: ch}, nil
+	}
+	missing := u.missingGroups(us)
+	if len(missing) == 0 {
+		return &Diff{}, nil
+	}
+	old := append([]string(nil), us.groups...)
+	sort.Strings(old)
+	now := append(old, missing...)
+	return &Diff{Action: Update, Changes: []Change{{Attr: "groups", Old: strings.Join(old, ","), New: strings.Join(now, ",")}}}, nil
+}
+
+func (u *user) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
+	us := st.(userState)
+	var script string
+	if !us.exists {
+		argv := []string{"useradd"}
+		if u.system {
+			argv = append(argv, "-r")
+		} else {
+			argv = append(argv, "-m")
+		}
+		if u.shell != "" {
+			argv = append(argv, "-s", u.shell)
+		}
+		if u.home != "" {
+			argv = append(argv, "-d", u.home)
+		}
+		if u.hasUID {
+			argv = append(argv, "-u", strconv.FormatInt(u.uid, 10))
+		}
+		if len(u.groups) > 0 {
+			argv = append(argv, "-G", strings.Join(u.groups, ","))
+		}
+		argv = append(argv, "--", u.name)
+		script = shell.Join(argv...) + "\n"
+	} else {
+		missing := u.missingGroups(us)
+		// -a appends: the memberships the user already has stay.
+		script = fmt.Sprintf("if command -v usermod >/dev/null 2>&1; then %s; else for g in %s; do addgroup %s \"$g\" || exit 1; done; fi\n",
+			shell.Join("usermod", "-a", "-G", strings.Join(missing, ","), "--", u.name),
+			shell.Join(missing...), shell.Quote(u.name))
+	}
+	_, err := run(ctx, t, transport.Command{Script: script}, "user "+u.name)
+	return err
+}
+
+func (u *user) Fingerprint() string {
+	return fingerprintOf("user", u.name, strings.Join(u.groups, ","))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

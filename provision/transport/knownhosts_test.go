@@ -1,0 +1,240 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"golang.org/x/crypto/ssh"
+)
+
+func TestHostKeyChecking(t *testing.T) {
+	tests := []struct {
+		name       string
+		fixture    string // under testdata/known_hosts
+		mode       string
+		hostKeys   []string // server host keys, in the server's order
+		cert       []string // principals of a host certificate on host_ed25519 (nil: none)
+		wantErr    []string // substrings of the error; none: success
+		wantErrAs  any
+		checkLines int // lines the file must hold afterwards (0: don't check)
+	}{
+		{name: "strict known", fixture: "plain", hostKeys: []string{"host_ed25519"}},
+		{name: "strict unknown", fixture: "empty", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"is not in known_hosts", "ssh-ed25519 SHA256:"}, wantErrAs: new(*HostKeyUnknownError)},
+		{name: "other hosts only", fixture: "other_hosts", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"is not in known_hosts"}},
+		{name: "bare host means port 22", fixture: "bare_host_port22", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"is not in known_hosts"}},
+		{name: "changed", fixture: "changed", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"CHANGED", fp("host_ed25519"), fp("other_ed25519"), "known_hosts:3"}, wantErrAs: new(*HostKeyChangedError)},
+		{name: "changed under accept-new", fixture: "changed", mode: HostKeyAcceptNew, hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"CHANGED", fp("host_ed25519"), fp("other_ed25519"), "known_hosts:3"}, checkLines: 3},
+		{name: "accept-new records", fixture: "empty", mode: HostKeyAcceptNew, hostKeys: []string{"host_ed25519"}, checkLines: 1},
+		{name: "hashed", fixture: "hashed", hostKeys: []string{"host_ed25519"}},
+		{name: "hashed changed", fixture: "hashed_changed", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"CHANGED", fp("other_ed25519"), "known_hosts:1"}},
+		{name: "wildcard", fixture: "wildcard", hostKeys: []string{"host_ed25519"}},
+		{name: "negated", fixture: "negated", hostKeys: []string{"host_ed25519"}, wantErr: []string{"is not in known_hosts"}},
+		{name: "garbage line skipped", fixture: "garbage_then_good", hostKeys: []string{"host_ed25519"}},
+		{name: "revoked", fixture: "revoked", hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"REVOKED", "known_hosts:2"}, wantErrAs: new(*HostKeyRevokedError)},
+		{name: "ecdsa offered first, ed25519 known", fixture: "plain", hostKeys: []string{"host_ecdsa", "host_ed25519"}},
+		{name: "rsa known among others", fixture: "rsa_only", hostKeys: []string{"host_ecdsa", "host_ed25519", "host_rsa"}},
+		{name: "known type gone", fixture: "plain", hostKeys: []string{"host_ecdsa"},
+			wantErr: []string{"offers none of the host key types", "ssh-ed25519"}},
+		{name: "cert-authority", fixture: "cert_authority", cert: []string{"127.0.0.1"}},
+		{name: "cert-authority wrong principal", fixture: "cert_authority", cert: []string{"lab9"},
+			wantErr: []string{"host certificate", "principal"}},
+		{name: "cert-authority revoked", fixture: "cert_authority_revoked", cert: []string{"127.0.0.1"},
+			wantErr: []string{"REVOKED", "CA " + fp("host_ca")}},
+		{name: "cert without cert-authority", fixture: "plain", cert: []string{"127.0.0.1"}, hostKeys: []string{"host_ed25519"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts sshtest.Options
+			if tt.cert != nil {
+				opts.HostKeys = []ssh.Signer{hostCert(t, "host_ed25519", tt.cert...)}
+			}
+			srv := startServer(t, opts, tt.hostKeys...)
+			kh := knownHostsFor(t, tt.fixture, srv)
+			cfg := configFor(srv, kh)
+			cfg.HostKeys.Mode = tt.mode
+			cfg.Retries = -1
+			c, err := DialSSH(context.Background(), cfg)
+			if err == nil {
+				defer c.Close()
+				if res, err := c.Run(context.Background(), Command{Script: "echo ok"}); err != nil || string(res.Stdout) != "ok\n" {
+					t.Fatalf("run: %v %v", res, err)
+				}
+			}
+			checkErr(t, err, tt.wantErr...)
+			if tt.wantErrAs != nil && !errors.As(err, tt.wantErrAs) {
+				t.Errorf("error %T is not %T", err, tt.wantErrAs)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "lab1: ") {
+				t.Errorf("error does not start with the host name: %v", err)
+			}
+			if tt.checkLines > 0 {
+				data, _ := os.ReadFile(kh)
+				if n := strings.Count(string(data), "\n"); n != tt.checkLines {
+					t.Errorf("known_hosts has %d lines, want %d:\n%s", n, tt.checkLines, data)
+				}
+			}
+		})
+	}
+}
+
+func fp(name string) string {
+	b, err := os.ReadFile(keyPath(name + ".pub"))
+	if err != nil {
+		panic(err)
+	}
+	k, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		panic(err)
+	}
+	return ssh.FingerprintSHA256(k)
+}
+
+func checkErr(t *testing.T, err error, want ...string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want one with %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\n  does not contain %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error is not one line: %q", err)
+	}
+}
+
+// TestAcceptNewThenStrict: accept-new writes an OpenSSH line that strict checking then accepts,
+// [host]:port for a port other than 22.
+func TestAcceptNewThenStrict(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	kh := knownHostsFor(t, "empty", srv)
+	cfg := configFor(srv, kh)
+	cfg.HostKeys.Mode = HostKeyAcceptNew
+	dial(t, cfg).Close()
+	data, _ := os.ReadFile(kh)
+	want := fmt.Sprintf("[127.0.0.1]:%d %s", srv.Port, ssh.MarshalAuthorizedKey(pubKey(t, "host_ed25519")))
+	if string(data) != want {
+		t.Errorf("known_hosts = %q, want %q", data, want)
+	}
+	cfg.HostKeys.Mode = HostKeyStrict
+	dial(t, cfg).Close()
+	if data2, _ := os.ReadFile(kh); string(data2) != string(data) {
+		t.Errorf("a second connect changed known_hosts: %q", data2)
+	}
+}
+
+// TestAcceptNewParallel: hosts recorded at once do not interleave or repeat lines.
+func TestAcceptNewParallel(t *testing.T) {
+	kh := t.TempDir() + "/sub/known_hosts"
+	var wg sync.WaitGroup
+	var servers []*sshtest.Server
+	for i := 0; i < 8; i++ {
+		servers = append(servers, startServer(t, sshtest.Options{}, "host_ed25519"))
+	}
+	for _, srv := range servers {
+		for j := 0; j < 2; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cfg := configFor(srv, kh)
+				cfg.HostKeys.Mode = HostKeyAcceptNew
+				c, err := DialSSH(context.Background(), cfg)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c.Close()
+			}()
+		}
+	}
+	wg.Wait()
+	data, _ := os.ReadFile(kh)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(servers) {
+		t.Errorf("known_hosts has %d lines, want %d:\n%s", len(lines), len(servers), data)
+	}
+	st, _ := os.Stat(kh)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("known_hosts mode %v", st.Mode())
+	}
+}
+
+func TestHostKeyAlgorithms(t *testing.T) {
+	kh := &knownHosts{}
+	text := strings.Join([]string{
+		"lab1 " + authorized(t, "host_ed25519"),
+		"lab1,lab2 " + authorized(t, "host_rsa"),
+		"[lab1]:2222 " + authorized(t, "host_ecdsa"),
+		"@cert-authority *.ca " + authorized(t, "host_ca"),
+		"@revoked lab1 " + authorized(t, "other_ed25519"),
+	}, "\n")
+	kh.parse([]byte(text), "kh")
+	tests := []struct {
+		host string
+		port int
+		want string
+	}{
+		{"lab1", 22, "ssh-ed25519 rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
+		{"lab2", 0, "rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
+		{"lab1", 2222, "ecdsa-sha2-nistp256"},
+		{"x.ca", 22, strings.Join(append(append([]string{}, certAlgorithms...), defaultAlgorithms...), " ")},
+		{"lab3", 22, ""},
+	}
+	for _, tt := range tests {
+		got := strings.Join(kh.HostKeyAlgorithms(tt.host, tt.port), " ")
+		if got != tt.want {
+			t.Errorf("%s:%d: %q, want %q", tt.host, tt.port, got, tt.want)
+		}
+	}
+}
+
+func authorized(t *testing.T, name string) string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pubKey(t, name))))
+}
+
+func TestMatchHost(t *testing.T) {
+	tests := []struct {
+		patterns string
+		name     string
+		want     bool
+	}{
+		{"lab1", "lab1", true},
+		{"LAB1", "lab1", true},
+		{"lab1", "lab10", false},
+		{"lab?", "lab1", true},
+		{"*.example", "a.example", true},
+		{"*,!bad", "bad", false},
+		{"[lab1]:2222", "[lab1]:2222", true},
+		{"[lab1]:2222", "lab1", false},
+		{"[lab*]:2222", "[lab7]:2222", true},
+		{"[lab1]:*", "[lab1]:22", true},
+	}
+	for _, tt := range tests {
+		if got := matchHost(strings.Split(tt.patterns, ","), tt.name); got != tt.want {
+			t.Errorf("matchHost(%q, %q) = %v", tt.patterns, tt.name, got)
+		}
+	}
+}
+
+var _ = time.Second

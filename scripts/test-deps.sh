@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs on a fresh Debian 12 machine (run as root), then fetches the
+# real sources the perf modules build. The lab (internal/testbed) installs its own prerequisites.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null || need+=(chromium)      # renders the bench HTML report in tests
+command -v ssh >/dev/null || need+=(openssh-client)     # OpenSSH is the reference in tests and benchmarks
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v flock >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test-deps: need root to install: ${need[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -qq update
+  apt-get -qq install -y --no-install-recommends "${need[@]}" >/dev/null
+fi
+"$(dirname "$0")/fetch-sources.sh" >/dev/null
