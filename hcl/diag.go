@@ -29,7 +29,8 @@ func suggest(given string, candidates []string) string {
 	best, bestDist := "", 1<<30
 	for _, c := range candidates {
 		d := levenshtein.Distance(given, c, nil)
-		if d < bestDist {
+		// On a tie, the candidate closer in length wins ("wbe" is "web", not "web1").
+		if d < bestDist || (d == bestDist && closer(given, c, best)) {
 			best, bestDist = c, d
 		}
 	}
@@ -232,4 +233,22 @@ func snippetFor(d *hcl2.Diagnostic, files map[string]*hcl2.File) *JSONSnippet {
 		}
 	}
 	return sn
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// closer breaks a tie between two equally distant candidates: the one that starts like the
+// given name, then the one closer in length ("wbe" is "web", not "db1" or "web1").
+func closer(given, c, best string) bool {
+	cf := len(c) > 0 && len(given) > 0 && c[0] == given[0]
+	bf := len(best) > 0 && len(given) > 0 && best[0] == given[0]
+	if cf != bf {
+		return cf
+	}
+	return abs(len(c)-len(given)) < abs(len(best)-len(given))
 }

@@ -12,6 +12,7 @@ import (
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -160,7 +161,11 @@ func (e *evaluator) ctx(m *module, extra map[string]cty.Value) *hcl2.EvalContext
 	resTypes := map[string]cty.Value{}
 	byType := map[string]map[string]cty.Value{}
 	for _, r := range m.resources {
-		if v, ok := sc.res[r.typ][r.name]; ok {
+		v, ok := sc.res[r.typ][r.name]
+		if !ok && e.host != nil && !e.applied[r] {
+			v, ok = cty.DynamicVal.Mark(notApplied{r.mod.prefix() + "resource." + r.key()}), true
+		}
+		if ok {
 			if byType[r.typ] == nil {
 				byType[r.typ] = map[string]cty.Value{}
 			}
@@ -192,26 +197,42 @@ func (e *evaluator) ctx(m *module, extra map[string]cty.Value) *hcl2.EvalContext
 	return &hcl2.EvalContext{Variables: vars, Functions: m.funcs}
 }
 
-// eval evaluates expr in module m. A reference to a resource that does not apply to this host
-// is an error that says so (instead of a missing attribute).
+// notApplied marks the value of a resource that does not apply to the host being evaluated.
+// Locals and outputs may carry it harmlessly; a resource or benchmark that uses it is an error.
+type notApplied struct{ addr string }
+
+// notAppliedIn returns the address of a not-applied resource a value was derived from, or "".
+func notAppliedIn(v cty.Value) string {
+	_, marks := v.UnmarkDeep()
+	for m := range marks {
+		if na, ok := m.(notApplied); ok {
+			return na.addr
+		}
+	}
+	return ""
+}
+
+func hasSensitive(marks cty.ValueMarks) bool {
+	_, ok := marks[sensitiveMark]
+	return ok
+}
+
+// eval evaluates expr in module m.
 func (e *evaluator) eval(m *module, expr hcl2.Expression, extra map[string]cty.Value) (cty.Value, hcl2.Diagnostics) {
-	var diags hcl2.Diagnostics
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "resource" || len(tr) < 3 {
-			continue
-		}
-		typ, name := getAttrName(tr[1]), getAttrName(tr[2])
-		r := m.resIdx[typ+"."+name]
-		if r != nil && !e.applied[r] {
-			diags = append(diags, errorDiag(rangePtr(tr.SourceRange()), "Reference to a resource not applied to this host",
-				fmt.Sprintf("resource.%s does not apply to host %q (see its hosts and its module's hosts), so its values cannot be used there.", r.key(), e.host.Name)))
-		}
-	}
-	if diags.HasErrors() {
-		return cty.DynamicVal, diags
-	}
 	v, d := expr.Value(e.ctx(m, extra))
 	if d.HasErrors() {
+		return cty.DynamicVal, d
+	}
+	return v, d
+}
+
+// evalUsed evaluates an expression whose value a host will use (a resource's attributes, count
+// and for_each, a benchmark): it must not read a resource that does not apply to the host.
+func (e *evaluator) evalUsed(m *module, expr hcl2.Expression, extra map[string]cty.Value, user string) (cty.Value, hcl2.Diagnostics) {
+	v, d := e.eval(m, expr, extra)
+	if addr := notAppliedIn(v); addr != "" && !d.HasErrors() {
+		d = append(d, errorDiag(rangePtr(expr.Range()), "Reference to a resource not applied to this host",
+			fmt.Sprintf("%s uses a value of %s, which does not apply to host %q (its hosts, or its module's hosts, leave the host out).", user, addr, e.host.Name)))
 		return cty.DynamicVal, d
 	}
 	return v, d
@@ -267,6 +288,7 @@ func (s *Spec) evaluate(h *Host, facts cty.Value, _ bool) (*HostConfig, hcl2.Dia
 	for _, n := range s.state.nodes {
 		m := n.mod
 		sc := e.scope(m)
+		before := len(e.diags)
 		switch n.kind {
 		case nVar:
 			sc.vars[n.v.name] = e.evalVar(n.v, m)
@@ -303,6 +325,7 @@ func (s *Spec) evaluate(h *Host, facts cty.Value, _ bool) (*HostConfig, hcl2.Dia
 			e.instances[n.r] = insts
 			hc.Resources = append(hc.Resources, insts...)
 		}
+		userRange(m, e.diags[before:])
 	}
 	for decl, insts := range e.instances {
 		var deps []string
@@ -358,7 +381,8 @@ func (e *evaluator) evalVar(v *variableDecl, m *module) cty.Value {
 			fmt.Sprintf("Module %q's input %q must be %s: %s.", m.call.name, v.name, typeexpr.TypeString(v.typ), err)))
 		return cty.UnknownVal(v.typ)
 	}
-	if len(marks) > 0 || v.sensitive {
+	conv = conv.WithMarks(marks)
+	if v.sensitive {
 		conv = conv.Mark(sensitiveMark)
 	}
 	if conv.IsWhollyKnown() {
@@ -382,12 +406,12 @@ func (e *evaluator) instancesOf(r *resourceDecl) ([]instance, string) {
 	m := r.mod
 	switch {
 	case r.count != nil:
-		v, d := e.eval(m, r.count, nil)
+		v, d := e.evalUsed(m, r.count, nil, r.addr())
 		e.diags = append(e.diags, d...)
 		if d.HasErrors() {
 			return nil, "count"
 		}
-		if v.IsMarked() {
+		if v.HasMark(sensitiveMark) {
 			e.diags = append(e.diags, errorDiag(rangePtr(r.count.Range()), "Invalid count argument", "count cannot be derived from a sensitive value: it would show in resource addresses."))
 			return nil, "count"
 		}
@@ -415,7 +439,7 @@ func (e *evaluator) instancesOf(r *resourceDecl) ([]instance, string) {
 		}
 		return out, "count"
 	case r.forEach != nil:
-		v, d := e.eval(m, r.forEach, nil)
+		v, d := e.evalUsed(m, r.forEach, nil, r.addr())
 		e.diags = append(e.diags, d...)
 		if d.HasErrors() {
 			return nil, "for_each"
@@ -424,7 +448,7 @@ func (e *evaluator) instancesOf(r *resourceDecl) ([]instance, string) {
 			e.diags = append(e.diags, errorDiag(rangePtr(r.forEach.Range()), "Invalid for_each argument", detail))
 			return nil, "for_each"
 		}
-		if v.HasMark(sensitiveMark) || v.IsMarked() {
+		if _, marks := v.UnmarkDeep(); hasSensitive(marks) {
 			return bad("for_each cannot be derived from a sensitive value: its keys would show in resource addresses.")
 		}
 		if !v.IsWhollyKnown() {
@@ -526,10 +550,10 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 		sensitive := as.Sensitive
 		a := r.attrs[as.Name]
 		if a != nil {
-			v, d := e.eval(m, a.Expr, extra)
+			v, d := e.evalUsed(m, a.Expr, extra, res.Addr)
 			e.diags = append(e.diags, d...)
 			unm, marks := v.UnmarkDeep()
-			if len(marks) > 0 {
+			if hasSensitive(marks) {
 				sensitive = true
 			}
 			conv, err := convert.Convert(unm, as.Type)
@@ -537,15 +561,15 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 			case d.HasErrors():
 				conv = cty.UnknownVal(as.Type)
 			case as.Name == "mode" && unm.Type() == cty.Number:
-				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid value for mode",
+				e.diags = append(e.diags, errorDiag(blame(m, a.Expr), "Invalid value for mode",
 					"mode must be a quoted octal string such as \"0750\": a number loses its leading zero and reads as decimal."))
 				conv = cty.UnknownVal(as.Type)
 			case err != nil:
-				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Incorrect attribute value type",
+				e.diags = append(e.diags, errorDiag(blame(m, a.Expr), "Incorrect attribute value type",
 					fmt.Sprintf("The %s attribute of %s must be %s: %s.", as.Name, res.Addr, friendlyType(as.Type), err)))
 				conv = cty.UnknownVal(as.Type)
 			case conv.IsNull() && as.Required:
-				e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Missing required argument",
+				e.diags = append(e.diags, errorDiag(blame(m, a.Expr), "Missing required argument",
 					fmt.Sprintf("The %s attribute of %s is required, but its value is null.", as.Name, res.Addr)))
 				conv = cty.UnknownVal(as.Type)
 			case conv.IsNull() && as.Default != cty.NilVal:
@@ -559,7 +583,7 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 					if sensitive {
 						msg = fmt.Sprintf("The %s attribute of %s has an invalid (sensitive) value.", as.Name, res.Addr)
 					}
-					e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid value for "+as.Name, msg))
+					e.diags = append(e.diags, errorDiag(blame(m, a.Expr), "Invalid value for "+as.Name, msg))
 				}
 			}
 			val = conv
@@ -758,7 +782,7 @@ func (e *evaluator) evalBenchmark(b *benchmarkDecl) *Benchmark {
 		if a == nil {
 			return cty.NullVal(ty), nil
 		}
-		v, d := e.eval(m, a.Expr, nil)
+		v, d := e.evalUsed(m, a.Expr, nil, "benchmark "+b.name)
 		e.diags = append(e.diags, d...)
 		if d.HasErrors() {
 			return cty.NullVal(ty), a
@@ -924,6 +948,47 @@ func mergeDiags(diags hcl2.Diagnostics, extra hcl2.Diagnostics) hcl2.Diagnostics
 		if !dup {
 			diags = append(diags, x)
 		}
+	}
+	return diags
+}
+
+// blame returns the range to report a bad value at: when the expression only passes on a module
+// input (var.NAME), the input's expression in the calling module, where the value was written.
+func blame(m *module, expr hcl2.Expression) *hcl2.Range {
+	for m.call != nil {
+		st, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+		if !ok || len(st.Traversal) != 2 || st.Traversal.RootName() != "var" {
+			break
+		}
+		a := m.call.inputs[getAttrName(st.Traversal[1])]
+		if a == nil {
+			break
+		}
+		expr, m = a.Expr, m.parent
+	}
+	return rangePtr(expr.Range())
+}
+
+// userRange points diagnostics that fall inside a built-in module (which a person cannot edit) at
+// the module call in their own spec, and says where in the module the problem was found.
+func userRange(m *module, diags hcl2.Diagnostics) hcl2.Diagnostics {
+	if m.mfs.fsys == nil {
+		return diags
+	}
+	call := m.call
+	for call != nil && call.parent.mfs.fsys != nil {
+		call = call.parent.call
+	}
+	if call == nil {
+		return diags
+	}
+	for _, d := range diags {
+		if d.Subject == nil || !strings.HasPrefix(d.Subject.Filename, "builtin/") {
+			continue
+		}
+		d.Detail = strings.TrimSpace(fmt.Sprintf("%s (Found in the built-in module %q at %s:%d, called here.)",
+			d.Detail, strings.TrimPrefix(m.source, "builtin/"), d.Subject.Filename, d.Subject.Start.Line))
+		d.Subject = rangePtr(call.declRange)
 	}
 	return diags
 }

@@ -139,6 +139,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 		{"tomap", cty.Map(cty.DynamicPseudoType)}} {
 		out[t.name] = stdlib.MakeToFunc(t.ty)
 	}
+	out["length"] = lengthFunc
 	out["try"] = tryfunc.TryFunc
 	out["can"] = tryfunc.CanFunc
 	out["sha256"] = function.New(&function.Spec{
@@ -236,3 +237,20 @@ func diagsText(diags hcl2.Diagnostics) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// lengthFunc is length for collections and, as in Terraform, strings (in characters).
+var lengthFunc = function.New(&function.Spec{
+	Description: "The number of elements of a collection, or of characters of a string.",
+	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowUnknown: true,
+		AllowDynamicType: true, AllowMarked: true}},
+	Type: function.StaticReturnType(cty.Number),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v, marks := args[0].Unmark()
+		if v.Type() == cty.String {
+			r, err := stdlib.Strlen(v)
+			return r.WithMarks(marks), err
+		}
+		r, err := stdlib.Length(v)
+		return r.WithMarks(marks), err
+	},
+})

@@ -403,7 +403,9 @@ func (s *Spec) buildGraph() hcl2.Diagnostics {
 			fmt.Sprintf("These depend on each other in a cycle, so there is no order to apply them in: %s. Remove one of the references or depends_on entries.", strings.Join(parts, " -> "))))
 	}
 	st.nodes = order
-	st.graphOK = len(cycles) == 0 && !diags.HasErrors()
+	// References with errors were left out of the graph: evaluation can still run and find
+	// other errors; only a cycle leaves no order to evaluate in.
+	st.graphOK = len(cycles) == 0
 
 	// Direct resource dependencies: through locals, variables, outputs and modules to the first
 	// resources reached.

@@ -76,6 +76,11 @@ func (s *Spec) staticValue(m *module, expr hcl2.Expression, ty cty.Type, what st
 	}
 	val, _ = val.UnmarkDeep()
 	if !val.IsWhollyKnown() {
+		if len(expr.Variables()) == 0 {
+			// Only an expression that failed to parse is unknown without references: its
+			// syntax error is already reported.
+			return cty.NullVal(ty), nil
+		}
 		return cty.NullVal(ty), hcl2.Diagnostics{errorDiag(rangePtr(expr.Range()), "Value not known when the spec loads",
 			fmt.Sprintf("%s must be known when the spec loads; it cannot depend on host facts, resources or modules.", what))}
 	}

@@ -32,7 +32,7 @@ func Load(path string, opts LoadOptions) (spec *Spec, diags hcl2.Diagnostics) {
 			diags = append(diags, errorDiag(nil, "Internal error while loading the spec",
 				fmt.Sprintf("perfprov failed unexpectedly (%v). This is a bug in perfprov; please report it with the spec that caused it.\n%s", r, firstStackLines(debug.Stack()))))
 		}
-		diags = spec.state.redact(diags)
+		diags = spec.state.redact(dedupe(diags))
 		sortDiagnostics(diags)
 	}()
 	diags = spec.load(path, opts)
@@ -208,4 +208,33 @@ func (s *Spec) Evaluate(host string, facts cty.Value) (hc *HostConfig, diags hcl
 		facts = cty.DynamicVal
 	}
 	return s.evaluate(h, facts, false)
+}
+
+// dedupe drops diagnostics that repeat one already reported at the same position (a module
+// loaded twice, a broken expression that is also unknown), keeping the first.
+func dedupe(diags hcl2.Diagnostics) hcl2.Diagnostics {
+	type key struct {
+		file    string
+		start   int
+		summary string
+	}
+	seen := map[key]bool{}
+	var out hcl2.Diagnostics
+	for _, d := range diags {
+		if d == nil {
+			continue
+		}
+		var k key
+		if d.Subject != nil {
+			k = key{file: d.Subject.Filename, start: d.Subject.Start.Byte, summary: d.Summary + "\x00" + d.Detail}
+		} else {
+			k = key{file: "", start: -1, summary: d.Summary + "\x00" + d.Detail}
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	return out
 }

@@ -139,7 +139,7 @@ func (s *Spec) parseModuleFile(m *module, name string, src []byte, raw *rawRoot)
 	for _, b := range content.Blocks {
 		if rootOnlyBlocks[b.Type] && raw == nil {
 			diags = append(diags, errorDiag(rangePtr(b.TypeRange), "Block not allowed in a module",
-				fmt.Sprintf("A %s block belongs in the root spec: modules declare variables, locals, resources, module calls and outputs. Move it to the spec that calls %s.", b.Type, m.addr)))
+				fmt.Sprintf("A %s block belongs in the root spec: modules declare variables, locals, resources, module calls and outputs. Move it to the root spec.", b.Type)))
 			continue
 		}
 		switch b.Type {
@@ -337,7 +337,11 @@ func decodeResource(m *module, b *hcl2.Block) hcl2.Diagnostics {
 		}
 	}
 	if r.forEach != nil && r.count != nil {
-		diags = append(diags, errorDiag(rangePtr(content.Attributes["count"].NameRange), "Conflicting count and for_each",
+		later := content.Attributes["count"]
+		if fe := content.Attributes["for_each"]; fe.Range.Start.Byte > later.Range.Start.Byte {
+			later = fe
+		}
+		diags = append(diags, errorDiag(rangePtr(later.NameRange), "Conflicting count and for_each",
 			fmt.Sprintf("Resource %s sets both count and for_each; use one of them.", r.key())))
 	}
 	diags = append(diags, checkOneOf(rs, r.attrs, b)...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
@@ -30,6 +31,7 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 	root := st.root
 	var diags hcl2.Diagnostics
 	values := map[string]varValue{}
+	failed := map[string]bool{} // set, but to a value that did not parse: not also "no value"
 	var declared []string
 	for _, v := range root.vars {
 		declared = append(declared, v.name)
@@ -42,21 +44,24 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 	}
 	// raw parses a string given outside HCL files: strings stay raw, other types are HCL expressions.
 	raw := func(v *variableDecl, text, source string) (cty.Value, hcl2.Diagnostics) {
-		if v.typ == cty.String {
+		// As in Terraform: a string, or a variable without a type, takes the text as it is.
+		if v.typ == cty.String || v.typ == cty.DynamicPseudoType {
 			return cty.StringVal(text), nil
 		}
 		expr, d := hclsyntax.ParseExpression([]byte(text), "<value for var."+v.name+">", hcl2.Pos{Line: 1, Column: 1})
+		var val cty.Value
+		if !d.HasErrors() {
+			val, d = constValue(root, expr, "A variable value")
+		}
 		if d.HasErrors() {
-			if v.typ == cty.DynamicPseudoType {
-				return cty.StringVal(text), nil
+			// The text is not echoed for a sensitive variable.
+			what := ""
+			if !v.sensitive {
+				what = " " + strconv.Quote(redactShort(text))
 			}
 			return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
-				fmt.Sprintf("The value for variable %q given by %s is not a valid %s expression: %s.", v.name, source, typeexpr.TypeString(v.typ), diagsText(d)))}
-		}
-		val, d := constValue(root, expr, "A variable value")
-		if d.HasErrors() {
-			return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
-				fmt.Sprintf("The value for variable %q given by %s cannot be evaluated: %s.", v.name, source, diagsText(d)))}
+				fmt.Sprintf("The value%s for variable %q given by %s is not a valid %s: values of this type are written as HCL, such as 3, true, [\"a\", \"b\"] or { k = \"v\" }; only string variables take text as it is.",
+					what, v.name, source, typeexpr.TypeString(v.typ)))}
 		}
 		return val, nil
 	}
@@ -66,6 +71,7 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 				src := EnvVarPrefix + v.name
 				val, d := raw(v, text, src)
 				diags = append(diags, d...)
+				failed[v.name] = failed[v.name] || d.HasErrors()
 				if !d.HasErrors() {
 					values[v.name] = varValue{val: val, source: src}
 				}
@@ -106,6 +112,7 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 			}
 			val, d := constValue(root, a.Expr, "A value in a variable file")
 			diags = append(diags, d...)
+			failed[n] = failed[n] || d.HasErrors()
 			if !d.HasErrors() {
 				values[n] = varValue{val: val, source: "the variable file " + file, rng: rangePtr(a.Expr.Range())}
 			}
@@ -127,6 +134,7 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 		}
 		val, d := raw(v, text, "-var")
 		diags = append(diags, d...)
+		failed[name] = failed[name] || d.HasErrors()
 		if !d.HasErrors() {
 			values[name] = varValue{val: val, source: "-var " + name + "=..."}
 		}
@@ -134,6 +142,10 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 
 	for _, v := range root.vars {
 		vv, ok := values[v.name]
+		if !ok && failed[v.name] {
+			root.staticVars[v.name] = cty.UnknownVal(v.typ)
+			continue
+		}
 		if !ok {
 			diags = append(diags, errorDiag(rangePtr(v.declRange), "No value for required variable",
 				fmt.Sprintf("Variable %q has no default, so it must be set with -var %s=VALUE, -var-file, or the environment variable %s%s.%s",

@@ -10,7 +10,8 @@
 #   - plus PERF-VERSION-FILE at the top, which tools/perf/util/PERF-VERSION-GEN reads when the
 #     tree has neither .git nor the kernel's top Makefile.
 # The kernel tarball is read twice (MANIFEST first, then the listed paths); it is never unpacked
-# whole. The output is reproducible: sorted names, numeric root owner, mtimes from the kernel tree.
+# whole. The output is reproducible (same kernel tarball, same bytes): sorted names, numeric root
+# owner, mtimes from the kernel tree clamped to its Makefile's.
 #
 # Usage: perf-src-tarball.sh [KERNEL_TARBALL]   (default: $PERFPROV_SOURCES/linux-source-6.1.tar.xz)
 # Prints: PERF_TARBALL=/path/perf-<kernelversion>.tar.xz (and PERF_VERSION=<kernelversion>)
@@ -43,9 +44,11 @@ trap 'rm -rf "$work"' EXIT
 # Pass 1: the top Makefile (for the version) and the MANIFEST. Without match-slash, '*' is the
 # single top directory, whatever the tarball calls it.
 tar -xJf "$kernel" -C "$work" --wildcards --no-wildcards-match-slash '*/Makefile' '*/tools/perf/MANIFEST'
-top=$(cd "$work" && ls -d */ | head -n1)
-top=${top%/}
-[ -n "$top" ] && [ -f "$work/$top/tools/perf/MANIFEST" ] || { echo "perf-src-tarball: $kernel has no */tools/perf/MANIFEST" >&2; exit 1; }
+top=$(find "$work" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | head -n1)
+if [ -z "$top" ] || [ ! -f "$work/$top/tools/perf/MANIFEST" ]; then
+  echo "perf-src-tarball: $kernel has no */tools/perf/MANIFEST" >&2
+  exit 1
+fi
 
 # kernelversion, as `make kernelversion` prints it (that target needs the whole tree).
 ver=$(awk -F' *= *' '
@@ -67,7 +70,11 @@ printf '#define PERF_VERSION "%s"\n' "$ver" >"$work/$name/PERF-VERSION-FILE"
 touch -r "$work/$name/Makefile" "$work/$name/PERF-VERSION-FILE"
 
 out="$cache/$name.tar.xz"
-(cd "$work" && tar --sort=name --owner=0 --group=0 --numeric-owner --format=gnu -cf - \
+# Some directories have no entry of their own in the kernel tarball, so tar created them with the
+# current time: clamp every mtime to the kernel Makefile's, which keeps the output reproducible.
+epoch=$(stat -c %Y "$work/$name/Makefile")
+(cd "$work" && tar --sort=name --owner=0 --group=0 --numeric-owner --format=gnu \
+    --mtime="@$epoch" --clamp-mtime -cf - \
     "$name/PERF-VERSION-FILE" "${manifest[@]/#/$name/}") | xz -T1 -6 >"$out.part"
 mv "$out.part" "$out"
 printf '%s\n%s\n%s\n' "$key" "$out" "$ver" >"$stamp"

@@ -26,7 +26,7 @@ variable "members" {
 module "libcap" {
   source      = "builtin/libcap"
   source_path = var.libcap_tarball
-  patches     = ["patches/libcap-versoin-suffix.patch"]
+  patches     = ["patches/libcap-version-suffix.patch"]
 }
 
 module "perf" {

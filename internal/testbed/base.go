@@ -133,7 +133,7 @@ func ensureBase(ctx context.Context, logf func(string, ...any)) (base, error) {
 	}
 	defer unlock()
 	if !isDir(rootfs) {
-		logf("building the lab base %s (debootstrap %s, a few minutes, once)", rootfs, Suite)
+		logf("building the lab base %s (debootstrap %s, a few minutes, once; log: %s)", rootfs, Suite, filepath.Join(cache, "debootstrap.log"))
 		start := time.Now()
 		if err := buildRootfs(ctx, rootfs); err != nil {
 			return base{}, err
@@ -164,11 +164,20 @@ func buildRootfs(ctx context.Context, dst string) error {
 	cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private",
 		"debootstrap", "--variant=minbase", "--include="+strings.Join(pkgs, ","), Suite, tmp, mirror)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	out, err := cmd.CombinedOutput()
+	// The log is there to watch a slow build (tail -f) and to read a failed one.
+	logPath := filepath.Join(filepath.Dir(dst), "debootstrap.log")
+	logFile, err := os.Create(logPath)
 	if err != nil {
-		log := filepath.Join(filepath.Dir(dst), "debootstrap-failed.log")
-		os.WriteFile(log, out, 0o644)
-		return fmt.Errorf("debootstrap %s from %s: %w (log: %s: %s)", Suite, mirror, err, log, lastLine(out))
+		return fmt.Errorf("lab cache: %w", err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Cancelling kills debootstrap's children (dpkg, wget) too, not only the script.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(logPath)
+		return fmt.Errorf("debootstrap %s from %s: %w: %s (full log: %s)", Suite, mirror, err, lastLine(out), logPath)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("lab cache: %w", err)

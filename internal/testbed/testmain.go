@@ -64,7 +64,7 @@ func sharedLab(n int) (*Lab, error) {
 	if shared.err != nil {
 		return nil, shared.err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute) // a first base build takes minutes
 	defer cancel()
 	if shared.lab == nil {
 		dir, err := os.MkdirTemp("", "perfprov-testlab-")

@@ -42,7 +42,7 @@ type EventReport struct {
 	Name string `json:"name"`
 	// Printed is the name perf printed when it differs (cycles:u for a downgraded cycles).
 	Printed        string  `json:"printed,omitempty"`
-	Status         string  `json:"status"` // counted, not-supported, not-counted, unknown, missing
+	Status         string  `json:"status"` // counted, not-supported, not-counted, unknown (perf rejected it), not-run, missing
 	Value          float64 `json:"value"`
 	Unit           string  `json:"unit,omitempty"`
 	PercentRunning float64 `json:"percent_running"`
@@ -79,11 +79,13 @@ type HostReport struct {
 	Time      time.Time `json:"time"`
 	Verdict   Verdict   `json:"verdict"`
 	Reason    string    `json:"reason"`
-	User      string    `json:"user,omitempty"`
-	Kernel    string    `json:"kernel,omitempty"`
-	Arch      string    `json:"arch,omitempty"`
-	PMU       []string  `json:"pmu"`
-	Perf      string    `json:"perf,omitempty"`
+	// Tolerance is the relative error the accuracy check allowed (0.01 for 1%).
+	Tolerance float64  `json:"tolerance,omitempty"`
+	User      string   `json:"user,omitempty"`
+	Kernel    string   `json:"kernel,omitempty"`
+	Arch      string   `json:"arch,omitempty"`
+	PMU       []string `json:"pmu"`
+	Perf      string   `json:"perf,omitempty"`
 	// CapEff is the effective set of the member's running perf (16 hex digits, as /proc shows).
 	CapEff         string        `json:"cap_eff"`
 	CapEffExpected string        `json:"cap_eff_expected"`
@@ -154,6 +156,7 @@ func Judge(o *Observations, x Expectations) *HostReport {
 	j := &judge{o: o, x: x, r: &HostReport{PMU: []string{}, Events: []EventReport{}, CapNames: []string{}}}
 	r := j.r
 	r.User, r.Kernel, r.Arch, r.Perf = o.User, o.Kernel, o.Arch, o.Perf
+	r.Tolerance = x.Tolerance
 	if len(o.PMUs) > 0 {
 		r.PMU = append(r.PMU, o.PMUs...)
 	}
@@ -412,6 +415,9 @@ func (j *judge) checkEvents() (hw bool) {
 			if e.Status == Counted && e.PercentRunning < 100 {
 				multiplexed = append(multiplexed, fmt.Sprintf("%s %.1f%%", name, e.PercentRunning))
 			}
+		} else if exit == 126 || exit == 127 {
+			rep.Status = "not-run" // perf itself could not be executed
+			rep.Error = out.Error()
 		} else if exit != 0 {
 			rep.Status = "unknown"
 			rep.Error = out.Error()

@@ -58,6 +58,9 @@ func eventCell(r *HostReport, name string) string {
 }
 
 func pmuCell(r *HostReport) string {
+	if r.Kernel == "" {
+		return "-" // the host was not observed
+	}
 	if len(r.PMU) == 0 {
 		return "none"
 	}
@@ -104,7 +107,9 @@ func hostCell(r *HostReport, withBench bool) string {
 func manyBenchmarks(reps []*HostReport) bool {
 	seen := map[string]bool{}
 	for _, r := range reps {
-		seen[r.Benchmark] = true
+		if r.Benchmark != "" {
+			seen[r.Benchmark] = true
+		}
 	}
 	return len(seen) > 1
 }
@@ -219,7 +224,11 @@ func buildChart(reps []*HostReport, tolerance float64) chartData {
 		if a := r.Accuracy; a != nil && a.InstructionsExpected > 0 {
 			row.AccW = math.Max(1, chartBarW*a.ErrorPercent/c.AccMax)
 			row.AccText = fmt.Sprintf("%.3g%%", a.ErrorPercent)
-			row.AccClass = a.ErrorPercent <= tolPct
+			limit := tolPct
+			if r.Tolerance > 0 {
+				limit = r.Tolerance * 100
+			}
+			row.AccClass = a.ErrorPercent <= limit
 			row.IPCW = math.Max(1, chartBarW*a.IPC/c.IPCMax)
 			row.IPCText = fmt.Sprintf("%.2f", a.IPC)
 		} else {

@@ -99,7 +99,7 @@ func Expect(b *hcl.Benchmark, opts Options) (Expectations, error) {
 func Run(ctx context.Context, conn transport.Conn, b *hcl.Benchmark, opts Options) (*HostReport, error) {
 	x, err := Expect(b, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: benchmark %q: %w", conn.Host(), b.Name, err)
+		return nil, &Error{Host: conn.Host(), Benchmark: b.Name, Err: err}
 	}
 	perf := b.Perf
 	if perf == "" {
@@ -126,7 +126,7 @@ func Run(ctx context.Context, conn transport.Conn, b *hcl.Benchmark, opts Option
 	memberResult, memberRunError = conn.Run(ctx, transport.Command{Script: script, RunAs: b.RunAs, Timeout: scriptTimeout})
 	wg.Wait()
 	if memberRunError != nil {
-		return nil, fmt.Errorf("%s: benchmark %q: %w", conn.Host(), b.Name, memberRunError)
+		return nil, &Error{Host: conn.Host(), Benchmark: b.Name, Err: memberRunError}
 	}
 
 	obs := parseMemberOutput(string(memberResult.Stdout), string(memberResult.Stderr), memberResult.ExitStatus)
@@ -148,6 +148,20 @@ func Run(ctx context.Context, conn transport.Conn, b *hcl.Benchmark, opts Option
 	rep.Time = now().UTC()
 	return rep, nil
 }
+
+// Error is a benchmark that could not run on a host (bad settings, a broken connection). Its
+// message names the host once, then the benchmark and the cause.
+type Error struct {
+	Host      string
+	Benchmark string
+	Err       error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: benchmark %q: %s", e.Host, e.Benchmark, strings.TrimPrefix(e.Err.Error(), e.Host+": "))
+}
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // FailedReport is the report of a host the benchmark could not reach (connection, facts, spec
 // evaluation): verdict fail with the error as the reason.

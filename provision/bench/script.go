@@ -110,12 +110,12 @@ func memberScript(p scriptParams) string {
 // memberScriptBody is the fixed part of the member script. Sections:
 //
 //	facts       key=value lines about the host, the user and the perf binary
-//	start       the /proc/PID/status lines of a running perf, then rc= and perf's stderr
 //	systemwide  perf stat -a stderr
 //	preflight   whether instructions:u counts (skips the accuracy runs on hosts without a PMU)
 //	compile     the workload's build
 //	events      perf stat of the requested events; "event I" sections when that run failed
 //	acc 0|N|2N  perf stat of instructions:u,cycles:u,task-clock on the workload
+//	start       the /proc/PID/status lines of the perf started first, then rc= and its stderr
 const memberScriptBody = `set -u
 echo '` + markBegin + `'
 sec() { echo "` + markSection + `$1"; }
@@ -180,9 +180,9 @@ done
 trap 'rm -rf "$tmp"' EXIT
 
 # Privilege: start perf and read the status of the perf process itself (not its child). Its
-# name changes to perf's at exec; a zombie means the exec failed.
-sec start
-"$PERF" stat -x, -o /dev/null -e task-clock -- sleep 0.5 >/dev/null 2>"$tmp/start.err" &
+# name changes to perf's at exec; a zombie means the exec failed. The probe keeps running while
+# the next steps run; its section is printed at the end.
+"$PERF" stat -x, -o /dev/null -e task-clock -- sleep 0.3 >/dev/null 2>"$tmp/start.err" &
 pid=$!
 want=$(basename "$PERF" | cut -c1-15)
 i=0
@@ -195,12 +195,7 @@ while :; do
 	[ $i -ge 200 ] && break
 	sleep 0.01
 done
-printf '%s\n' "$s" | grep -E '^(Name|State|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):'
-wait $pid
-rc=$?
-echo "rc=$rc"
-cat "$tmp/start.err"
-fin start $rc
+printf '%s\n' "$s" | grep -E '^(Name|State|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' >"$tmp/start.status"
 
 sec systemwide
 "$PERF" stat -a -x, -e task-clock,cycles -- sleep 0.1 >/dev/null 2>"$tmp/out"
@@ -238,7 +233,7 @@ sec events
 rc=$?
 cat "$tmp/out"
 fin events $rc
-if [ $rc != 0 ]; then
+if [ $rc != 0 ] && [ $rc != 126 ] && [ $rc != 127 ]; then
 	i=0
 	printf '%s\n' "$EACH" | while IFS= read -r ev; do
 		sec "event $i"
@@ -259,6 +254,13 @@ if [ -x "$tmp/loop" ]; then
 		fin "acc $n" $rc
 	done
 fi
+wait $pid
+rc=$?
+sec start
+cat "$tmp/start.status"
+echo "rc=$rc"
+cat "$tmp/start.err"
+fin start $rc
 echo '` + markEnd + `all'
 `
 

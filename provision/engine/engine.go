@@ -572,7 +572,7 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 		r.emit(Event{Type: EventApplyComplete, Host: h.Name, Address: rr.Addr, Action: "noop", Status: string(StatusOK)})
 		return
 	}
-	r.emit(Event{Type: EventApplyStart, Host: h.Name, Address: rr.Addr, Action: rr.Diff.Action.String(), Changes: rr.Diff.Changes})
+	r.emit(Event{Type: EventApplyStart, Host: h.Name, Address: rr.Addr, Action: rr.Diff.Action.String(), Changes: redacted(rr.Diff.Changes)})
 	t := &resource.Target{Conn: h.conn, Info: h.info, LogDir: hostLogDir(r.opts.LogDir, h.Name)}
 	before := rr.Diff
 	if err := rr.res.Apply(ctx, t, rr.state, rr.Diff); err != nil {
@@ -600,7 +600,7 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 	rr.Status, rr.changed = StatusChanged, true
 	rr.Diff = before
 	r.audit(h, rr, before, nil)
-	r.emit(Event{Type: EventApplyComplete, Host: h.Name, Address: rr.Addr, Action: before.Action.String(), Status: string(StatusChanged), Changes: before.Changes, Elapsed: time.Since(start).Seconds()})
+	r.emit(Event{Type: EventApplyComplete, Host: h.Name, Address: rr.Addr, Action: before.Action.String(), Status: string(StatusChanged), Changes: redacted(before.Changes), Elapsed: time.Since(start).Seconds()})
 }
 
 func (r *Run) failed(h *HostRun, rr *ResourceResult, err error) {

@@ -91,7 +91,7 @@ func WritePlan(w io.Writer, r *Run, color bool) {
 	for _, h := range r.Hosts {
 		switch {
 		case h.Status == StatusUnreachable:
-			fmt.Fprintf(w, "%s %s: %s\n", p.c("1", "Host "+h.Name), p.c("31", "unreachable"), errString(h.Err))
+			fmt.Fprintf(w, "%s %s: %s\n", p.c("1", "Host "+h.Name), p.c("31", "unreachable"), hostless(h))
 			continue
 		case h.Status == StatusNotStarted:
 			fmt.Fprintf(w, "%s: not planned (interrupted)\n", p.c("1", "Host "+h.Name))
@@ -117,7 +117,9 @@ func writePlannedResource(w io.Writer, p palette, rr *ResourceResult) {
 	a := rr.Diff.Action
 	line := fmt.Sprintf("  %s %s", p.action(a, a.Symbol()), rr.Addr)
 	if rr.Pending {
-		line += p.c("2", " (read again after earlier changes)")
+		fmt.Fprintln(w, line+p.c("2", " (pending)"))
+		fmt.Fprintf(w, "      %s: read again after the changes before it\n", rr.PendingReason)
+		return
 	}
 	fmt.Fprintln(w, line)
 	for _, c := range rr.Diff.Changes {
@@ -171,7 +173,7 @@ func WriteRecap(w io.Writer, r *Run, color bool) {
 		name := fmt.Sprintf("%-*s", width, h.Name)
 		switch {
 		case h.Status == StatusUnreachable:
-			fmt.Fprintf(w, "  %s  %s: %s\n", name, p.c("31", "unreachable"), errString(h.Err))
+			fmt.Fprintf(w, "  %s  %s: %s\n", name, p.c("31", "unreachable"), hostless(h))
 			continue
 		case h.Err != nil:
 			fmt.Fprintf(w, "  %s  %s: %s\n", name, p.c("31", "failed"), h.Err)
@@ -215,4 +217,10 @@ func WriteRecap(w io.Writer, r *Run, color bool) {
 		line += "; interrupted"
 	}
 	fmt.Fprintln(w, line)
+}
+
+// hostless is the host's error without a leading "HOST: " (transport errors name the host, and
+// the output already does).
+func hostless(h *HostRun) string {
+	return strings.TrimPrefix(errString(h.Err), h.Name+": ")
 }

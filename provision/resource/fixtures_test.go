@@ -107,7 +107,7 @@ func TestInstallScripts(t *testing.T) {
 		update  bool
 		want    []string
 	}{
-		{"apt", true, []string{"DEBIAN_FRONTEND=noninteractive", "apt-get update", "apt-get install -y", "linux-perf 'libfoo+x'"}},
+		{"apt", true, []string{"DEBIAN_FRONTEND=noninteractive", "apt-get update", "apt-get install -y", "linux-perf libfoo+x"}},
 		{"dnf", false, []string{"dnf install -y -q linux-perf"}},
 		{"zypper", false, []string{"zypper --non-interactive install"}},
 		{"apk", true, []string{"apk update", "apk add -q"}},

@@ -173,7 +173,7 @@ func Types() []string {
 }
 
 // New prepares r for planning: decodes and validates its attributes and does the controller-side
-// work its type needs. Errors name the resource.
+// work its type needs.
 func New(r *hcl.Resource, env *Env) (Resource, error) {
 	c, ok := types[r.Type]
 	if !ok {
@@ -182,11 +182,8 @@ func New(r *hcl.Resource, env *Env) (Resource, error) {
 	if env == nil {
 		env = &Env{}
 	}
-	res, err := c(r, env)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Addr, err)
-	}
-	return res, nil
+	// Errors do not repeat the address: the engine reports them under it.
+	return c(r, env)
 }
 
 // base holds what every type shares.

@@ -16,7 +16,7 @@ func TestLocalRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range runCases {
+	for _, tc := range runCases() {
 		if tc.name == "privileged without become" && l.User() == "nobody" {
 			continue
 		}

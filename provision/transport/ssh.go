@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+
+	"github.com/perfprov/perfprov/provision/shell"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -587,6 +589,9 @@ func checkPrivilege(host, user string, cmd Command) error {
 	return nil
 }
 
+// errNoSFTP is a server without the SFTP subsystem: files then go through the shell.
+var errNoSFTP = errors.New("no sftp subsystem")
+
 // sftpClient opens SFTP on the connection once, lazily, on the channel kept for it. When the
 // server refuses it (its MaxSessions is lower than configured and commands hold every channel),
 // it waits for room.
@@ -607,6 +612,9 @@ func (c *SSHConn) sftpClient(ctx context.Context) (*sftp.Client, error) {
 		if err == nil {
 			c.sftp = sc
 			return sc, nil
+		}
+		if strings.Contains(err.Error(), "subsystem request failed") {
+			return nil, errNoSFTP
 		}
 		if !isRefused(err) {
 			return nil, fmt.Errorf("%s: start sftp: %w", c.name, c.sftpErr(err))
@@ -637,12 +645,16 @@ func checkPath(host, path string) error {
 	return nil
 }
 
-// Upload writes content to path atomically through SFTP.
+// Upload writes content to path atomically through SFTP (through the shell when the server has no
+// SFTP subsystem).
 func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mode fs.FileMode) error {
 	if err := checkPath(c.name, path); err != nil {
 		return err
 	}
 	sc, err := c.sftpClient(ctx)
+	if errors.Is(err, errNoSFTP) {
+		return c.uploadViaShell(ctx, path, content, mode)
+	}
 	if err != nil {
 		return err
 	}
@@ -661,10 +673,15 @@ func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mo
 		}
 		return fmt.Errorf("%s: upload %s: %w", c.name, path, c.sftpErr(err))
 	}
+	// SFTP creates with the server's default mode (0644 less umask): close the file to others
+	// before any content is in it, and set the real mode before the rename, so the file is never
+	// visible under its name with the wrong permissions.
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
 	if _, err := f.ReadFrom(content); err != nil {
 		return fail(err)
 	}
-	// The mode goes on before the rename: the file is never visible with the wrong permissions.
 	if err := f.Chmod(mode); err != nil {
 		return fail(err)
 	}
@@ -681,6 +698,19 @@ func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mo
 	if err := sc.PosixRename(tmp, path); err != nil {
 		_ = sc.Remove(tmp)
 		return fmt.Errorf("%s: upload %s: rename into place: %w", c.name, path, c.sftpErr(err))
+	}
+	return nil
+}
+
+// uploadViaShell is Upload for servers without SFTP: the same temporary file and rename, done by
+// a script that reads the content on stdin.
+func (c *SSHConn) uploadViaShell(ctx context.Context, path string, content io.Reader, mode fs.FileMode) error {
+	res, err := c.Run(ctx, Command{Script: atomicWriteScript("/dev/stdin", path, mode), Stdin: content})
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		return fmt.Errorf("%s: upload %s: %s", c.name, path, firstLine(res.Stderr))
 	}
 	return nil
 }
@@ -704,6 +734,16 @@ func (c *SSHConn) sftpErr(err error) error {
 // Download copies the file at path into w through SFTP.
 func (c *SSHConn) Download(ctx context.Context, path string, w io.Writer) error {
 	sc, err := c.sftpClient(ctx)
+	if errors.Is(err, errNoSFTP) {
+		res, err := c.Run(ctx, Command{Script: "cat -- " + shell.Quote(path), Stdout: w})
+		if err != nil {
+			return err
+		}
+		if !res.OK() {
+			return fmt.Errorf("%s: download %s: %s", c.name, path, firstLine(res.Stderr))
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -28,21 +28,24 @@ type runCase struct {
 	wantErr    string
 }
 
-var runCases = []runCase{
-	{name: "exit 0", cmd: Command{Script: "true"}},
-	{name: "exit 3", cmd: Command{Script: "exit 3"}, wantStatus: 3},
-	{name: "killed by signal", cmd: Command{Script: "kill -TERM $$"}, wantStatus: 128 + 15},
-	{name: "stdout and stderr", cmd: Command{Script: "echo out; echo err >&2"}, wantOut: "out\n|err\n"},
-	{name: "stdin", cmd: Command{Script: "tr a-z A-Z", Stdin: strings.NewReader("hello\n")}, wantOut: "HELLO\n|"},
-	{name: "no stdin reads EOF", cmd: Command{Script: "cat; echo done"}, wantOut: "done\n|"},
-	{name: "env", cmd: Command{Script: `printf '%s|%s' "$A" "$B_2"`, Env: map[string]string{"A": "it's $HOME `x`", "B_2": "two\nlines"}},
-		wantOut: "it's $HOME `x`|two\nlines|"},
-	{name: "bad env name", cmd: Command{Script: "true", Env: map[string]string{"A-B": "x"}}, wantErr: "not a shell name"},
-	{name: "posix sh", cmd: Command{Script: `set -eu; x=$(printf '%s' "a b"); [ "$x" = "a b" ] && echo yes`}, wantOut: "yes\n|"},
-	{name: "quotes in script", cmd: Command{Script: `echo "double" 'single' \$ ; echo 'it'\''s'`}, wantOut: "double single $\nit's\n|"},
-	{name: "timeout", cmd: Command{Script: "sleep 10", Timeout: 200 * time.Millisecond}, wantErr: "timed out after 200ms"},
-	{name: "privileged without become", cmd: Command{Script: "true", RunAs: "nobody"}, wantErr: "needs become"},
-	{name: "long script via stdin", cmd: Command{Script: "x='" + strings.Repeat("a", 150*1024) + "'; echo ${#x}"}, wantOut: "153600\n|"},
+// runCases returns fresh cases: their stdin readers are used up by a run.
+func runCases() []runCase {
+	return []runCase{
+		{name: "exit 0", cmd: Command{Script: "true"}},
+		{name: "exit 3", cmd: Command{Script: "exit 3"}, wantStatus: 3},
+		{name: "killed by signal", cmd: Command{Script: "kill -TERM $$"}, wantStatus: 128 + 15},
+		{name: "stdout and stderr", cmd: Command{Script: "echo out; echo err >&2"}, wantOut: "out\n|err\n"},
+		{name: "stdin", cmd: Command{Script: "tr a-z A-Z", Stdin: strings.NewReader("hello\n")}, wantOut: "HELLO\n|"},
+		{name: "no stdin reads EOF", cmd: Command{Script: "cat; echo done"}, wantOut: "done\n|"},
+		{name: "env", cmd: Command{Script: `printf '%s|%s' "$A" "$B_2"`, Env: map[string]string{"A": "it's $HOME `x`", "B_2": "two\nlines"}},
+			wantOut: "it's $HOME `x`|two\nlines|"},
+		{name: "bad env name", cmd: Command{Script: "true", Env: map[string]string{"A-B": "x"}}, wantErr: "not a shell name"},
+		{name: "posix sh", cmd: Command{Script: `set -eu; x=$(printf '%s' "a b"); [ "$x" = "a b" ] && echo yes`}, wantOut: "yes\n|"},
+		{name: "quotes in script", cmd: Command{Script: `echo "double" 'single' \$ ; echo 'it'\''s'`}, wantOut: "double single $\nit's\n|"},
+		{name: "timeout", cmd: Command{Script: "sleep 10", Timeout: 200 * time.Millisecond}, wantErr: "timed out after 200ms"},
+		{name: "privileged without become", cmd: Command{Script: "true", RunAs: "nobody"}, wantErr: "needs become"},
+		{name: "long script via stdin", cmd: Command{Script: "x='" + strings.Repeat("a", 150*1024) + "'; echo ${#x}"}, wantOut: "153600\n|"},
+	}
 }
 
 func checkRun(t *testing.T, c Conn, tc runCase) {
@@ -76,7 +79,7 @@ func checkRun(t *testing.T, c Conn, tc runCase) {
 
 func TestSSHRun(t *testing.T) {
 	c, _ := connected(t, sshtest.Options{})
-	for _, tc := range runCases {
+	for _, tc := range runCases() {
 		t.Run(tc.name, func(t *testing.T) { checkRun(t, c, tc) })
 	}
 }
@@ -457,5 +460,57 @@ func TestCloseEndsCommands(t *testing.T) {
 		checkErr(t, err, "lab1")
 	case <-time.After(3 * time.Second):
 		t.Fatal("Close left a command running")
+	}
+}
+
+func TestSSHUploadWithoutSFTP(t *testing.T) {
+	c, _ := connected(t, sshtest.Options{NoSFTP: true})
+	dir := t.TempDir()
+	target := filepath.Join(dir, "it's here")
+	for _, mode := range []os.FileMode{0o600, 0o755 | os.ModeSetgid} {
+		if err := c.Upload(context.Background(), target, strings.NewReader("line\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != mode {
+			t.Errorf("mode %v, want %v", st.Mode(), mode)
+		}
+		var b bytes.Buffer
+		if err := c.Download(context.Background(), target, &b); err != nil || b.String() != "line\n" {
+			t.Errorf("download %q %v", b.String(), err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestDialCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = DialSSH(ctx, SSHConfig{Name: "lab1", Endpoint: Endpoint{Address: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, User: "alice"}, Timeout: 10 * time.Second})
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "lab1: ") {
+		t.Fatalf("error %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("cancel took %s", d)
 	}
 }

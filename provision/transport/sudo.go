@@ -217,16 +217,7 @@ func (s *Sudo) Upload(ctx context.Context, path string, content io.Reader, mode 
 	if err := s.inner.Upload(ctx, staged, content, 0o600); err != nil {
 		return err
 	}
-	slash := strings.LastIndexByte(path, '/')
-	tmpl := path[:slash+1] + "." + path[slash+1:] + ".perfprov-XXXXXX"
-	script := strings.Join([]string{
-		"set -e",
-		"t=$(mktemp " + shell.Quote(tmpl) + ")",
-		`trap 'rm -f "$t"' EXIT`,
-		`cat -- ` + shell.Quote(staged) + ` > "$t"`,
-		"chmod " + chmodMode(mode) + ` "$t"`,
-		`mv -f -- "$t" ` + shell.Quote(path),
-	}, "\n")
+	script := atomicWriteScript(staged, path, mode)
 	res, err = s.Run(ctx, Command{Script: script, Privileged: true})
 	if err != nil {
 		return err
@@ -235,6 +226,21 @@ func (s *Sudo) Upload(ctx context.Context, path string, content io.Reader, mode 
 		return fmt.Errorf("%s: upload %s as root: %s", host, path, firstLine(res.Stderr))
 	}
 	return nil
+}
+
+// atomicWriteScript copies src to a new temporary file beside dst (mktemp: 0600, owned by whoever
+// runs it), sets mode, and renames it over dst.
+func atomicWriteScript(src, dst string, mode fs.FileMode) string {
+	slash := strings.LastIndexByte(dst, '/')
+	tmpl := dst[:slash+1] + "." + dst[slash+1:] + ".perfprov-XXXXXX"
+	return strings.Join([]string{
+		"set -e",
+		"t=$(mktemp " + shell.Quote(tmpl) + ")",
+		`trap 'rm -f "$t"' EXIT`,
+		`cat -- ` + shell.Quote(src) + ` > "$t"`,
+		"chmod " + chmodMode(mode) + ` "$t"`,
+		`mv -f -- "$t" ` + shell.Quote(dst),
+	}, "\n")
 }
 
 // Download reads the file as root.

@@ -44,6 +44,8 @@ type Options struct {
 	// is reachable only through this server as a jump host (under a name the controller cannot
 	// resolve).
 	Names map[string]string
+	// NoSFTP refuses the sftp subsystem, like an sshd without Subsystem sftp.
+	NoSFTP bool
 }
 
 // Server is a running in-process SSH server.
@@ -329,7 +331,7 @@ func (s *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}(cmd)
 		case "subsystem":
 			var p struct{ Name string }
-			if err := ssh.Unmarshal(r.Payload, &p); err != nil || p.Name != "sftp" {
+			if err := ssh.Unmarshal(r.Payload, &p); err != nil || p.Name != "sftp" || s.opts.NoSFTP {
 				r.Reply(false, nil)
 				continue
 			}

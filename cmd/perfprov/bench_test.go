@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/bench"
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// benchFakeConn answers like a host: the facts script (run as the login user), the member's
+// benchmark script and the non-member's probe, with recorded outputs of the bench package's
+// testdata.
+type benchFakeConn struct {
+	name    string
+	fixture string // testdata/script/NAME of the bench package
+	fail    error  // every Run fails with it (a broken connection)
+	runAs   []string
+}
+
+func (c *benchFakeConn) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	if c.fail != nil {
+		return nil, c.fail
+	}
+	c.runAs = append(c.runAs, cmd.RunAs)
+	dir := filepath.Join("..", "..", "provision", "bench", "testdata", "script")
+	var file string
+	switch {
+	case cmd.RunAs == "":
+		file = filepath.Join("..", "..", "provision", "facts", "testdata", "debian12-vm-nopmu.out")
+	case cmd.RunAs == "nobody":
+		file = filepath.Join(dir, c.fixture+".nonmember.txt")
+	default:
+		file = filepath.Join(dir, c.fixture+".member.txt")
+	}
+	out, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return &transport.Result{Stdout: out}, nil
+}
+func (c *benchFakeConn) Upload(context.Context, string, io.Reader, fs.FileMode) error { return nil }
+func (c *benchFakeConn) Download(context.Context, string, io.Writer) error            { return nil }
+func (c *benchFakeConn) Host() string                                                 { return c.name }
+func (c *benchFakeConn) Close() error                                                 { return nil }
+
+const benchSpec = `host "bm-1" {
+  address = "127.0.0.1"
+}
+
+host "vm-1" {
+  address = "127.0.0.2"
+}
+
+host "vm-2" {
+  address = "127.0.0.3"
+}
+
+host "down" {
+  address = "127.0.0.4"
+}
+
+group "vms" {
+  hosts = ["vm-1", "vm-2"]
+}
+
+benchmark "counters" {
+  run_as = "alice"
+  perf   = "/opt/perf/bin/perf"
+}
+`
+
+// withBench makes hosts answer with fixtures: bm-1 has a PMU and passes, vm-1 passes without a
+// PMU, vm-2 lost its capabilities, down cannot be reached.
+func withBench(t *testing.T, fixtures map[string]string) {
+	t.Helper()
+	oldOpen, oldNow := benchOpen, benchNow
+	benchOpen = func(ctx context.Context, h *hcl.Host, opts connect.Options) (transport.Conn, error) {
+		f, ok := fixtures[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: dial tcp %s:22: connect: connection refused", h.Name, h.Address)
+		}
+		return &benchFakeConn{name: h.Name, fixture: f}, nil
+	}
+	n := 0
+	benchNow = func() time.Time { n++; return time.Date(2026, 11, 26, 18, 0, n, 0, time.UTC) }
+	t.Cleanup(func() { benchOpen, benchNow = oldOpen, oldNow })
+}
+
+func benchDirs(t *testing.T) (spec, history string) {
+	t.Helper()
+	dir := t.TempDir()
+	spec = filepath.Join(dir, "spec")
+	os.Mkdir(spec, 0o755)
+	if err := os.WriteFile(filepath.Join(spec, "main.hcl"), []byte(benchSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return spec, filepath.Join(dir, "history")
+}
+
+func benchEnv() (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
+	var stdout, stderr bytes.Buffer
+	return &cliEnv{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }, interrupted: make(chan struct{})}, &stdout, &stderr
+}
+
+func TestBenchCommandTable(t *testing.T) {
+	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
+	spec, hist := benchDirs(t)
+	env, stdout, stderr := benchEnv()
+	html := filepath.Join(t.TempDir(), "report.html")
+	code := exitCode(runBench(context.Background(), env, []string{"-history", hist, "-html", html, spec}), env.stderr, "bench")
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1 (vm-2 and down fail); stderr:\n%s", code, stderr)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"HOST", "bm-1", "100000166/100000000", "pass-software-only",
+		"vm-2: fail: /usr/bin/perf has no file capabilities",
+		"down: fail: dial tcp 127.0.0.4:22: connect: connection refused",
+		"4 hosts: 1 pass, 1 pass-software-only, 2 fail",
+		"HTML report: " + html,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	page, err := os.ReadFile(html)
+	if err != nil || !strings.Contains(string(page), "<table id=\"fleet\"") {
+		t.Errorf("html: %v", err)
+	}
+	files, _ := bench.History(hist)
+	if len(files) != 1 {
+		t.Errorf("history: %v", files)
+	}
+}
+
+func TestBenchCommandJSONAndLimit(t *testing.T) {
+	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
+	spec, hist := benchDirs(t)
+	env, stdout, stderr := benchEnv()
+	code := exitCode(runBench(context.Background(), env, []string{"-json", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	if code != exitOK {
+		t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines:\n%s", len(lines), stdout)
+	}
+	for i, host := range []string{"vm-1", "vm-2"} {
+		var r bench.HostReport
+		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Host != host || r.Verdict != bench.PassSoftwareOnly || r.CapEff != "0000004400080000" || r.Benchmark != "counters" {
+			t.Errorf("line %d: %+v", i, r)
+		}
+	}
+}
+
+// TestBenchCompare: the typical case, a host that lost its capabilities after a package upgrade.
+func TestBenchCompare(t *testing.T) {
+	spec, hist := benchDirs(t)
+	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
+	env, _, _ := benchEnv()
+	if code := exitCode(runBench(context.Background(), env, []string{"-limit", "vms", "-history", hist, spec}), env.stderr, "bench"); code != exitOK {
+		t.Fatalf("first run exit %d", code)
+	}
+	withBench(t, map[string]string{"vm-1": "good", "vm-2": "no-caps"})
+	benchNow = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }
+	env, stdout, _ := benchEnv()
+	code := exitCode(runBench(context.Background(), env, []string{"-compare", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"Changes since 2026-11-26T18:00:",
+		"vm-2/counters: verdict pass-software-only -> fail: /usr/bin/perf has no file capabilities",
+		"vm-2/counters: CapEff 0000004400080000 -> 0000000000000000 (none)",
+		"vm-2/counters: system-wide counting yes -> no",
+		"vm-2/counters: non-member refused -> allowed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "vm-1/counters:") {
+		t.Errorf("vm-1 did not change:\n%s", out)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{{"-parallel", "-1", "."}, {"a", "b"}, {"-nope"}} {
+		env, _, _ := benchEnv()
+		if code := exitCode(runBench(context.Background(), env, args), env.stderr, "bench"); code != exitUsage {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	// A broken connection is that host's failure, named.
+	r := benchFailed("h", "b", errors.New("h: ssh: handshake failed"), new(atomic.Bool))
+	if r.Verdict != bench.Fail || r.Reason != "ssh: handshake failed" {
+		t.Errorf("%+v", r)
+	}
+}

@@ -1,0 +1,15 @@
+connection {
+  host_key_checking = "no" # want: Invalid connection host_key_checking
+  become            = "su" # want: Invalid connection become
+  timeout           = "ten seconds" # want: Invalid duration
+  password_env      = "hunter2 is my password" # want: Invalid environment variable name
+}
+
+host "a" {
+  address = "10.0.0.1"
+
+  connection {
+    type = "telnet" # want: Invalid connection type
+    jump = ["bastion:99999"] # want: Invalid jump host
+  }
+}

@@ -1,0 +1,4 @@
+locals {
+  a = local.b # want: Dependency cycle
+  b = local.a
+}

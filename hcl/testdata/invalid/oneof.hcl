@@ -1,0 +1,5 @@
+resource "file" "f" {
+  path    = "/etc/x"
+  content = "x"
+  source  = "oneof.hcl" # want: Conflicting arguments
+}

@@ -1,0 +1,2 @@
+host "a" { # want: Unclosed configuration block
+  address = "10.0.0.1"

@@ -1,0 +1,3 @@
+hots "a" { # want: Unsupported block type
+  address = "10.0.0.1"
+}

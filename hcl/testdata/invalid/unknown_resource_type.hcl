@@ -1,0 +1,3 @@
+resource "fiel" "motd" { # want: Unknown resource type
+  path = "/etc/motd"
+}

@@ -1,0 +1,1 @@
+Profiling here: %{ for m in members }${m} %{ endfor }

@@ -1,0 +1,7 @@
+host "here" {
+  connection {
+    type = "local"
+  }
+}
+
+resource "group" "perf_users" {}

@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHistorySaveLoadPrevious(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	if rec, _, err := Previous(dir, fixedTime); err != nil || rec != nil {
+		t.Fatalf("empty history: %v %v", rec, err)
+	}
+	reps := fleet(t)
+	t1 := fixedTime
+	t2 := fixedTime.Add(time.Hour)
+	p1, err := Save(dir, &Record{Time: t1, Spec: "examples/fleet", Reports: reps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p1) != "20261126T180000.000000000Z.json" {
+		t.Errorf("file name %s", p1)
+	}
+	if _, err := Save(dir, &Record{Time: t2, Reports: reps[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := History(dir)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("History = %v, %v", files, err)
+	}
+	prev, path, err := Previous(dir, t2)
+	if err != nil || prev == nil || path != p1 {
+		t.Fatalf("Previous = %v %s %v", prev, path, err)
+	}
+	if len(prev.Reports) != len(reps) || prev.Reports[0].Host != "bare-metal-1" || prev.Spec != "examples/fleet" {
+		t.Errorf("loaded %+v", prev)
+	}
+	if prev.Reports[0].Accuracy.InstructionsMeasured != reps[0].Accuracy.InstructionsMeasured {
+		t.Error("accuracy did not survive the round trip")
+	}
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left %s", e.Name())
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	old := fleet(t)
+	cur := fleet(t)
+	if ch := Compare(old, cur); len(ch) != 0 {
+		t.Fatalf("identical runs differ: %v", ch)
+	}
+	// bare-metal-1 lost its capabilities after a package upgrade: CapEff 0, events downgraded.
+	o := loadObs(t, "hw-pass")
+	o.Start.CapEff, o.FileCaps, o.FileCapsText = 0, 0, ""
+	for _, run := range []*StatRun{&o.Events} {
+		allNotSupported(run)
+	}
+	lost := Judge(&o, defaultExpect())
+	lost.Host, lost.Benchmark = "bare-metal-1", "counters"
+	cur[0] = lost
+	cur = cur[:len(cur)-1] // vm-4 gone
+	extra := *cur[1]
+	extra.Host = "vm-9"
+	cur = append(cur, &extra)
+
+	ch := Compare(old, cur)
+	var b bytes.Buffer
+	WriteChanges(&b, &Record{Time: fixedTime}, ch)
+	out := b.String()
+	for _, want := range []string{
+		"Changes since 2026-11-26T18:00:00Z:",
+		"bare-metal-1/counters: verdict pass -> fail: /opt/perf/bin/perf has no file capabilities",
+		"bare-metal-1/counters: CapEff 0000004400080000 -> 0000000000000000 (none)",
+		"bare-metal-1/counters: event cycles: counted -> not-supported (became unsupported)",
+		"vm-9/counters: new host: pass-software-only",
+		"vm-4/counters: no longer benchmarked",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("changes lack %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	WriteChanges(&b, nil, nil)
+	if !strings.Contains(b.String(), "No previous run") {
+		t.Error(b.String())
+	}
+}

@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/perfprov/perfprov/internal/testbed"
+)
+
+// perfUsersLike is the perf_users job in small: group, 2 users, directory, file (an ELF copied
+// from the controller), permissions, capabilities, sysctl.
+const perfUsersLike = `
+resource "group" "perf_users" {}
+
+resource "user" "alice" {
+  groups = [resource.group.perf_users.name]
+}
+
+resource "user" "bob" {
+  groups = [resource.group.perf_users.name]
+}
+
+resource "directory" "bin" {
+  path = "/opt/bench/bin"
+  mode = "0755"
+}
+
+resource "file" "perf" {
+  path   = "${resource.directory.bin.path}/perf"
+  source = "perf.elf"
+  group  = resource.group.perf_users.name
+  mode   = "0750"
+}
+
+resource "permissions" "perf" {
+  path  = resource.file.perf.path
+  group = resource.group.perf_users.name
+  mode  = "0750"
+}
+
+resource "capabilities" "perf" {
+  path = resource.permissions.perf.path
+  caps = ["cap_perfmon", "cap_sys_ptrace", "cap_syslog"]
+}
+
+resource "sysctl" "paranoid_stand_in" {
+  name  = "kernel.domainname"
+  value = "bench.perfprov"
+}
+`
+
+// timedRun runs the CLI and returns its wall time and peak RSS.
+func timedRun(b *testing.B, dir string, args ...string) (time.Duration, int64) {
+	b.Helper()
+	cmd := exec.Command(perfprovBinB(b), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("perfprov %v: %v\n%s", args, err, out.String())
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = ru.Maxrss // KiB
+	}
+	return d, rss
+}
+
+func perfprovBinB(b *testing.B) string {
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "perfprov-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "perfprov")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/perfprov/perfprov/cmd/perfprov").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		b.Fatal(binErr)
+	}
+	return binPath
+}
+
+// sshFanout runs OpenSSH "ssh host true" to every host in parallel.
+func sshFanout(b *testing.B, lab *testbed.Lab) time.Duration {
+	b.Helper()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(lab.Hosts))
+	for _, h := range lab.Hosts {
+		wg.Add(1)
+		go func(addr string) {
+			defer wg.Done()
+			out, err := exec.Command("ssh", "-i", lab.KeyPath, "-o", "UserKnownHostsFile="+lab.KnownHostsPath,
+				"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null", "root@"+addr, "true").CombinedOutput()
+			if err != nil {
+				errs <- fmt.Errorf("ssh %s: %v: %s", addr, err, out)
+			}
+		}(h.Address)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkNoopApply: a no-op re-apply and a plan of a perf_users-like spec on a 20-host lab,
+// against OpenSSH's "ssh host true" fan-out to the same hosts. Goal: ratio <= 0.75.
+func BenchmarkNoopApply(b *testing.B) {
+	lab := testbed.Require(b, 20)
+	dir := b.TempDir()
+	inv, err := os.ReadFile(lab.InventoryPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "inventory.hcl"), inv, 0o600)
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(perfUsersLike), 0o600)
+	elf, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "perf.elf"), elf, 0o755)
+	cleanup := func() {
+		for _, h := range lab.Hosts {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			lab.Exec(ctx, h.Name, `rm -rf /opt/bench; userdel -r bob 2>/dev/null; gpasswd -d alice perf_users 2>/dev/null; groupdel perf_users 2>/dev/null; sysctl -qw kernel.domainname='(none)'; true`)
+			cancel()
+		}
+	}
+	cleanup()
+	b.Cleanup(cleanup)
+
+	first, firstRSS := timedRun(b, dir, "apply", "-auto-approve", ".")
+	b.ResetTimer()
+	var apply, plan, ssh time.Duration
+	var peak int64 = firstRSS
+	for i := 0; i < b.N; i++ {
+		d, rss := timedRun(b, dir, "apply", "-auto-approve", ".")
+		apply += d
+		peak = max(peak, rss)
+		d, rss = timedRun(b, dir, "plan", "-detailed-exitcode", ".")
+		plan += d
+		peak = max(peak, rss)
+		ssh += sshFanout(b, lab)
+	}
+	b.StopTimer()
+	n := time.Duration(b.N)
+	apply, plan, ssh = apply/n, plan/n, ssh/n
+	fmt.Printf("BenchmarkNoopApply: %d hosts, 8 resources each\n", len(lab.Hosts))
+	fmt.Printf("  first apply:          %v\n", first.Round(time.Millisecond))
+	fmt.Printf("  no-op apply:          %v\n", apply.Round(time.Millisecond))
+	fmt.Printf("  plan:                 %v\n", plan.Round(time.Millisecond))
+	fmt.Printf("  OpenSSH ssh host true fan-out: %v\n", ssh.Round(time.Millisecond))
+	fmt.Printf("  ratio no-op apply / ssh: %.2f (goal <= 0.75); plan / ssh: %.2f\n", apply.Seconds()/ssh.Seconds(), plan.Seconds()/ssh.Seconds())
+	fmt.Printf("  peak controller RSS:  %d MiB\n", peak/1024)
+	b.ReportMetric(apply.Seconds(), "noop-apply-s")
+	b.ReportMetric(plan.Seconds(), "plan-s")
+	b.ReportMetric(ssh.Seconds(), "ssh-fanout-s")
+	b.ReportMetric(apply.Seconds()/ssh.Seconds(), "ratio")
+}

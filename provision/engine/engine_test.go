@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestBatchFraming(t *testing.T) {
+	marker := newMarker()
+	snippets := []string{
+		"echo a=1; echo b=2",
+		"echo partial; exit 3",
+		"echo to-stderr >&2; echo out",
+		"echo '@@perfprov-000000000000000000000000 END 3 0'; printf 'no newline'",
+		"cat; echo after-stdin", // stdin is closed: cat must not hang
+		"exit 0",
+	}
+	out, err := exec.Command("sh", "-c", batchScript(marker, snippets)).Output()
+	if err != nil {
+		t.Fatalf("script: %v", err)
+	}
+	secs, errs := parseBatch(out, marker, len(snippets))
+	want := []struct {
+		stdout, stderr string
+		status         int
+	}{
+		{"a=1\nb=2\n", "", 0},
+		{"partial\n", "", 3},
+		{"out\n", "to-stderr\n", 0},
+		{"@@perfprov-000000000000000000000000 END 3 0\nno newline", "", 0},
+		{"after-stdin\n", "", 0},
+		{"", "", 0},
+	}
+	for i, w := range want {
+		if errs[i] != nil {
+			t.Errorf("section %d: %v", i, errs[i])
+			continue
+		}
+		if string(secs[i].Stdout) != w.stdout || string(secs[i].Stderr) != w.stderr || secs[i].Status != w.status {
+			t.Errorf("section %d = %q %q %d, want %q %q %d", i, secs[i].Stdout, secs[i].Stderr, secs[i].Status, w.stdout, w.stderr, w.status)
+		}
+	}
+	// A cut-short output fails only the sections it lost.
+	cut := out[:bytes.Index(out, []byte(marker+" BEGIN 2"))]
+	_, errs = parseBatch(cut, marker, len(snippets))
+	if errs[0] != nil || errs[1] != nil || errs[2] == nil || errs[5] == nil {
+		t.Errorf("cut output errors: %v", errs)
+	}
+}
+
+// fleetRun plans and applies a fake fleet.
+func fleetRun(t *testing.T, f *fakeFleet, opts Options) *Run {
+	t.Helper()
+	r := PlanAndApply(context.Background(), f.spec, f.hosts, opts)
+	r.Close()
+	return r
+}
+
+func TestFailureSkipsDependentsOnly(t *testing.T) {
+	dir := t.TempDir()
+	f := newFleet(dir, 3,
+		fakeDecl{name: "group", want: "perf_users"},
+		fakeDecl{name: "build", want: "perf", deps: []string{"fake.group"}, fail: "make: *** [perf] Error 2", failOn: []string{"h2"}},
+		fakeDecl{name: "perms", want: "0750", deps: []string{"fake.build"}},
+		fakeDecl{name: "caps", want: "cap_perfmon=ep", deps: []string{"fake.perms"}},
+		fakeDecl{name: "sysctl", want: "2"},
+	)
+	opts := f.options()
+	audit := filepath.Join(dir, "audit.log")
+	a, err := OpenAuditLog(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Audit = a
+	r := fleetRun(t, f, opts)
+	a.Close()
+	if r.Converged() {
+		t.Fatal("a failed host must keep the run from converging")
+	}
+	for _, h := range r.Hosts {
+		wantStatus := StatusChanged
+		if h.Name == "h2" {
+			wantStatus = StatusFailed
+		}
+		if h.Status != wantStatus {
+			t.Errorf("%s: status %s, want %s", h.Name, h.Status, wantStatus)
+		}
+	}
+	h2 := r.Hosts[1]
+	got := map[string]Status{}
+	for _, rr := range h2.Resources {
+		got[rr.Addr] = rr.Status
+	}
+	want := map[string]Status{"fake.group": StatusChanged, "fake.build": StatusFailed, "fake.perms": StatusSkipped, "fake.caps": StatusSkipped, "fake.sysctl": StatusChanged}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("h2 %s: %s, want %s", k, got[k], v)
+		}
+	}
+	if c := h2.Resources[3].Cause; !strings.Contains(c, "fake.build failed") {
+		t.Errorf("caps skipped because %q", c)
+	}
+	var recap bytes.Buffer
+	WriteRecap(&recap, r, false)
+	golden(t, "recap-failure.golden", recap.Bytes())
+	// Audit: one line per change attempted, with the failure recorded.
+	b, _ := os.ReadFile(audit)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 5+3+5 {
+		t.Errorf("audit has %d lines, want 13:\n%s", len(lines), b)
+	}
+	var rec auditRecord
+	json.Unmarshal([]byte(lines[0]), &rec)
+	if rec.Host == "" || rec.Resource == "" || rec.Action != "create" || rec.After["value"] == "" || rec.Time == "" {
+		t.Errorf("audit record %+v", rec)
+	}
+
+	// Second run: the failing resource is fixed; everything converges, and the converged hosts
+	// see nothing to change.
+	f.spec.resources[1].fail = ""
+	r = fleetRun(t, f, f.options())
+	if !r.Converged() {
+		var w bytes.Buffer
+		WriteRecap(&w, r, false)
+		t.Fatalf("second run:\n%s", w.String())
+	}
+	if r.Hosts[0].Status != StatusOK || r.Hosts[1].Status != StatusChanged {
+		t.Errorf("second run statuses %s %s", r.Hosts[0].Status, r.Hosts[1].Status)
+	}
+	// A no-op run: one command per host (the batched read; facts are faked here).
+	r = fleetRun(t, f, f.options())
+	for _, h := range r.Hosts {
+		if n := f.conns[h.Name].runs.Load(); n != 1 {
+			t.Errorf("%s: %d commands for a no-op run, want 1 batched read", h.Name, n)
+		}
+		if !f.conns[h.Name].closed.Load() {
+			t.Errorf("%s: connection not closed", h.Name)
+		}
+	}
+}
+
+func TestVerificationCatchesAnApplyThatChangedNothing(t *testing.T) {
+	f := newFleet(t.TempDir(), 1, fakeDecl{name: "liar", want: "x", noStick: true}, fakeDecl{name: "after", want: "y", deps: []string{"fake.liar"}})
+	r := fleetRun(t, f, f.options())
+	rr := r.Hosts[0].Resources[0]
+	if rr.Status != StatusFailed || !strings.Contains(rr.Err.Error(), "still differs") {
+		t.Fatalf("liar: %s %v", rr.Status, rr.Err)
+	}
+	if r.Hosts[0].Resources[1].Status != StatusSkipped {
+		t.Error("a dependent of an unverified change must be skipped")
+	}
+}
+
+func TestPlanOutputAndPending(t *testing.T) {
+	dir := t.TempDir()
+	f := newFleet(dir, 2,
+		fakeDecl{name: "a", want: "1"},
+		fakeDecl{name: "b", want: "2"},
+		fakeDecl{name: "secret", want: "hunter2", sensitive: true},
+		fakeDecl{name: "broken", want: "!prepare"},
+	)
+	f.down["h2"] = true
+	os.WriteFile(filepath.Join(dir, "h1", "b"), []byte("old"), 0o644)
+	os.WriteFile(filepath.Join(dir, "h1", "a"), []byte("1"), 0o644)
+	r := Plan(context.Background(), f.spec, f.hosts, f.options())
+	defer r.Close()
+	var out bytes.Buffer
+	WritePlan(&out, r, false)
+	golden(t, "plan.golden", out.Bytes())
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("a sensitive value was printed")
+	}
+	if !r.HasChanges() || !r.HasErrors() {
+		t.Errorf("HasChanges %v HasErrors %v", r.HasChanges(), r.HasErrors())
+	}
+	s := r.Summarize()
+	if s.Add != 1 || s.Change != 1 || s.Unchanged != 1 || s.Unreachable != 1 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestInterruptFinishesStepInFlight(t *testing.T) {
+	f := newFleet(t.TempDir(), 2, fakeDecl{name: "slow", want: "1"}, fakeDecl{name: "next", want: "2"})
+	block := make(chan struct{})
+	f.spec.blocks["fake.slow"] = block
+	intr := make(chan struct{})
+	opts := f.options()
+	opts.Rollout.Parallel = 1
+	opts.Interrupted = intr
+	var events []Event
+	opts.Events = func(e Event) {
+		events = append(events, e)
+		if e.Type == EventApplyStart && e.Address == "fake.slow" {
+			close(intr) // SIGINT while the first step is in flight
+			close(block)
+		}
+	}
+	r := fleetRun(t, f, opts)
+	if !r.Interrupted {
+		t.Fatal("run not marked interrupted")
+	}
+	h1, h2 := r.Hosts[0], r.Hosts[1]
+	if h1.Resources[0].Status != StatusChanged {
+		t.Errorf("the step in flight must finish: %s %v", h1.Resources[0].Status, h1.Resources[0].Err)
+	}
+	if h1.Resources[1].Status != StatusNotStarted {
+		t.Errorf("the next step must not start: %s", h1.Resources[1].Status)
+	}
+	if h2.Status != StatusNotStarted {
+		t.Errorf("h2 must not start: %s", h2.Status)
+	}
+	var recap bytes.Buffer
+	WriteRecap(&recap, r, false)
+	golden(t, "recap-interrupted.golden", recap.Bytes())
+}
+
+func TestEventsJSON(t *testing.T) {
+	f := newFleet(t.TempDir(), 1, fakeDecl{name: "a", want: "1"}, fakeDecl{name: "s", want: "pw", sensitive: true})
+	var buf bytes.Buffer
+	opts := f.options()
+	opts.Events = func(e Event) {
+		e.Elapsed = 0
+		b, _ := json.Marshal(e)
+		buf.Write(append(b, '\n'))
+	}
+	fleetRun(t, f, opts)
+	if strings.Contains(buf.String(), `"pw"`) {
+		t.Error("sensitive value in events")
+	}
+	types := map[string]bool{}
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		types[m["type"].(string)] = true
+	}
+	for _, ty := range []string{EventPlannedChange, EventApplyStart, EventApplyComplete, EventHostSummary} {
+		if !types[ty] {
+			t.Errorf("no %s event", ty)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+var _ = time.Second

@@ -1,0 +1,238 @@
+package transport
+
+// Integration tests against the lab of real hosts (internal/testbed): a real OpenSSH sshd, real
+// sudo. Skipped under -short outside CI; under CI=true they fail if the lab cannot start.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/internal/testbed"
+)
+
+func TestMain(m *testing.M) { testbed.Main(m) }
+
+// labConfig connects to lab host i as user with the lab's key and known_hosts.
+func labConfig(lab *testbed.Lab, i int, user string) SSHConfig {
+	h := lab.Hosts[i]
+	return SSHConfig{
+		Name: h.Name,
+		Endpoint: Endpoint{
+			Address:  h.Address,
+			Port:     h.Port,
+			User:     user,
+			Auth:     Auth{IdentityFiles: []string{lab.KeyPath}},
+			HostKeys: HostKeyPolicy{Files: []string{lab.KnownHostsPath}},
+		},
+		Timeout: 10 * time.Second,
+	}
+}
+
+func labRun(t *testing.T, c Conn, cmd Command) string {
+	t.Helper()
+	res, err := c.Run(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		t.Fatalf("%q: exit %d: %s", cmd.Script, res.ExitStatus, res.Stderr)
+	}
+	return string(res.Stdout)
+}
+
+func TestLabHostKeys(t *testing.T) {
+	lab := testbed.Require(t, 2)
+	ctx := context.Background()
+	h := lab.Hosts[1]
+
+	t.Run("strict against the lab's known_hosts", func(t *testing.T) {
+		// The lab records only ed25519 keys while sshd also has ecdsa: the algorithm choice matters.
+		c := dial(t, labConfig(lab, 1, "root"))
+		if got := labRun(t, c, Command{Script: "id -un"}); got != "root\n" {
+			t.Errorf("id -un = %q", got)
+		}
+	})
+	t.Run("strict, unknown host", func(t *testing.T) {
+		cfg := labConfig(lab, 1, "root")
+		cfg.HostKeys.Files = []string{filepath.Join(t.TempDir(), "known_hosts")}
+		_, err := DialSSH(ctx, cfg)
+		var unknown *HostKeyUnknownError
+		if !errors.As(err, &unknown) {
+			t.Fatalf("error %v, want an unknown host", err)
+		}
+	})
+	t.Run("accept-new records, then strict accepts", func(t *testing.T) {
+		cfg := labConfig(lab, 1, "root")
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		cfg.HostKeys = HostKeyPolicy{Files: []string{kh}, Mode: HostKeyAcceptNew}
+		dial(t, cfg).Close()
+		data, _ := os.ReadFile(kh)
+		want := h.Address + " " + string(ssh.MarshalAuthorizedKey(h.HostKey()))
+		if string(data) != want {
+			t.Errorf("recorded %q, want %q", data, want)
+		}
+		cfg.HostKeys.Mode = HostKeyStrict
+		dial(t, cfg).Close()
+	})
+	t.Run("changed key refused", func(t *testing.T) {
+		if err := lab.ChangeHostKey(ctx, h.Name); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := lab.RestoreHostKey(context.Background(), h.Name); err != nil {
+				t.Error(err)
+			}
+		}()
+		for _, mode := range []string{HostKeyStrict, HostKeyAcceptNew} {
+			cfg := labConfig(lab, 1, "root")
+			cfg.HostKeys.Mode = mode
+			_, err := DialSSH(ctx, cfg)
+			var changed *HostKeyChangedError
+			if !errors.As(err, &changed) {
+				t.Fatalf("%s: error %v, want a changed key", mode, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, ssh.FingerprintSHA256(h.HostKey())) || strings.Count(msg, "SHA256:") < 2 ||
+				!strings.Contains(msg, lab.KnownHostsPath+":") || strings.Contains(msg, "\n") {
+				t.Errorf("%s: message lacks both fingerprints or file:line: %s", mode, msg)
+			}
+		}
+	})
+}
+
+func TestLabSudo(t *testing.T) {
+	lab := testbed.Require(t, 1)
+	ctx := context.Background()
+	alice := dial(t, labConfig(lab, 0, testbed.NopasswdUser))
+	bob := dial(t, labConfig(lab, 0, testbed.PasswdUser))
+
+	t.Run("alice, no password", func(t *testing.T) {
+		s := NewSudo(alice, testbed.NopasswdUser, "", "")
+		if got := labRun(t, s, Command{Script: "id -u", Privileged: true}); got != "0\n" {
+			t.Errorf("id -u = %q", got)
+		}
+		if got := labRun(t, s, Command{Script: "id -un", RunAs: testbed.PasswdUser}); got != testbed.PasswdUser+"\n" {
+			t.Errorf("run as: %q", got)
+		}
+		if got := labRun(t, s, Command{Script: "id -un"}); got != testbed.NopasswdUser+"\n" {
+			t.Errorf("unprivileged: %q", got)
+		}
+	})
+	t.Run("bob, password on stdin", func(t *testing.T) {
+		s := NewSudo(bob, testbed.PasswdUser, testbed.BobPassword, "$BOB_PW")
+		got := labRun(t, s, Command{Script: "id -u; cat", Privileged: true, Stdin: strings.NewReader("input after the password\n")})
+		if got != "0\ninput after the password\n" {
+			t.Errorf("got %q", got)
+		}
+	})
+	t.Run("bob without password", func(t *testing.T) {
+		s := NewSudo(bob, testbed.PasswdUser, "", "")
+		_, err := s.Run(ctx, Command{Script: "true", Privileged: true})
+		if err == nil || !strings.Contains(err.Error(), "needs a password") {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("bob, wrong password", func(t *testing.T) {
+		s := NewSudo(bob, testbed.PasswdUser, "not-the-password", "$BOB_PW")
+		_, err := s.Run(ctx, Command{Script: "true", Privileged: true})
+		if err == nil || !strings.Contains(err.Error(), "refused the password from $BOB_PW") || strings.Contains(err.Error(), "not-the-password") {
+			t.Errorf("error %v", err)
+		}
+	})
+	t.Run("root-owned upload as bob", func(t *testing.T) {
+		s := NewSudo(bob, testbed.PasswdUser, testbed.BobPassword, "$BOB_PW")
+		path := "/etc/perfprov-transport-test.conf"
+		if err := s.Upload(ctx, path, strings.NewReader("x = 1\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Run(ctx, Command{Script: "rm -f " + path, Privileged: true})
+		if got := labRun(t, s, Command{Script: "stat -c '%U:%G %a' " + path, Privileged: true}); got != "root:root 640\n" {
+			t.Errorf("stat: %q", got)
+		}
+		var b bytes.Buffer
+		if err := s.Download(ctx, path, &b); err != nil || b.String() != "x = 1\n" {
+			t.Errorf("download %q %v", b.String(), err)
+		}
+	})
+}
+
+func TestLabFrozenHost(t *testing.T) {
+	lab := testbed.Require(t, 3)
+	ctx := context.Background()
+	frozen := lab.Hosts[2]
+
+	// A connection made before the freeze: its command must fail through the keepalives.
+	cfg := labConfig(lab, 2, "root")
+	cfg.Keepalive = 500 * time.Millisecond
+	cfg.KeepaliveMax = 3
+	before := dial(t, cfg)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := before.Run(ctx, Command{Script: "sleep 60"})
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+
+	if err := lab.Freeze(ctx, frozen.Name); err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Thaw(context.Background(), frozen.Name)
+
+	const timeout = 2 * time.Second
+	start := time.Now()
+	cfg = labConfig(lab, 2, "root")
+	cfg.Timeout = timeout
+	_, err := DialSSH(ctx, cfg)
+	took := time.Since(start)
+	if err == nil || !strings.HasPrefix(err.Error(), frozen.Name+": ") {
+		t.Fatalf("frozen host: %v", err)
+	}
+	if took > timeout+time.Second {
+		t.Errorf("frozen host took %s to fail, timeout %s", took, timeout)
+	}
+	// The others still answer.
+	for i := 0; i < 2; i++ {
+		c := dial(t, labConfig(lab, i, "root"))
+		labRun(t, c, Command{Script: "true"})
+	}
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "stopped answering") {
+			t.Errorf("command on the frozen host: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a command on the frozen host was not ended by the keepalives")
+	}
+}
+
+// TestLabCancel: a cancelled command does not outlive its cancel on a real sshd.
+func TestLabCancel(t *testing.T) {
+	lab := testbed.Require(t, 1)
+	c := dial(t, labConfig(lab, 0, "root"))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Run(ctx, Command{Script: "sleep 31; echo late"})
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Fatalf("error %v after %s", err, time.Since(start))
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		out, _ := lab.Exec(context.Background(), lab.Hosts[0].Name, "ps -eo args | grep -c '^sleep 31' || true")
+		if strings.TrimSpace(string(out)) == "0" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancelled command still runs on the host (%s matching processes)", strings.TrimSpace(string(out)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
