@@ -584,6 +584,8 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 						msg = fmt.Sprintf("The %s attribute of %s has an invalid (sensitive) value.", as.Name, res.Addr)
 					}
 					e.diags = append(e.diags, errorDiag(blame(m, a.Expr), "Invalid value for "+as.Name, msg))
+					// Unknown from here on: what reads it is not reported again.
+					conv = cty.UnknownVal(as.Type)
 				}
 			}
 			val = conv

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/connect"
@@ -198,6 +201,19 @@ func (o *applyOutput) event(e engine.Event) {
 	o.redraw()
 }
 
+// cols is the terminal's width (0 if unknown).
+func (o *applyOutput) cols() int {
+	f, ok := o.w.(*os.File)
+	if !ok {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
 func (o *applyOutput) clear() {
 	if o.drawn > 0 {
 		fmt.Fprintf(o.w, "\x1b[%dA\x1b[J", o.drawn)
@@ -213,8 +229,14 @@ func (o *applyOutput) redraw() {
 			width = len(h)
 		}
 	}
+	cols := o.cols()
 	for _, h := range o.order {
-		fmt.Fprintf(o.w, "%-*s  %s\n", width, h, o.state[h])
+		line := fmt.Sprintf("%-*s  %s", width, h, o.state[h])
+		// A wrapped line would break the cursor arithmetic of the redraw.
+		if cols > 1 && len(line) >= cols {
+			line = line[:cols-1]
+		}
+		fmt.Fprintln(o.w, line)
 	}
 	o.drawn = len(o.order)
 }

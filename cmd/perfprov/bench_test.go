@@ -192,6 +192,7 @@ func TestBenchCompare(t *testing.T) {
 		"vm-2/counters: CapEff 0000004400080000 -> 0000000000000000 (none)",
 		"vm-2/counters: system-wide counting yes -> no",
 		"vm-2/counters: non-member refused -> allowed",
+		"vm-2/counters: event cycles: now downgraded to user-only (cycles:u)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

@@ -104,6 +104,14 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 	}()
 
 	opts := connect.Options{Getenv: env.getenv}
+	// Versions of perf binaries seen before: a host whose perf is the same file is not made to
+	// start it again (the most expensive part of the facts script).
+	cache := facts.OpenPerfCache(facts.PerfCachePath(env.getenv))
+	defer func() {
+		if err := cache.Save(); err != nil {
+			fmt.Fprintf(env.stderr, "perfprov facts: warning: %v\n", err)
+		}
+	}()
 	rows = make([]factsRow, len(hosts))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -118,7 +126,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 				rows[i] = factsFailed(h.Name, ctx.Err(), &stopped)
 				return
 			}
-			rows[i] = hostFacts(ctx, h, opts, &stopped)
+			rows[i] = hostFacts(ctx, h, opts, cache, &stopped)
 		}()
 	}
 	wg.Wait()
@@ -127,7 +135,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 
 // hostFacts connects to one host and gathers its facts. A panic below (a bug) becomes this host's
 // error rather than the end of every host's run.
-func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, stopped *atomic.Bool) (row factsRow) {
+func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, cache *facts.PerfCache, stopped *atomic.Bool) (row factsRow) {
 	defer func() {
 		if r := recover(); r != nil {
 			row = factsRow{Host: h.Name, Error: fmt.Sprintf("%s: internal error: %v", h.Name, r)}
@@ -141,11 +149,22 @@ func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, stopped *
 		return factsFailed(h.Name, err, stopped)
 	}
 	defer closeQuietly(conn)
-	f, err := facts.Gather(ctx, conn)
+	key := factsCacheKey(h)
+	f, err := facts.GatherWith(ctx, conn, facts.Options{KnownPerf: cache.Get(key)})
 	if err != nil {
 		return factsFailed(h.Name, err, stopped)
 	}
+	cache.Put(key, f)
 	return factsRow{Host: h.Name, OK: true, Facts: f}
+}
+
+// factsCacheKey names a host in the perf version cache: a spec host name may be reused for
+// another machine, so its address is part of the key.
+func factsCacheKey(h *hcl.Host) string {
+	if h.Conn.Type == "local" {
+		return "local " + h.Name
+	}
+	return fmt.Sprintf("%s %s:%d", h.Name, h.Address, h.Port)
 }
 
 func closeQuietly(c transport.Conn) { _ = c.Close() }

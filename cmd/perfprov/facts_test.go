@@ -278,26 +278,12 @@ func writeSpec(t *testing.T, dir, text string) {
 	}
 }
 
-// requireConnect skips while connect.Open is still the stub that panics.
-func requireConnect(t *testing.T) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Skipf("connect.Open is not available yet: %v", r)
-		}
-	}()
-	c, err := connect.Open(context.Background(), &hcl.Host{Name: "probe", Conn: hcl.Connection{Type: "local"}}, connect.Options{Getenv: func(string) string { return "" }})
-	if err == nil {
-		_ = c.Close()
-	}
-}
-
 // TestFactsCommand runs perfprov facts end to end on a spec with this machine (type = "local") and
 // a host that is down (a closed loopback port): the first answers, the second is a row with its
 // error, and the exit status is 1.
 func TestFactsCommand(t *testing.T) {
-	requireConnect(t)
 	dir := t.TempDir()
+	cacheHome := t.TempDir()
 	writeSpec(t, dir, `host "here" {
   connection {
     type = "local"
@@ -316,9 +302,18 @@ group "local" {
   hosts = ["here"]
 }
 `)
-	t.Run("json", func(t *testing.T) {
+	run := func(t *testing.T, args ...string) (int, *bytes.Buffer, *bytes.Buffer) {
 		env, stdout, stderr := testEnv()
-		code := exitCode(runFacts(context.Background(), env, []string{"-json", dir}), env.stderr, "facts")
+		env.getenv = func(k string) string {
+			if k == "XDG_CACHE_HOME" {
+				return cacheHome
+			}
+			return ""
+		}
+		return exitCode(runFacts(context.Background(), env, args), env.stderr, "facts"), stdout, stderr
+	}
+	t.Run("json", func(t *testing.T) {
+		code, stdout, stderr := run(t, "-json", dir)
 		if code != exitFailure {
 			t.Errorf("exit %d, want 1 (a host failed); stderr:\n%s", code, stderr)
 		}
@@ -339,10 +334,25 @@ group "local" {
 		if rows[1].OK || !strings.Contains(rows[1].Error, "gone") {
 			t.Errorf("gone: %+v, want an error naming the host", rows[1])
 		}
+
+		// The perf version is remembered for the next run, which then does not start perf.
+		if f := rows[0].Facts; f.Perf.IsELF && f.Perf.Version != "" {
+			cache := facts.OpenPerfCache(facts.PerfCachePath(func(string) string { return cacheHome }))
+			if got := cache.Get("local here"); got.Version != f.Perf.Version || got.Fingerprint != f.Perf.Fingerprint {
+				t.Errorf("cached %+v, want the version and fingerprint of %s", got, f.Perf.RealPath)
+			}
+			_, stdout2, _ := run(t, "-json", "-limit", "here", dir)
+			var again []factsRow
+			if err := json.Unmarshal(stdout2.Bytes(), &again); err != nil || len(again) != 1 || !again[0].OK {
+				t.Fatalf("second run: %v %s", err, stdout2)
+			}
+			if again[0].Facts.Perf.Version != f.Perf.Version {
+				t.Errorf("second run: perf version %q, want %q", again[0].Facts.Perf.Version, f.Perf.Version)
+			}
+		}
 	})
 	t.Run("limit group, table", func(t *testing.T) {
-		env, stdout, stderr := testEnv()
-		code := exitCode(runFacts(context.Background(), env, []string{"-limit", "local", dir}), env.stderr, "facts")
+		code, stdout, stderr := run(t, "-limit", "local", dir)
 		if code != exitOK {
 			t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr)
 		}

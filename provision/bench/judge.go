@@ -42,7 +42,7 @@ type EventReport struct {
 	Name string `json:"name"`
 	// Printed is the name perf printed when it differs (cycles:u for a downgraded cycles).
 	Printed        string  `json:"printed,omitempty"`
-	Status         string  `json:"status"` // counted, not-supported, not-counted, unknown (perf rejected it), not-run, missing
+	Status         string  `json:"status"` // counted, not-supported, not-counted, unknown (perf rejected the name), error, not-run, missing
 	Value          float64 `json:"value"`
 	Unit           string  `json:"unit,omitempty"`
 	PercentRunning float64 `json:"percent_running"`
@@ -392,7 +392,7 @@ func (j *judge) checkNonMember() {
 func (j *judge) checkEvents() (hw bool) {
 	o := j.o
 	ev := o.Events
-	var unknown, swBad, downgraded, multiplexed []string
+	var unknown, failed, swBad, downgraded, multiplexed []string
 	for i, name := range j.x.Events {
 		rep := EventReport{Name: name, Status: "missing"}
 		out := ev.Output
@@ -419,9 +419,14 @@ func (j *judge) checkEvents() (hw bool) {
 			rep.Status = "not-run" // perf itself could not be executed
 			rep.Error = out.Error()
 		} else if exit != 0 {
-			rep.Status = "unknown"
 			rep.Error = out.Error()
-			unknown = append(unknown, name)
+			if exit == 129 || strings.Contains(rep.Error, "syntax error") || strings.Contains(rep.Error, "parser error") {
+				rep.Status = "unknown" // perf does not know the name
+				unknown = append(unknown, name)
+			} else {
+				rep.Status = "error"
+				failed = append(failed, name)
+			}
 		}
 		if IsSoftwareEvent(name) {
 			if rep.Status != string(Counted) {
@@ -445,6 +450,12 @@ func (j *judge) checkEvents() (hw bool) {
 		j.check("events", CheckFail, fmt.Sprintf("perf could not be executed as %s: %s", o.User, orDash(ev.Output.Error())))
 	case len(unknown) > 0:
 		j.check("events", CheckFail, fmt.Sprintf("perf rejected event %s: %s", strings.Join(unknown, ", "), orDash(j.r.Events[slices.IndexFunc(j.r.Events, func(e EventReport) bool { return e.Status == "unknown" })].Error)))
+	case len(failed) > 0:
+		msg := fmt.Sprintf("perf stat failed for %s: %s", strings.Join(failed, ", "), orDash(ev.Output.Error()))
+		if o.Paranoid > 2 {
+			msg += fmt.Sprintf(" (kernel.perf_event_paranoid is %d: above 2 this kernel ignores CAP_PERFMON; set it to 2 or lower)", o.Paranoid)
+		}
+		j.check("events", CheckFail, msg)
 	case len(downgraded) > 0:
 		if o.Paranoid > 2 {
 			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only: kernel.perf_event_paranoid is %d, above 2 this kernel ignores CAP_PERFMON; set it to 2 or lower", strings.Join(downgraded, ", "), o.Paranoid))

@@ -185,6 +185,20 @@ func TestJudgeVectors(t *testing.T) {
 			o.Paranoid = 3
 			o.SystemWide = StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
 		}, nil, Fail, "kernel.perf_event_paranoid is 3: above 2 this kernel (Debian/Ubuntu patch) demands CAP_SYS_ADMIN", "system-wide=fail"},
+		{"paranoid 3: every perf stat refused", func(o *Observations) {
+			refused := StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
+			o.Paranoid = 3
+			o.SystemWide, o.Events, o.Preflight = refused, refused, refused
+			o.PerEvent = nil
+			for range DefaultEvents {
+				o.PerEvent = append(o.PerEvent, refused)
+			}
+			o.Compile = Compile{Done: true, ExitStatus: 125, Skipped: "instructions:u does not count"}
+			o.Accuracy = map[uint64]StatRun{}
+		}, nil, Fail, "kernel.perf_event_paranoid is 3", "events=fail"},
+		{"hybrid downgrade", func(o *Observations) {
+			setEvent(&o.Events, "cycles", func(e *Event) { e.Name, e.UserOnly = "cpu_core/cycles/u", true })
+		}, nil, Fail, "perf downgraded cpu_core/cycles/u to user-only", ""},
 		{"system-wide refused", func(o *Observations) {
 			o.SystemWide = StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
 		}, nil, Fail, "perf stat -a failed as alice (exit status 255): Error: Access to performance monitoring", ""},

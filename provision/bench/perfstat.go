@@ -335,9 +335,10 @@ func BaseName(name string) string {
 }
 
 // Downgraded reports whether perf renamed the requested event to a user-only one: requested
-// "cycles", printed "cycles:u". A request that asked for :u itself is not a downgrade.
+// "cycles", printed "cycles:u" (or "cpu_core/cycles/u" on a hybrid CPU). A request that asked
+// for :u itself is not a downgrade.
 func Downgraded(requested, printed string) bool {
-	return !IsUserOnly(requested) && IsUserOnly(printed) && BaseName(requested) == BaseName(printed)
+	return !IsUserOnly(requested) && IsUserOnly(printed) && hwBase(requested) == hwBase(printed)
 }
 
 // String is the compact form used in tables: "counted 1234 (87.5%)".

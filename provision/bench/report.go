@@ -44,8 +44,8 @@ func eventCell(r *HostReport, name string) string {
 			s = "n/s"
 		case string(NotCounted):
 			s = "n/c"
-		case "unknown":
-			s = "unknown"
+		case "unknown", "error":
+			s = e.Status
 		default:
 			s = "-"
 		}

@@ -180,9 +180,10 @@ done
 trap 'rm -rf "$tmp"' EXIT
 
 # Privilege: start perf and read the status of the perf process itself (not its child). Its
-# name changes to perf's at exec; a zombie means the exec failed. The probe keeps running while
-# the next steps run; its section is printed at the end.
-"$PERF" stat -x, -o /dev/null -e task-clock -- sleep 0.3 >/dev/null 2>"$tmp/start.err" &
+# name changes to perf's at exec; a zombie means the exec failed. --pre keeps perf alive before
+# it opens any counter, so the status is read even where counting then fails (paranoid). The
+# probe keeps running while the next steps run; its section is printed at the end.
+"$PERF" stat -x, -o /dev/null --pre 'sleep 0.3' -e task-clock -- true >/dev/null 2>"$tmp/start.err" &
 pid=$!
 want=$(basename "$PERF" | cut -c1-15)
 i=0

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/transport"
 )
 
 // perfUsersLike is the perf_users job in small: group, 2 users, directory, file (an ELF copied
@@ -171,8 +174,47 @@ func BenchmarkNoopApply(b *testing.B) {
 	fmt.Printf("  OpenSSH ssh host true fan-out: %v\n", ssh.Round(time.Millisecond))
 	fmt.Printf("  ratio no-op apply / ssh: %.2f (goal <= 0.75); plan / ssh: %.2f\n", apply.Seconds()/ssh.Seconds(), plan.Seconds()/ssh.Seconds())
 	fmt.Printf("  peak controller RSS:  %d MiB\n", peak/1024)
+	phases(b, dir)
 	b.ReportMetric(apply.Seconds(), "noop-apply-s")
 	b.ReportMetric(plan.Seconds(), "plan-s")
 	b.ReportMetric(ssh.Seconds(), "ssh-fanout-s")
 	b.ReportMetric(apply.Seconds()/ssh.Seconds(), "ratio")
+}
+
+// phases runs one no-op apply in process and prints where a host's time goes.
+func phases(b *testing.B, dir string) {
+	spec, diags := hcl.Load(dir, hcl.LoadOptions{})
+	if diags.HasErrors() {
+		b.Fatal(diags.Error())
+	}
+	hosts, err := spec.Targets(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	r := PlanAndApply(context.Background(), spec, hosts, Options{
+		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
+			return connect.Open(ctx, h, connect.Options{Getenv: os.Getenv})
+		},
+		Rollout: spec.Rollout,
+	})
+	total := time.Since(start)
+	r.Close()
+	if !r.Converged() || r.HasChanges() {
+		b.Fatalf("the in-process no-op run changed or failed something")
+	}
+	var sum, worst Timings
+	for _, h := range r.Hosts {
+		sum.Connect += h.Timings.Connect
+		sum.Facts += h.Timings.Facts
+		sum.Read += h.Timings.Read
+		sum.Apply += h.Timings.Apply
+		worst.Connect = max(worst.Connect, h.Timings.Connect)
+		worst.Facts = max(worst.Facts, h.Timings.Facts)
+		worst.Read = max(worst.Read, h.Timings.Read)
+	}
+	n := time.Duration(len(r.Hosts))
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	fmt.Printf("  in-process no-op run: %v; per host mean (max): connect %s (%s), facts %s (%s), batched read %s (%s)\n",
+		ms(total), ms(sum.Connect/n), ms(worst.Connect), ms(sum.Facts/n), ms(worst.Facts), ms(sum.Read/n), ms(worst.Read))
 }

@@ -56,12 +56,12 @@ type Options struct {
 type Status string
 
 const (
-	StatusPlanned    Status = "planned"     // plan only
-	StatusOK         Status = "ok"          // was in sync
-	StatusChanged    Status = "changed"     // changed and verified
-	StatusFailed     Status = "failed"      // could not be planned, applied or verified
-	StatusSkipped    Status = "skipped"     // a dependency failed or was skipped
-	StatusNotStarted Status = "not_started" // the run stopped before it (interrupt, failure threshold)
+	StatusPlanned     Status = "planned"     // plan only
+	StatusOK          Status = "ok"          // was in sync
+	StatusChanged     Status = "changed"     // changed and verified
+	StatusFailed      Status = "failed"      // could not be planned, applied or verified
+	StatusSkipped     Status = "skipped"     // a dependency failed or was skipped
+	StatusNotStarted  Status = "not_started" // the run stopped before it (interrupt, failure threshold)
 	StatusUnreachable Status = "unreachable"
 )
 
@@ -92,6 +92,8 @@ type HostRun struct {
 	Status    Status // "" while running; ok, changed, failed, unreachable, not_started
 	Err       error  // host-level failure (connection, facts, evaluation, read)
 	Resources []*ResourceResult
+	// Timings of the host's phases, for benchmarks and -json.
+	Timings Timings
 
 	conn transport.Conn
 	info resource.HostInfo
@@ -126,6 +128,11 @@ func (h *HostRun) Count(s Status) int {
 		}
 	}
 	return n
+}
+
+// Timings are how long each phase of a host took.
+type Timings struct {
+	Connect, Facts, Read, Apply time.Duration
 }
 
 // Run is a plan, and after Apply its outcome.
@@ -301,16 +308,19 @@ var gatherFacts = func(ctx context.Context, conn transport.Conn) (cty.Value, res
 }
 
 func (r *Run) planHost(ctx context.Context, h *HostRun) {
-	start := time.Now()
+	t0 := time.Now()
 	r.emit(Event{Type: EventHostStart, Host: h.Name})
 	conn, err := r.opts.Open(ctx, h.Host)
+	h.Timings.Connect = time.Since(t0)
 	if err != nil {
 		h.Status, h.Err = StatusUnreachable, err
 		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
 		return
 	}
 	h.conn = conn
+	t1 := time.Now()
 	fv, info, err := r.opts.Gather(ctx, conn)
+	h.Timings.Facts = time.Since(t1)
 	if err != nil {
 		h.fail(fmt.Errorf("facts: %w", err))
 		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: h.Err.Error()})
@@ -324,7 +334,10 @@ func (r *Run) planHost(ctx context.Context, h *HostRun) {
 		return
 	}
 	r.prepare(h, cfg)
-	if err := r.readAll(ctx, h); err != nil {
+	t2 := time.Now()
+	err = r.readAll(ctx, h)
+	h.Timings.Read = time.Since(t2)
+	if err != nil {
 		h.fail(err)
 		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: h.Err.Error()})
 		return
@@ -333,7 +346,6 @@ func (r *Run) planHost(ctx context.Context, h *HostRun) {
 	for _, rr := range h.Resources {
 		r.emit(plannedEvent(h, rr))
 	}
-	_ = start
 }
 
 func (h *HostRun) fail(err error) {
@@ -477,6 +489,8 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 	if h.Status != "" && h.Status != StatusPlanned {
 		return // unreachable or failed while planning
 	}
+	t0 := time.Now()
+	defer func() { h.Timings.Apply = time.Since(t0) }()
 	bad := map[string]string{} // address -> why its dependents are skipped
 	changedEarlier := false
 	stopped := ""
@@ -526,7 +540,7 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 		h.Status = StatusChanged
 	}
 	if h.Status == StatusFailed && h.Err == nil && stopped != "" && h.Count(StatusFailed) == 0 {
-		h.Status = StatusNotStarted
+		h.Status = StatusInterrupted
 	}
 	r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), OK: h.Count(StatusOK), Changed: h.Count(StatusChanged),
 		Failed: h.Count(StatusFailed), Skipped: h.Count(StatusSkipped) + h.Count(StatusNotStarted)})

@@ -49,9 +49,9 @@ func (c *shConn) Run(ctx context.Context, cmd transport.Command) (*transport.Res
 	return res, nil
 }
 func (c *shConn) Upload(context.Context, string, io.Reader, fs.FileMode) error { return nil }
-func (c *shConn) Download(context.Context, string, io.Writer) error           { return nil }
-func (c *shConn) Host() string                                                { return c.host }
-func (c *shConn) Close() error                                                { c.closed.Store(true); return nil }
+func (c *shConn) Download(context.Context, string, io.Writer) error            { return nil }
+func (c *shConn) Host() string                                                 { return c.host }
+func (c *shConn) Close() error                                                 { c.closed.Store(true); return nil }
 
 // fakeRes is a resource whose state is a file: read prints it, apply writes the wanted value.
 // Attributes: file, want, fail_apply ("": succeed), no_stick (apply "succeeds" but changes

@@ -21,6 +21,7 @@ type Summary struct {
 	Failed      int `json:"failed"`
 	Unreachable int `json:"unreachable"`
 	NotStarted  int `json:"not_started"`
+	Interrupted int `json:"interrupted"` // hosts stopped part way
 }
 
 // Summarize totals the run.
@@ -47,6 +48,8 @@ func (r *Run) Summarize() Summary {
 			s.Unreachable++
 		case StatusNotStarted:
 			s.NotStarted++
+		case StatusInterrupted:
+			s.Interrupted++
 		}
 	}
 	return s
@@ -206,6 +209,9 @@ func WriteRecap(w io.Writer, r *Run, color bool) {
 	}
 	s := r.Summarize()
 	line := fmt.Sprintf("Apply: %d ok, %d changed, %d failed, %d unreachable", s.OK, s.Changed, s.Failed, s.Unreachable)
+	if s.Interrupted > 0 {
+		line += fmt.Sprintf(", %d interrupted", s.Interrupted)
+	}
 	if s.NotStarted > 0 {
 		line += fmt.Sprintf(", %d not started", s.NotStarted)
 	}

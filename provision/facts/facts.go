@@ -93,6 +93,9 @@ type Perf struct {
 	LinuxToolsPath string `json:"linux_tools_path"`
 	// Candidates are the versioned perf binaries installed (linux-tools, perf_X.Y).
 	Candidates []string `json:"candidates"`
+	// Fingerprint identifies the file at RealPath (ls -lnLi: inode, mode, owner, size, time), to
+	// tell when it changed: a package upgrade, a copy, and any write also drop file capabilities.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Libcap is the libcap found on the host.
@@ -113,16 +116,51 @@ var InstallPrefixes = []string{"/opt", "/usr/local", "/usr", "/", "/tmp"}
 //go:embed script.sh
 var scriptTemplate string
 
+// Options tune a gathering.
+type Options struct {
+	// KnownPerf is what an earlier gathering read from the host's perf. When the perf on the host
+	// is still that file (same fingerprint), the script does not start it again for its version.
+	KnownPerf KnownPerf
+}
+
+// KnownPerf is a perf binary's fingerprint (Perf.Fingerprint) and the version it printed.
+type KnownPerf struct {
+	Fingerprint string `json:"fingerprint"`
+	Version     string `json:"version"`
+}
+
+// Known returns what later gatherings may reuse from these facts: only an ELF perf's version
+// (a wrapper's answer depends on the running kernel and on what else is installed).
+func (f *Facts) Known() (KnownPerf, bool) {
+	p := f.Perf
+	if !p.IsELF || p.Version == "" || p.Fingerprint == "" {
+		return KnownPerf{}, false
+	}
+	return KnownPerf{Fingerprint: p.Fingerprint, Version: p.Version}, true
+}
+
 // Script returns the facts script: POSIX sh, run as the login user, printing the format Parse reads.
-func Script() string {
-	return strings.Replace(scriptTemplate, "@PREFIXES@", shell.Join(InstallPrefixes...), 1)
+func Script() string { return ScriptWith(Options{}) }
+
+// ScriptWith returns the facts script for opts. Every value in it is quoted with shell.Quote.
+func ScriptWith(opts Options) string {
+	return strings.NewReplacer(
+		"@PREFIXES@", shell.Join(InstallPrefixes...),
+		"@KNOWN_FP@", shell.Quote(opts.KnownPerf.Fingerprint),
+		"@KNOWN_VERSION@", shell.Quote(opts.KnownPerf.Version),
+	).Replace(scriptTemplate)
 }
 
 // Gather runs the facts script on the host and parses its output: one command, one round trip.
 // Errors name the host.
 func Gather(ctx context.Context, conn transport.Conn) (*Facts, error) {
+	return GatherWith(ctx, conn, Options{})
+}
+
+// GatherWith is Gather with options.
+func GatherWith(ctx context.Context, conn transport.Conn, opts Options) (*Facts, error) {
 	host := conn.Host()
-	res, err := conn.Run(ctx, transport.Command{Script: Script()})
+	res, err := conn.Run(ctx, transport.Command{Script: ScriptWith(opts)})
 	if err != nil {
 		return nil, &Error{Host: host, Op: "gathering facts", Err: err}
 	}

@@ -386,7 +386,7 @@ func TestScriptWithoutAwk(t *testing.T) {
 	if p, err := exec.LookPath("awk"); err != nil || !strings.HasPrefix(p, "/usr/bin/") && !strings.HasPrefix(p, "/bin/") {
 		t.Skipf("awk at %q: cannot hide it from the sbin directories the script always searches", p)
 	}
-	tools := []string{"perf", "setcap", "getcap", "capsh", "sudo", "cat", "od", "sed", "tr", "readlink", "uname", "apt-get", "dnf", "lscpu"}
+	tools := []string{"perf", "ls", "setcap", "getcap", "capsh", "sudo", "cat", "od", "sed", "tr", "readlink", "uname", "apt-get", "dnf", "lscpu"}
 	run := func(withAwk bool) []byte {
 		dir := filepath.Join(t.TempDir(), "bin")
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -668,5 +668,104 @@ func TestScriptQuotesPrefixes(t *testing.T) {
 	}
 	if !strings.Contains(s, "for _x in /opt /usr/local /usr / /tmp; do") {
 		t.Error("install prefixes not in the script")
+	}
+}
+
+// recordingConn keeps the output of the last command it ran.
+type recordingConn struct {
+	localConn
+	last []byte
+}
+
+func (c *recordingConn) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
+	res, err := c.localConn.Run(ctx, cmd)
+	if res != nil {
+		c.last = res.Stdout
+	}
+	return res, err
+}
+
+// TestKnownPerf: a perf version learnt before is reused only while the host's perf is the same
+// file, and the values passed to the script cannot break out of their quotes.
+func TestKnownPerf(t *testing.T) {
+	if _, err := exec.LookPath("perf"); err != nil {
+		t.Skip("no perf on this machine")
+	}
+	conn := &recordingConn{localConn: localConn{name: "h"}}
+	first, err := GatherWith(context.Background(), conn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, ok := first.Known()
+	if !first.Perf.IsELF {
+		if ok {
+			t.Fatal("Known() offered a non-ELF perf's version")
+		}
+		t.Skip("perf here is not an ELF")
+	}
+	if !ok || known.Fingerprint == "" {
+		t.Fatalf("Known() = %+v, %v", known, ok)
+	}
+
+	again, err := GatherWith(context.Background(), conn, Options{KnownPerf: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(conn.last, []byte("perf.version_known=yes")) {
+		t.Error("the known version was not used")
+	}
+	want(t, "version", again.Perf.Version, first.Perf.Version)
+
+	stale := known
+	stale.Fingerprint += "x"
+	stale.Version = "0.0.0-stale"
+	got, err := GatherWith(context.Background(), conn, Options{KnownPerf: stale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(conn.last, []byte("perf.version_known=yes")) || got.Perf.Version != first.Perf.Version {
+		t.Errorf("a stale fingerprint was trusted: version %q", got.Perf.Version)
+	}
+
+	marker := filepath.Join(t.TempDir(), "pwned")
+	evil := KnownPerf{Fingerprint: "x'; touch " + marker + "; '", Version: "1$(touch " + marker + ")`touch " + marker + "`"}
+	if _, err := GatherWith(context.Background(), conn, Options{KnownPerf: evil}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("a known-perf value ran as shell code")
+	}
+}
+
+func TestPerfCache(t *testing.T) {
+	dir := t.TempDir()
+	path := PerfCachePath(func(k string) string { return map[string]string{"XDG_CACHE_HOME": dir}[k] })
+	want(t, "path", path, filepath.Join(dir, "perfprov", "perf-versions.json"))
+	want(t, "no home", PerfCachePath(func(string) string { return "" }), "")
+
+	elf := &Facts{Perf: Perf{IsELF: true, Version: "6.1.76", Fingerprint: "1 -rwxr-xr-x 1 0 0 9 Sep  7 19:33 /usr/bin/perf"}}
+	script := &Facts{Perf: Perf{IsScript: true, Version: "5.15", Fingerprint: "2 -rwxr-xr-x 1 0 0 9 Sep  7 19:33 /usr/bin/perf"}}
+
+	c := OpenPerfCache(path)
+	c.Put("web1 10.0.0.1:22", elf)
+	c.Put("web2 10.0.0.2:22", script)
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := OpenPerfCache(path)
+	want(t, "web1", c2.Get("web1 10.0.0.1:22"), KnownPerf{Fingerprint: elf.Perf.Fingerprint, Version: "6.1.76"})
+	want(t, "web2 (a script is never cached)", c2.Get("web2 10.0.0.2:22"), KnownPerf{})
+	c2.Put("web1 10.0.0.1:22", script) // perf became a wrapper: forget it
+	if err := c2.Save(); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "web1 forgotten", OpenPerfCache(path).Get("web1 10.0.0.1:22"), KnownPerf{})
+
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "corrupt cache", OpenPerfCache(path).Get("web1 10.0.0.1:22"), KnownPerf{})
+	if err := OpenPerfCache("").Save(); err != nil {
+		t.Errorf("a cache without a file: %v", err)
 	}
 }

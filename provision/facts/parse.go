@@ -521,6 +521,7 @@ func parsePerf(f *Facts, o *output) {
 	p := &f.Perf
 	p.Path, _ = o.first("perf.path")
 	p.RealPath, _ = o.first("perf.real_path")
+	p.Fingerprint, _ = o.first("perf.fingerprint")
 	if p.RealPath == "" {
 		p.RealPath = p.Path
 	}

@@ -68,6 +68,7 @@ func (f *Facts) Value() cty.Value {
 			"version_error":    cty.StringVal(f.Perf.VersionError),
 			"linux_tools_path": cty.StringVal(f.Perf.LinuxToolsPath),
 			"candidates":       stringList(f.Perf.Candidates),
+			"fingerprint":      cty.StringVal(f.Perf.Fingerprint),
 		}),
 		"libcap": cty.ObjectVal(map[string]cty.Value{
 			"setcap_path": cty.StringVal(f.Libcap.SetcapPath),

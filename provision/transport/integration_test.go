@@ -213,26 +213,44 @@ func TestLabFrozenHost(t *testing.T) {
 	}
 }
 
-// TestLabCancel: a cancelled command does not outlive its cancel on a real sshd.
+// TestLabCancel: a cancelled command does not outlive its cancel on a real sshd, whether the
+// login is root (sshd refuses signal requests) or a user running it through sudo.
 func TestLabCancel(t *testing.T) {
 	lab := testbed.Require(t, 1)
-	c := dial(t, labConfig(lab, 0, "root"))
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := c.Run(ctx, Command{Script: "sleep 31; echo late"})
-	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
-		t.Fatalf("error %v after %s", err, time.Since(start))
+	host := lab.Hosts[0].Name
+	root := dial(t, labConfig(lab, 0, "root"))
+	alice := NewSudo(dial(t, labConfig(lab, 0, testbed.NopasswdUser)), testbed.NopasswdUser, "", "")
+	tests := []struct {
+		name string
+		conn Conn
+		cmd  Command
+	}{
+		{"root", root, Command{Script: "sleep 31; echo late"}},
+		{"alice", alice, Command{Script: "sleep 32; echo late"}},
+		{"alice via sudo", alice, Command{Script: "sleep 33; echo late", Privileged: true}},
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		out, _ := lab.Exec(context.Background(), lab.Hosts[0].Name, "ps -eo args | grep -c '^sleep 31' || true")
-		if strings.TrimSpace(string(out)) == "0" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the cancelled command still runs on the host (%s matching processes)", strings.TrimSpace(string(out)))
-		}
-		time.Sleep(100 * time.Millisecond)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(700*time.Millisecond, cancel)
+			start := time.Now()
+			_, err := tt.conn.Run(ctx, tt.cmd)
+			if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+				t.Fatalf("error %v after %s", err, time.Since(start))
+			}
+			pattern := "^" + strings.Fields(tt.cmd.Script)[0] + " " + strings.TrimSuffix(strings.Fields(tt.cmd.Script)[1], ";")
+			deadline := time.Now().Add(3 * time.Second)
+			for {
+				out, _ := lab.Exec(context.Background(), host, "ps -eo args | grep -c '"+pattern+"' || true")
+				if strings.TrimSpace(string(out)) == "0" {
+					return
+				}
+				if time.Now().After(deadline) {
+					ps, _ := lab.Exec(context.Background(), host, "ps -eo pid,pgid,user,args")
+					t.Fatalf("the cancelled command still runs on the host:\n%s", ps)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -1,7 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"strconv"
 	"regexp"
 	"sort"
 	"strings"
@@ -43,9 +46,83 @@ func ShellScript(cmd Command) (string, error) {
 	return b.String(), nil
 }
 
-// shCommand is the command line sent to the login shell: /bin/sh -c SCRIPT, quoted once.
+// reaper runs its arguments as a command in the background and waits for it, so that a signal
+// reaches it at once (a shell runs traps only between foreground commands): on TERM, HUP or INT it
+// signals its whole process group. It first reports its PID on stderr (one line, which Run takes
+// out) so that a cancel can signal it from a second session. All this because OpenSSH forwards a
+// client's signal request only for non-root logins ("session signalling requires privilege
+// separation"), and closing the channel of a command without a pty signals nothing: without it, a
+// cancelled command would run on. sshd made the session a process group of its own (setsid), so
+// kill 0 reaches this command and its children, and nothing else. Stdin is handed over on fd 3
+// because an asynchronous command's stdin is /dev/null otherwise.
+const reaper = `printf '` + pidPrefix + `%s\n' "$$" >&2
+exec 3<&0
+"$@" <&3 3<&- &
+exec 3<&-
+trap 'trap - TERM HUP INT; kill -TERM 0' TERM HUP INT
+wait $!`
+
+const pidPrefix = "perfprov-pid:"
+
+// pidFilter takes the reaper's first stderr line out of the stream and keeps the PID in it.
+type pidFilter struct {
+	w    io.Writer
+	head []byte
+	done bool
+	pid  chan int // receives the PID once (buffered)
+}
+
+func newPIDFilter(w io.Writer) *pidFilter {
+	return &pidFilter{w: w, pid: make(chan int, 1)}
+}
+
+func (f *pidFilter) Write(p []byte) (int, error) {
+	if f.done {
+		return f.w.Write(p)
+	}
+	n := len(p)
+	f.head = append(f.head, p...)
+	i := bytes.IndexByte(f.head, '\n')
+	if i < 0 && len(f.head) < 64 {
+		return n, nil
+	}
+	f.done = true
+	rest := f.head
+	if i >= 0 && bytes.HasPrefix(f.head, []byte(pidPrefix)) {
+		if pid, err := strconv.Atoi(string(f.head[len(pidPrefix):i])); err == nil && pid > 1 {
+			f.pid <- pid
+		}
+		rest = f.head[i+1:]
+	}
+	f.head = nil
+	if len(rest) > 0 {
+		if _, err := f.w.Write(rest); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// remotePID returns the PID the reaper reported, if it did.
+func (f *pidFilter) remotePID() int {
+	select {
+	case pid := <-f.pid:
+		f.pid <- pid
+		return pid
+	default:
+		return 0
+	}
+}
+
+// shCommand is the command line sent to the login shell: SCRIPT for /bin/sh -c, quoted once,
+// under the reaper.
 func shCommand(script string) string {
-	return "/bin/sh -c " + shell.Quote(script)
+	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -c " + shell.Quote(script)
+}
+
+// shStdinCommand runs a script read on stdin, under the reaper (for scripts too long for -c).
+func shStdinCommand() string {
+	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -s"
 }
 
 // maxArgLen stays under Linux's MAX_ARG_STRLEN (128 KiB for one argument): a longer script goes

@@ -432,7 +432,7 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 		if stdin != nil {
 			return nil, fmt.Errorf("%s: script of %d bytes is too long for an argument and stdin is taken", c.name, len(script))
 		}
-		line, stdin = "/bin/sh -s", strings.NewReader(script)
+		line, stdin = shStdinCommand(), strings.NewReader(script)
 	}
 	return runCommand(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
 		s, release, err := c.session(ctx)
@@ -440,7 +440,8 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 			return nil, nil, err
 		}
 		s.Stdin = stdin
-		s.Stdout, s.Stderr = stdout, stderr
+		pids := newPIDFilter(stderr)
+		s.Stdout, s.Stderr = stdout, pids
 		if err := s.Start(line); err != nil {
 			s.Close()
 			release()
@@ -465,9 +466,13 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 			}
 		}
 		stop := func() {
-			// TERM for the process (sshd >= 7.9 forwards signals), then close the channel.
+			// TERM through the protocol (sshd forwards it for non-root logins), then close the
+			// channel, and signal the reaper from a second session (which works for root too).
 			_ = s.Signal(ssh.SIGTERM)
 			s.Close()
+			if pid := pids.remotePID(); pid > 0 {
+				go c.kill(pid)
+			}
 		}
 		return wait, stop, nil
 	}, func(err error) (int, bool) {
@@ -477,6 +482,23 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 		}
 		return 0, false
 	})
+}
+
+// kill ends the reaper with PID pid (and so its process group), from a new session: TERM, then
+// KILL for what is left a second later.
+func (c *SSHConn) kill(pid int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := strconv.Itoa(pid)
+	script := "kill -TERM -- -" + p + " 2>/dev/null || kill -TERM " + p + " 2>/dev/null || exit 0\n" +
+		"sleep 1\nkill -KILL -- -" + p + " 2>/dev/null; exit 0"
+	s, release, err := c.session(ctx)
+	if err != nil {
+		return
+	}
+	defer release()
+	defer s.Close()
+	_ = s.Run("/bin/sh -c " + shell.Quote(script))
 }
 
 // starter starts a command and returns how to wait for it and how to stop it.

@@ -98,16 +98,16 @@ locals {
     apk    = ["gcc", "make", "flex", "bison", "pkgconf", "elfutils-dev", "libcap-dev", "linux-headers", "musl-dev", "xz"]
   }
   distro_packages = {
-    debian = ["linux-perf"]
-    ubuntu = ["linux-tools-common", "linux-tools-${host.facts.kernel_release}"]
-    fedora = ["perf"]
-    rhel   = ["perf"]
-    centos = ["perf"]
-    rocky  = ["perf"]
-    alma   = ["perf"]
-    alpine = ["perf"]
+    debian        = ["linux-perf"]
+    ubuntu        = ["linux-tools-common", "linux-tools-${host.facts.kernel_release}"]
+    fedora        = ["perf"]
+    rhel          = ["perf"]
+    centos        = ["perf"]
+    rocky         = ["perf"]
+    alma          = ["perf"]
+    alpine        = ["perf"]
     opensuse-leap = ["perf"]
-    sles   = ["perf"]
+    sles          = ["perf"]
   }
   perf_packages = coalesce(var.packages, lookup(local.distro_packages, host.facts.os_id, ["perf"]))
 
@@ -165,7 +165,7 @@ resource "source" "kernel" {
 }
 
 resource "patch" "perf" {
-  count   = local.source && length(var.patches) > 0 ? 1 : 0
+  count      = local.source && length(var.patches) > 0 ? 1 : 0
   dir        = local.src
   patches    = var.patches
   depends_on = [resource.source.kernel]
@@ -192,5 +192,5 @@ output "prefix" {
 
 output "version" {
   description = "From the tarball's name when built from source; from the host's perf --version when packaged."
-  value = local.source ? try(regex("(?:linux-source-|linux-|perf-)([0-9]+[.][0-9]+(?:[.][0-9]+)?)", coalesce(var.kernel_source_path, var.kernel_source_url))[0], "unknown") : host.facts.perf.version
+  value       = local.source ? try(regex("(?:linux-source-|linux-|perf-)([0-9]+[.][0-9]+(?:[.][0-9]+)?)", coalesce(var.kernel_source_path, var.kernel_source_url))[0], "unknown") : host.facts.perf.version
 }
