@@ -116,8 +116,9 @@ func (m moduleFS) read(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory", full)
+	if !st.Mode().IsRegular() {
+		// Directories, devices and pipes: /dev/zero would never end.
+		return nil, fmt.Errorf("%s is not a regular file", full)
 	}
 	if st.Size() > maxFileSize {
 		return nil, fmt.Errorf("%s is larger than %d MiB", full, maxFileSize>>20)

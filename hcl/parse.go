@@ -369,7 +369,7 @@ func checkOneOf(rs *ResourceSchema, attrs map[string]*hcl2.Attribute, b *hcl2.Bl
 			}
 		}
 		// Both set is checked on the values (one may be null by a condition); none set is wrong here.
-		if len(set) == 0 {
+		if len(set) == 0 && !misspelled(b, group) {
 			diags = append(diags, errorDiag(rangePtr(b.DefRange), "Missing required argument",
 				fmt.Sprintf("A %s resource needs exactly one of %s; none is set.", rs.Type, quoteList(group))))
 		}
@@ -672,4 +672,19 @@ func keyString(k cty.Value) string {
 		return k.AsBigFloat().Text('f', -1)
 	}
 	return "?"
+}
+
+// misspelled reports whether the block has an unsupported argument that looks like a misspelling
+// of one of names: that argument's own error already says what is wrong.
+func misspelled(b *hcl2.Block, names []string) bool {
+	body, ok := b.Body.(*hclsyntax.Body)
+	if !ok {
+		return false
+	}
+	for n := range body.Attributes {
+		if !contains(names, n) && suggest(n, names) != "" {
+			return true
+		}
+	}
+	return false
 }

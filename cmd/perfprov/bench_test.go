@@ -28,14 +28,12 @@ type benchFakeConn struct {
 	name    string
 	fixture string // testdata/script/NAME of the bench package
 	fail    error  // every Run fails with it (a broken connection)
-	runAs   []string
 }
 
 func (c *benchFakeConn) Run(ctx context.Context, cmd transport.Command) (*transport.Result, error) {
 	if c.fail != nil {
 		return nil, c.fail
 	}
-	c.runAs = append(c.runAs, cmd.RunAs)
 	dir := filepath.Join("..", "..", "provision", "bench", "testdata", "script")
 	var file string
 	switch {
@@ -92,6 +90,9 @@ func withBench(t *testing.T, fixtures map[string]string) {
 		f, ok := fixtures[h.Name]
 		if !ok {
 			return nil, fmt.Errorf("%s: dial tcp %s:22: connect: connection refused", h.Name, h.Address)
+		}
+		if f == "BROKEN" {
+			return &benchFakeConn{name: h.Name, fail: fmt.Errorf("%s: ssh: connection lost", h.Name)}, nil
 		}
 		return &benchFakeConn{name: h.Name, fixture: f}, nil
 	}
@@ -200,6 +201,23 @@ func TestBenchCompare(t *testing.T) {
 	}
 	if strings.Contains(out, "vm-1/counters:") {
 		t.Errorf("vm-1 did not change:\n%s", out)
+	}
+}
+
+func TestBenchBrokenConnection(t *testing.T) {
+	withBench(t, map[string]string{"vm-1": "BROKEN", "vm-2": "good"})
+	spec, hist := benchDirs(t)
+	env, stdout, _ := benchEnv()
+	code := exitCode(runBench(context.Background(), env, []string{"-no-save", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(stdout.String(), "vm-1: fail: ") || !strings.Contains(stdout.String(), "ssh: connection lost") ||
+		!strings.Contains(stdout.String(), "vm-2: pass-software-only") {
+		t.Errorf("output:\n%s", stdout)
+	}
+	if files, _ := bench.History(hist); len(files) != 0 {
+		t.Errorf("-no-save saved %v", files)
 	}
 }
 

@@ -282,6 +282,9 @@ func privCell(f *facts.Facts) string {
 }
 
 func nosuidCell(f *facts.Facts) string {
+	if len(f.Mounts) == 0 {
+		return "?" // mountinfo was not readable: unknown, not "none"
+	}
 	var out []string
 	for _, p := range facts.InstallPrefixes {
 		if m, ok := f.Mounts[p]; ok && m.NoSuid {

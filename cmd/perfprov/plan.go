@@ -297,6 +297,7 @@ func writeOfflineJSON(w io.Writer, configs []*hcl.HostConfig) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }
 

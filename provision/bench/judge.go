@@ -111,6 +111,8 @@ type Expectations struct {
 	// CAP_PERFMON), plus OptionalCaps if present.
 	ExpectedCaps CapMask
 	NonMember    string
+	// Perf is the perf the block asked for: a bare name was looked up in the member's PATH.
+	Perf string
 }
 
 // Plausibility bounds of the accuracy checks.
@@ -314,6 +316,8 @@ func (j *judge) capsCause(expected, missing CapMask) string {
 		return fmt.Sprintf("%s is on a nosuid mount (%s): the kernel ignores its file capabilities; install perf on a filesystem mounted without nosuid", o.Perf, o.MountPoint)
 	case eff == 0 && (o.Start.NoNewPrivs || o.SelfNNP):
 		return fmt.Sprintf("no_new_privs is set for %s's processes: file capabilities cannot take effect", o.User)
+	case eff == 0 && o.FileCapsKnown && o.FileCaps == 0 && j.x.Perf != "" && !strings.Contains(j.x.Perf, "/"):
+		return fmt.Sprintf("%s (found as %q on the member's PATH) has no file capabilities (%s): set perf to the binary the perf_users setup installed", o.PerfReal, j.x.Perf, want)
 	case eff == 0 && o.FileCapsKnown && o.FileCaps == 0:
 		return fmt.Sprintf("%s has no file capabilities (%s): they were removed (package upgrade, copy, chgrp after setcap?); run perfprov apply", o.PerfReal, want)
 	case o.CapLastCap >= 0 && o.CapLastCap < 38 && (missing&(1<<38) != 0 || o.FileCaps&(1<<38) != 0):

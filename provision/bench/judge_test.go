@@ -150,6 +150,11 @@ func TestJudgeVectors(t *testing.T) {
 			o.Start.CapEff, o.Start.CapPrm = 0, 0
 			o.FileCaps, o.FileCapsText = 0, ""
 		}, nil, Fail, "/opt/perf/bin/perf has no file capabilities (expected 0000004400080000", "capabilities=fail"},
+		{"bare perf from PATH without caps", func(o *Observations) {
+			o.Start.CapEff = 0
+			o.FileCaps, o.FileCapsText = 0, ""
+			o.Perf, o.PerfReal = "/usr/bin/perf", "/usr/bin/perf"
+		}, func(x *Expectations) { x.Perf = "perf" }, Fail, `/usr/bin/perf (found as "perf" on the member's PATH) has no file capabilities`, ""},
 		{"caps removed, no getcap", func(o *Observations) {
 			o.Start.CapEff = 0
 			o.FileCapsKnown, o.FileCaps, o.FileCapsText = false, 0, ""

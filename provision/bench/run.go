@@ -54,6 +54,7 @@ func Expect(b *hcl.Benchmark, opts Options) (Expectations, error) {
 		Iterations:              opts.Iterations,
 		ExpectedCaps:            opts.ExpectedCaps,
 		NonMember:               opts.NonMember,
+		Perf:                    b.Perf,
 	}
 	if len(x.Events) == 0 {
 		x.Events = DefaultEvents

@@ -62,6 +62,7 @@ const (
 	StatusFailed      Status = "failed"      // could not be planned, applied or verified
 	StatusSkipped     Status = "skipped"     // a dependency failed or was skipped
 	StatusNotStarted  Status = "not_started" // the run stopped before it (interrupt, failure threshold)
+	StatusInterrupted Status = "interrupted" // host: the run stopped while it was being worked on
 	StatusUnreachable Status = "unreachable"
 )
 

@@ -67,7 +67,7 @@ func (c *PerfCache) Get(host string) KnownPerf {
 func (c *PerfCache) Put(host string, f *Facts) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k, ok := f.Known()
+	k, ok := f.KnownPerf()
 	old, had := c.entries[host]
 	switch {
 	case ok && (!had || old != k):

@@ -129,9 +129,9 @@ type KnownPerf struct {
 	Version     string `json:"version"`
 }
 
-// Known returns what later gatherings may reuse from these facts: only an ELF perf's version
+// KnownPerf returns what later gatherings may reuse from these facts: only an ELF perf's version
 // (a wrapper's answer depends on the running kernel and on what else is installed).
-func (f *Facts) Known() (KnownPerf, bool) {
+func (f *Facts) KnownPerf() (KnownPerf, bool) {
 	p := f.Perf
 	if !p.IsELF || p.Version == "" || p.Fingerprint == "" {
 		return KnownPerf{}, false

@@ -696,15 +696,15 @@ func TestKnownPerf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	known, ok := first.Known()
+	known, ok := first.KnownPerf()
 	if !first.Perf.IsELF {
 		if ok {
-			t.Fatal("Known() offered a non-ELF perf's version")
+			t.Fatal("KnownPerf() offered a non-ELF perf's version")
 		}
 		t.Skip("perf here is not an ELF")
 	}
 	if !ok || known.Fingerprint == "" {
-		t.Fatalf("Known() = %+v, %v", known, ok)
+		t.Fatalf("KnownPerf() = %+v, %v", known, ok)
 	}
 
 	again, err := GatherWith(context.Background(), conn, Options{KnownPerf: known})

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/perfprov/perfprov/provision/shell"
@@ -56,7 +56,12 @@ func ShellScript(cmd Command) (string, error) {
 // kill 0 reaches this command and its children, and nothing else. Stdin is handed over on fd 3
 // because an asynchronous command's stdin is /dev/null otherwise.
 const reaper = `printf '` + pidPrefix + `%s\n' "$$" >&2
-exec 3<&0
+` + quietReaper
+
+// quietReaper is the reaper without the PID line, for the command under sudo: sudo relays TERM to
+// the command alone, and a user's kill cannot reach root's processes, so the command sudo runs
+// must itself take its children down.
+const quietReaper = `exec 3<&0
 "$@" <&3 3<&- &
 exec 3<&-
 trap 'trap - TERM HUP INT; kill -TERM 0' TERM HUP INT

@@ -52,9 +52,9 @@ func (s *Sudo) Host() string { return s.inner.Host() }
 // Close closes the connection.
 func (s *Sudo) Close() error { return s.inner.Close() }
 
-// SudoCommand returns the command line that runs script as target through sudo. With password,
-// sudo reads the password from stdin (the caller puts it there), and the command line holds no
-// secret either way.
+// SudoCommand returns the command line that runs script as target through sudo, under a reaper
+// that ends the script's children when sudo relays a TERM. With password, sudo reads the password
+// from stdin (the caller puts it there), and the command line holds no secret either way.
 func SudoCommand(target string, password bool, script string) string {
 	argv := []string{"sudo", "-n"}
 	if password {
@@ -63,7 +63,7 @@ func SudoCommand(target string, password bool, script string) string {
 	if target != "root" {
 		argv = append(argv, "-u", target)
 	}
-	argv = append(argv, "--", "/bin/sh", "-c", script)
+	argv = append(argv, "--", "/bin/sh", "-c", quietReaper, "perfprov", "/bin/sh", "-c", script)
 	return shell.Join(argv...)
 }
 

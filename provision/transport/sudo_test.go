@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/perfprov/perfprov/provision/shell"
 	"github.com/perfprov/perfprov/provision/transport/sshtest"
 )
 
@@ -18,13 +19,14 @@ func TestSudoCommand(t *testing.T) {
 		script   string
 		want     string
 	}{
-		{"root", false, "id -u", `sudo -n -- /bin/sh -c 'id -u'`},
-		{"root", true, "id -u", `sudo -k -S -p '' -- /bin/sh -c 'id -u'`},
-		{"postgres", false, "echo 'a b'", `sudo -n -u postgres -- /bin/sh -c 'echo '\''a b'\'''`},
-		{"bob", true, "true", `sudo -k -S -p '' -u bob -- /bin/sh -c true`},
+		{"root", false, "id -u", `sudo -n -- /bin/sh -c R perfprov /bin/sh -c 'id -u'`},
+		{"root", true, "id -u", `sudo -k -S -p '' -- /bin/sh -c R perfprov /bin/sh -c 'id -u'`},
+		{"postgres", false, "echo 'a b'", `sudo -n -u postgres -- /bin/sh -c R perfprov /bin/sh -c 'echo '\''a b'\'''`},
+		{"bob", true, "true", `sudo -k -S -p '' -u bob -- /bin/sh -c R perfprov /bin/sh -c true`},
 	}
 	for _, tt := range tests {
-		if got := SudoCommand(tt.target, tt.password, tt.script); got != tt.want {
+		got := strings.Replace(SudoCommand(tt.target, tt.password, tt.script), shell.Quote(quietReaper), "R", 1)
+		if got != tt.want {
 			t.Errorf("SudoCommand(%q, %v, %q) = %s, want %s", tt.target, tt.password, tt.script, got, tt.want)
 		}
 	}
