@@ -16,14 +16,14 @@ func TestDocsCoverLanguage(t *testing.T) {
 	}
 	doc := string(b)
 	for typ, rs := range ResourceSchemas {
-		head := "### `" + typ + "`"
+		head := "##### resource \"" + typ + "\""
 		i := strings.Index(doc, head)
 		if i < 0 {
 			t.Errorf("docs lack a section %s", head)
 			continue
 		}
 		section := doc[i+len(head):]
-		if j := strings.Index(section, "\n### "); j >= 0 {
+		if j := strings.Index(section, "\n#"); j >= 0 {
 			section = section[:j]
 		}
 		for _, a := range rs.Attrs {

@@ -9,6 +9,10 @@ command -v ssh >/dev/null || need+=(openssh-client)     # OpenSSH is the referen
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v flock >/dev/null || need+=(util-linux)
+# The facts script is checked under every common /bin/sh: dash (Debian's), busybox, posh, and by shellcheck.
+command -v busybox >/dev/null || need+=(busybox)
+command -v posh >/dev/null || need+=(posh)
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to install: ${need[*]}" >&2
