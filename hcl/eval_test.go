@@ -364,3 +364,26 @@ func TestFunctionNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateConcurrent: the engine evaluates hosts in parallel on one Spec.
+func TestEvaluateConcurrent(t *testing.T) {
+	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	facts := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(40)})
+	done := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		host := spec.Hosts[i%len(spec.Hosts)].Name
+		go func() {
+			hc, diags := spec.Evaluate(host, facts)
+			if diags.HasErrors() || hc == nil {
+				done <- host + ": " + diags.Error()
+				return
+			}
+			done <- ""
+		}()
+	}
+	for i := 0; i < 16; i++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

@@ -123,7 +123,11 @@ func resolveRef(m *module, tr hcl2.Traversal, sc scope) (*node, hcl2.Diagnostics
 		return nil, hcl2.Diagnostics{errorDiag(rng, summary, detail)}
 	}
 	if sc.static && root != "var" && root != "local" && root != "path" {
-		return bad("Reference not allowed here", fmt.Sprintf("%s must be known when the spec loads, so it can refer only to var.*, local.* and path.*, not to %s.", sc.what, traversalString(tr)))
+		hint := ""
+		if len(tr) == 1 {
+			hint = fmt.Sprintf(" If %q is a name, write it as a string: \"%s\".", root, root)
+		}
+		return bad("Reference not allowed here", fmt.Sprintf("%s must be known when the spec loads, so it can refer only to var.*, local.* and path.*, not to %s.%s", sc.what, traversalString(tr), hint))
 	}
 	if sc.selfOnly != "" && root != "var" {
 		return bad("Invalid reference in variable validation", fmt.Sprintf("A validation condition can refer only to var.%s.", sc.selfOnly))
@@ -268,8 +272,12 @@ func resolveRef(m *module, tr hcl2.Traversal, sc scope) (*node, hcl2.Diagnostics
 		}
 		return nil, nil
 	}
+	hint := ""
+	if len(tr) == 1 && suggest(root, rootNames) == "" {
+		hint = fmt.Sprintf(" If %q is meant as text, write it in quotes: \"%s\".", root, root)
+	}
 	return nil, hcl2.Diagnostics{errorDiag(rangePtr(tr[0].SourceRange()), "Unknown variable",
-		fmt.Sprintf("There is no variable named %q.%s References start with var., local., resource., module., host., each., count. or path.", root, didYouMean(root, rootNames)))}
+		fmt.Sprintf("There is no variable named %q.%s References start with var., local., resource., module., host., each., count. or path.%s", root, didYouMean(root, rootNames), hint))}
 }
 
 func contains(list []string, s string) bool {
@@ -356,7 +364,9 @@ func (s *Spec) buildGraph() hcl2.Diagnostics {
 			}
 			collect(refs(m, r.forEach, full))
 			collect(refs(m, r.count, full))
-			collect(refs(m, r.hostsExpr, scope{static: true, what: "A resource's hosts"}))
+			// hosts is checked (and reported) when targets are resolved.
+			hostDeps, _ := refs(m, r.hostsExpr, scope{static: true, what: "A resource's hosts"})
+			deps = append(deps, hostDeps...)
 			collect(traversalRefs(m, r.dependsOn, full))
 			if m.call != nil {
 				deps = append(deps, m.call.start)
@@ -364,7 +374,8 @@ func (s *Spec) buildGraph() hcl2.Diagnostics {
 		case nCallStart:
 			c := n.c
 			collect(traversalRefs(m, c.dependsOn, full))
-			collect(refs(m, c.hostsExpr, scope{static: true, what: "A module's hosts"}))
+			hostDeps, _ := refs(m, c.hostsExpr, scope{static: true, what: "A module's hosts"})
+			deps = append(deps, hostDeps...)
 			if m.call != nil {
 				deps = append(deps, m.call.start)
 			}

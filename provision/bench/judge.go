@@ -354,6 +354,9 @@ func (j *judge) checkSystemWide() {
 		}
 		j.r.SystemWideOK = true
 		j.check("system-wide", CheckOK, "perf stat -a counts")
+		if o.Paranoid > 2 {
+			j.check("paranoid", CheckWarn, fmt.Sprintf("kernel.perf_event_paranoid is %d: this kernel still lets CAP_PERFMON count, but kernels with the Debian/Ubuntu patch refuse it above 2; the perf_users setup sets 2", o.Paranoid))
+		}
 		return
 	}
 	errText := sw.Output.Error()

@@ -201,6 +201,7 @@ func TestJudgeVectors(t *testing.T) {
 			o.Compile = Compile{Done: true, ExitStatus: 125, Skipped: "instructions:u does not count"}
 			o.Accuracy = map[uint64]StatRun{}
 		}, nil, Fail, "kernel.perf_event_paranoid is 3", "events=fail"},
+		{"paranoid 3 on an upstream kernel: counting works", func(o *Observations) { o.Paranoid = 3 }, nil, Pass, "", "paranoid=warn"},
 		{"hybrid downgrade", func(o *Observations) {
 			setEvent(&o.Events, "cycles", func(e *Event) { e.Name, e.UserOnly = "cpu_core/cycles/u", true })
 		}, nil, Fail, "perf downgraded cpu_core/cycles/u to user-only", ""},

@@ -13,10 +13,13 @@ import (
 
 // The batched read: every resource's read snippet in one script, so that reading a whole host
 // costs one round trip. Each snippet runs in its own subshell (an exit or a failing command ends
-// only its section), with stdin closed and its stderr kept apart. Sections are framed by lines
-// that carry a random marker, so no snippet output can forge a frame:
+// only its section) with stdin closed. Frames are written to stdout and to stderr alike, so each
+// stream splits into sections by itself: no temporary file, and no process beyond the snippets'
+// own (printf is a shell builtin). Frames carry a random marker, so no snippet output can forge
+// one:
 //
-//	\n<marker> BEGIN <i>\n  stdout  \n<marker> ERR <i>\n  stderr  \n<marker> END <i> <status>\n
+//	stdout: \n<marker> BEGIN <i>\n ... \n<marker> END <i> <status>\n
+//	stderr: \n<marker> BEGIN <i>\n ... \n<marker> END <i>\n
 
 // newMarker returns a fresh frame marker.
 func newMarker() string {
@@ -28,68 +31,75 @@ func newMarker() string {
 // batchScript joins snippets into one script framed with marker.
 func batchScript(marker string, snippets []string) string {
 	var b strings.Builder
-	b.WriteString("t=$(mktemp) || exit 97\ntrap 'rm -f \"$t\"' EXIT\n")
 	for i, s := range snippets {
-		fmt.Fprintf(&b, "printf '\\n%s BEGIN %d\\n'\n(\n%s\n) </dev/null 2>\"$t\"\nrc=$?\nprintf '\\n%s ERR %d\\n'\ncat \"$t\"\nprintf '\\n%s END %d %%d\\n' \"$rc\"\n",
-			marker, i, s, marker, i, marker, i)
+		fmt.Fprintf(&b, "printf '\\n%[1]s BEGIN %[2]d\\n'; printf '\\n%[1]s BEGIN %[2]d\\n' >&2\n(\n%[3]s\n) </dev/null\nrc=$?\nprintf '\\n%[1]s END %[2]d %%d\\n' \"$rc\"; printf '\\n%[1]s END %[2]d\\n' >&2\n",
+			marker, i, s)
 	}
 	return b.String()
 }
 
-// parseBatch splits the output of batchScript into n sections. A section whose frame is missing
-// (the script was cut short) is an error for that section only.
-func parseBatch(out []byte, marker string, n int) ([]resource.Section, []error) {
-	secs := make([]resource.Section, n)
-	errs := make([]error, n)
-	for i := range errs {
-		errs[i] = fmt.Errorf("the read of this resource did not complete")
-	}
+// splitFrames splits one stream into sections by index. withStatus: END lines carry the status.
+func splitFrames(out []byte, marker string, n int, withStatus bool) (bodies [][]byte, status []int, ok []bool) {
+	bodies, status, ok = make([][]byte, n), make([]int, n), make([]bool, n)
 	m := []byte("\n" + marker + " ")
 	rest := append([]byte("\n"), out...)
 	for {
 		start := bytes.Index(rest, m)
 		if start < 0 {
-			break
+			return
 		}
 		rest = rest[start+len(m):]
 		nl := bytes.IndexByte(rest, '\n')
 		if nl < 0 {
-			break
+			return
 		}
 		head := strings.Fields(string(rest[:nl]))
 		rest = rest[nl+1:]
-		if len(head) < 2 || head[0] != "BEGIN" {
+		if len(head) != 2 || head[0] != "BEGIN" {
 			continue
 		}
 		i, err := strconv.Atoi(head[1])
 		if err != nil || i < 0 || i >= n {
 			continue
 		}
-		errFrame := []byte(fmt.Sprintf("\n%s ERR %d\n", marker, i))
-		endFrame := []byte(fmt.Sprintf("\n%s END %d ", marker, i))
-		e := bytes.Index(rest, errFrame)
+		end := []byte(fmt.Sprintf("\n%s END %d", marker, i))
+		e := bytes.Index(rest, end)
 		if e < 0 {
-			break
+			return
 		}
-		stdout := rest[:e]
-		rest = rest[e+len(errFrame):]
-		f := bytes.Index(rest, endFrame)
-		if f < 0 {
-			break
-		}
-		stderr := rest[:f]
-		rest = rest[f+len(endFrame):]
+		body := rest[:e]
+		rest = rest[e+len(end):]
 		nl = bytes.IndexByte(rest, '\n')
 		if nl < 0 {
 			nl = len(rest)
 		}
-		status, err := strconv.Atoi(strings.TrimSpace(string(rest[:nl])))
-		if err != nil {
+		tail := strings.TrimSpace(string(rest[:nl]))
+		rest = rest[nl:]
+		if withStatus {
+			st, err := strconv.Atoi(tail)
+			if err != nil {
+				continue
+			}
+			status[i] = st
+		}
+		bodies[i] = append([]byte(nil), body...)
+		ok[i] = true
+	}
+}
+
+// parseBatch splits the output of batchScript into n sections. A section whose frame is missing
+// (the script was cut short) is an error for that section only.
+func parseBatch(stdout, stderr []byte, marker string, n int) ([]resource.Section, []error) {
+	secs := make([]resource.Section, n)
+	errs := make([]error, n)
+	outs, status, ok := splitFrames(stdout, marker, n, true)
+	errOuts, _, _ := splitFrames(stderr, marker, n, false)
+	for i := range secs {
+		if !ok[i] {
+			errs[i] = fmt.Errorf("the read of this resource did not complete")
 			continue
 		}
-		rest = rest[nl:]
-		secs[i] = resource.Section{Stdout: append([]byte(nil), stdout...), Stderr: append([]byte(nil), stderr...), Status: status}
-		errs[i] = nil
+		secs[i] = resource.Section{Stdout: outs[i], Stderr: errOuts[i], Status: status[i]}
 	}
 	return secs, errs
 }

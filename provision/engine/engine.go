@@ -436,10 +436,7 @@ func (r *Run) read(ctx context.Context, h *HostRun, snippets []string) ([]resour
 	if err != nil {
 		return nil, nil, fmt.Errorf("read: %w", err)
 	}
-	secs, errs := parseBatch(res.Stdout, marker, len(snippets))
-	if res.ExitStatus == 97 {
-		return nil, nil, fmt.Errorf("read: mktemp failed on the host: %s", strings.TrimSpace(string(res.Stderr)))
-	}
+	secs, errs := parseBatch(res.Stdout, res.Stderr, marker, len(snippets))
 	return secs, errs, nil
 }
 

@@ -22,15 +22,17 @@ func TestBatchFraming(t *testing.T) {
 		"echo a=1; echo b=2",
 		"echo partial; exit 3",
 		"echo to-stderr >&2; echo out",
-		"echo '@@perfprov-000000000000000000000000 END 3 0'; printf 'no newline'",
+		"echo '@@perfprov-000000000000000000000000 END 3 0'; printf 'no newline'; printf 'err no newline' >&2",
 		"cat; echo after-stdin", // stdin is closed: cat must not hang
 		"exit 0",
 	}
-	out, err := exec.Command("sh", "-c", batchScript(marker, snippets)).Output()
-	if err != nil {
+	var out, stderr bytes.Buffer
+	cmd := exec.Command("sh", "-c", batchScript(marker, snippets))
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
 		t.Fatalf("script: %v", err)
 	}
-	secs, errs := parseBatch(out, marker, len(snippets))
+	secs, errs := parseBatch(out.Bytes(), stderr.Bytes(), marker, len(snippets))
 	want := []struct {
 		stdout, stderr string
 		status         int
@@ -38,7 +40,7 @@ func TestBatchFraming(t *testing.T) {
 		{"a=1\nb=2\n", "", 0},
 		{"partial\n", "", 3},
 		{"out\n", "to-stderr\n", 0},
-		{"@@perfprov-000000000000000000000000 END 3 0\nno newline", "", 0},
+		{"@@perfprov-000000000000000000000000 END 3 0\nno newline", "err no newline", 0},
 		{"after-stdin\n", "", 0},
 		{"", "", 0},
 	}
@@ -52,8 +54,9 @@ func TestBatchFraming(t *testing.T) {
 		}
 	}
 	// A cut-short output fails only the sections it lost.
-	cut := out[:bytes.Index(out, []byte(marker+" BEGIN 2"))]
-	_, errs = parseBatch(cut, marker, len(snippets))
+	full := out.Bytes()
+	cut := full[:bytes.Index(full, []byte(marker+" BEGIN 2"))]
+	_, errs = parseBatch(cut, stderr.Bytes(), marker, len(snippets))
 	if errs[0] != nil || errs[1] != nil || errs[2] == nil || errs[5] == nil {
 		t.Errorf("cut output errors: %v", errs)
 	}

@@ -1,0 +1,139 @@
+// Package fleetbench measures whole perfprov runs against a lab of 20 real hosts, next to the
+// reference every fleet admin knows: OpenSSH logging in to every host in parallel. The numbers are
+// printed with their ratio; they are benchmarks (make bench), never timed tests.
+package fleetbench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/perfprov/perfprov/internal/testbed"
+)
+
+const fleetSize = 20
+
+var perfprovBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "perfprov-fleetbench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	perfprovBin = filepath.Join(dir, "perfprov")
+	build := exec.Command("go", "build", "-o", perfprovBin, "github.com/perfprov/perfprov/cmd/perfprov")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building perfprov:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(dir)
+	testbed.Main(m)
+}
+
+// opensshFanout logs in to every host with OpenSSH in parallel and runs `true`: the time a fleet
+// admin pays before any work happens.
+func opensshFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(lab.Hosts))
+	for _, h := range lab.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.CommandContext(ctx, "ssh", "-F", "/dev/null", "-i", lab.KeyPath,
+				"-o", "UserKnownHostsFile="+lab.KnownHostsPath, "-o", "StrictHostKeyChecking=yes",
+				"-o", "BatchMode=yes", "-p", fmt.Sprint(h.Port), "root@"+h.Address, "true")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Errorf("ssh %s: %v: %s", h.Name, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// perfprovRun runs the perfprov binary with args and returns its wall time.
+func perfprovRun(ctx context.Context, env []string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, perfprovBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("perfprov %v: %v\n%s", args, err, out)
+	}
+	return time.Since(start), nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func measure(b *testing.B, runs int, f func() (time.Duration, error)) []time.Duration {
+	b.Helper()
+	var ds []time.Duration
+	for i := 0; i < runs; i++ {
+		d, err := f()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// report prints a comparison line that make bench shows, and records the ratio as a metric.
+func report(b *testing.B, what string, ours, openssh []time.Duration, goal float64) {
+	ratio := median(ours).Seconds() / median(openssh).Seconds()
+	verdict := "meets"
+	if ratio > goal {
+		verdict = "MISSES"
+	}
+	fmt.Printf("%-34s perfprov median %6.3fs (runs %v)  OpenSSH fan-out median %6.3fs (runs %v)  ratio %.2f (goal <= %.2f: %s)\n",
+		what, median(ours).Seconds(), rounded(ours), median(openssh).Seconds(), rounded(openssh), ratio, goal, verdict)
+	b.ReportMetric(ratio, "ratio")
+	b.ReportMetric(median(ours).Seconds(), "perfprov-s")
+	b.ReportMetric(median(openssh).Seconds(), "openssh-s")
+}
+
+func rounded(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = fmt.Sprintf("%.2f", d.Seconds())
+	}
+	return out
+}
+
+// BenchmarkFacts: `perfprov facts` on 20 hosts against `ssh host true` to the same 20 hosts.
+// Goal (issue 3): ratio <= 0.5.
+func BenchmarkFacts(b *testing.B) {
+	lab := testbed.Require(b, fleetSize)
+	ctx := context.Background()
+	cache := b.TempDir()
+	env := []string{"XDG_CACHE_HOME=" + cache}
+	for i := 0; i < b.N; i++ {
+		cold, err := perfprovRun(ctx, env, "facts", "-json", lab.InventoryPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		openssh := measure(b, 5, func() (time.Duration, error) { return opensshFanout(ctx, lab) })
+		ours := measure(b, 5, func() (time.Duration, error) {
+			return perfprovRun(ctx, env, "facts", "-json", lab.InventoryPath)
+		})
+		fmt.Printf("perfprov facts, %d hosts, first run (perf versions not cached yet): %.3fs\n", len(lab.Hosts), cold.Seconds())
+		report(b, fmt.Sprintf("perfprov facts, %d hosts:", len(lab.Hosts)), ours, openssh, 0.5)
+	}
+}
