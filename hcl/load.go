@@ -29,6 +29,7 @@ func Load(path string, opts LoadOptions) (spec *Spec, diags hcl2.Diagnostics) {
 	spec = &Spec{Dir: path, state: &specState{files: map[string]*hcl2.File{}}}
 	defer func() {
 		if r := recover(); r != nil {
+			spec.state.loadFailed = true
 			diags = append(diags, errorDiag(nil, "Internal error while loading the spec",
 				fmt.Sprintf("perfprov failed unexpectedly (%v). This is a bug in perfprov; please report it with the spec that caused it.\n%s", r, firstStackLines(debug.Stack()))))
 		}
@@ -36,6 +37,7 @@ func Load(path string, opts LoadOptions) (spec *Spec, diags hcl2.Diagnostics) {
 		sortDiagnostics(diags)
 	}()
 	diags = spec.load(path, opts)
+	spec.state.loadFailed = diags.HasErrors()
 	return spec, diags
 }
 
@@ -192,7 +194,7 @@ func (s *Spec) Evaluate(host string, facts cty.Value) (hc *HostConfig, diags hcl
 			diags = s.state.redact(diags)
 		}
 	}()
-	if s.state == nil || s.state.root == nil || !s.state.graphOK {
+	if s.state == nil || s.state.root == nil || !s.state.graphOK || s.state.loadFailed {
 		return nil, hcl2.Diagnostics{errorDiag(nil, "Spec not loaded", "Evaluate needs a spec that loaded without errors.")}
 	}
 	h := s.Host(host)

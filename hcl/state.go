@@ -16,8 +16,9 @@ type specState struct {
 	rootDir string
 	root    *module
 	// nodes in evaluation order (dependencies first); complete only when graphOK.
-	nodes   []*node
-	graphOK bool
+	nodes      []*node
+	graphOK    bool
+	loadFailed bool // Load reported errors: Evaluate refuses the spec
 
 	groupIdx   map[string]*Group
 	hostIdx    map[string]*Host

@@ -13,6 +13,10 @@ command -v flock >/dev/null || need+=(util-linux)
 command -v busybox >/dev/null || need+=(busybox)
 command -v posh >/dev/null || need+=(posh)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The bench package runs the real member/non-member procedure on this machine too.
+command -v perf >/dev/null || need+=(linux-perf)
+command -v setcap >/dev/null || need+=(libcap2-bin)
+command -v runuser >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to install: ${need[*]}" >&2

@@ -26,7 +26,7 @@ func runFmt(ctx context.Context, env *cliEnv, args []string) error {
 	check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")
 	diff := fs.Bool("diff", false, "print the changes as a unified diff")
 	recursive := fs.Bool("recursive", false, "also format .hcl files in subdirectories")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSpecArgs(fs, args); err != nil {
 		return err
 	}
 	path, err := specPath(fs)

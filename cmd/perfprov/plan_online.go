@@ -18,6 +18,7 @@ func runPlanOnline(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOp
 		return err
 	}
 	eo := engineOptions(env, spec, opts.Parallel)
+	eo.CloseAfterPlan = true
 	if opts.JSON {
 		var out = newApplyOutput(env, true)
 		eo.Events = func(e engine.Event) {

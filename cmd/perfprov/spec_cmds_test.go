@@ -122,6 +122,9 @@ func TestSpecCommandUsage(t *testing.T) {
 		!strings.Contains(errs, "Value for undeclared variable") {
 		t.Errorf("-var undeclared: exit %d\n%s", code, errs)
 	}
+	if code, out, errs := specCLI(t, "validate", filepath.Join("..", "..", "examples", "fleet"), "-json"); code != 0 || !strings.Contains(out, `"valid": true`) {
+		t.Errorf("flags after PATH: exit %d\n%s%s", code, out, errs)
+	}
 	if code, _, errs := specCLI(t, "validate", "-var", `members=["alice","carol"]`, filepath.Join("..", "..", "examples", "fleet")); code != 0 {
 		t.Errorf("-var members: exit %d\n%s", code, errs)
 	}

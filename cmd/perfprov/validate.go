@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
@@ -27,7 +28,7 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	var f specFlags
 	f.register(fs, false)
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseSpecArgs(fs, args); err != nil {
 		return err
 	}
 	path, err := specPath(fs)
@@ -77,4 +78,27 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// parseSpecArgs parses flags that may come before or after PATH ("validate examples/x -json"),
+// as people type them; "--" ends the flags.
+func parseSpecArgs(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+	// Re-parse nothing: put the positional arguments back for specPath.
+	return fs.Parse(append([]string{"--"}, positional...))
 }

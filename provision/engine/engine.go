@@ -48,6 +48,9 @@ type Options struct {
 	Resources resource.Env
 	// ReadTimeout bounds the batched read of one host (default 5 minutes).
 	ReadTimeout time.Duration
+	// CloseAfterPlan closes each host's connection as soon as it is planned (plan only: the
+	// connections are not needed for an Apply).
+	CloseAfterPlan bool
 	// NewResource prepares a resource; nil uses resource.New (tests plug in fakes).
 	NewResource func(r *hcl.Resource, env *resource.Env) (resource.Resource, error)
 }
@@ -211,6 +214,9 @@ func Plan(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Options) *R
 			defer wg.Done()
 			defer func() { <-sem }()
 			r.planHost(ctx, h)
+			if r.opts.CloseAfterPlan {
+				h.closeConn()
+			}
 		}(h)
 	}
 	wg.Wait()
@@ -248,7 +254,10 @@ func (r *Run) HasErrors() bool {
 
 // Apply applies the plan host by host, in rolling batches.
 func (r *Run) Apply(ctx context.Context) {
-	r.rollout(ctx, func(ctx context.Context, h *HostRun) { r.applyHost(ctx, h) })
+	r.rollout(ctx, func(ctx context.Context, h *HostRun) {
+		r.applyHost(ctx, h)
+		h.closeConn()
+	})
 }
 
 // PlanAndApply plans and applies each host in one pass inside the rollout (no confirmation step:
@@ -258,17 +267,22 @@ func PlanAndApply(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Opt
 	r.rollout(ctx, func(ctx context.Context, h *HostRun) {
 		r.planHost(ctx, h)
 		r.applyHost(ctx, h)
+		h.closeConn() // a host done is a connection released, however large the fleet
 	})
 	return r
 }
 
-// Close closes every connection of the run.
+// Close closes every connection of the run that is still open.
 func (r *Run) Close() {
 	for _, h := range r.Hosts {
-		if h.conn != nil {
-			_ = h.conn.Close()
-			h.conn = nil
-		}
+		h.closeConn()
+	}
+}
+
+func (h *HostRun) closeConn() {
+	if h.conn != nil {
+		_ = h.conn.Close()
+		h.conn = nil
 	}
 }
 

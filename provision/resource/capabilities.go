@@ -99,7 +99,7 @@ if [ -e "$p" ]; then
   r=$(readlink -f -- "$p"); printf 'real=%%s\n' "$r"
   stat -L -c 'kind=%%F
 mode=%%a' -- "$r"
-  printf 'magic=%%s\n' "$(head -c 4 -- "$r" 2>/dev/null | od -An -tx1 | tr -d ' \n')"
+  printf 'magic=%%s\n' "$(od -An -tx1 -N4 -- "$r" 2>/dev/null)"
   gc=
   case $sc in */*) [ -x "${sc%%/*}/getcap" ] && gc="${sc%%/*}/getcap";; esac
   [ -n "$gc" ] || gc=$(command -v getcap 2>/dev/null) || { for d in /usr/sbin /sbin; do [ -x "$d/getcap" ] && gc=$d/getcap && break; done; }
@@ -114,7 +114,7 @@ func (c *capabilities) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
 	st := capState{
 		exists: m["exists"] == "1", symlink: m["symlink"] == "1", real: m["real"], kind: m["kind"],
-		magic: m["magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
+		magic: strings.Join(strings.Fields(m["magic"]), ""), setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
 		mountPt: m["mountpoint"], mountOpts: m["mountopts"], fsType: m["fstype"],
 	}
 	if !st.exists {

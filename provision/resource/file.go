@@ -76,14 +76,15 @@ type fileState struct {
 }
 
 func (f *file) ReadScript() string {
-	return statSnippet(f.path) + `if [ -f "$p" ]; then printf 'sha256=%s\n' "$(sha256sum < "$p" | cut -c1-64)"; fi
+	return statSnippet(f.path) + `if [ -f "$p" ]; then printf 'sha256=%s\n' "$(sha256sum < "$p")"; fi
 `
 }
 
 func (f *file) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
 	ps, err := parsePathState(m)
-	return fileState{pathState: ps, sha: m["sha256"]}, err
+	sha, _, _ := strings.Cut(strings.TrimSpace(m["sha256"]), " ") // "HASH  -"
+	return fileState{pathState: ps, sha: sha}, err
 }
 
 func (f *file) Diff(st State) (*Diff, error) {

@@ -92,13 +92,13 @@ func (s *sysctl) ReadScript() string {
 	last := s.name[strings.LastIndex(s.name, ".")+1:]
 	var b strings.Builder
 	fmt.Fprintf(&b, "f=%s; pf=%s\n", shell.Quote(s.procPath()), shell.Quote(s.persistFile))
-	b.WriteString(`if [ -r "$f" ]; then printf 'runtime=%s\n' "$(tr '\t\n' '  ' < "$f")"; fi
-if [ -f "$pf" ]; then echo file_exists=1; sed 's/^/line=/' "$pf"; fi
+	// Builtins only, except one grep: read and printf do not start processes.
+	b.WriteString(`if [ -r "$f" ]; then IFS= read -r v < "$f"; printf 'runtime=%s\n' "$v"; fi
+if [ -f "$pf" ]; then echo file_exists=1; while IFS= read -r l || [ -n "$l" ]; do printf 'line=%s\n' "$l"; done < "$pf"; fi
 `)
 	if s.persist {
-		// Other files that mention the key: the one whose name sorts last wins at boot.
-		fmt.Fprintf(&b, "for fl in /etc/sysctl.conf %s; do [ -f \"$fl\" ] && [ \"$fl\" != \"$pf\" ] && grep -sF -- %s \"$fl\" | sed \"s|^|other=$fl:|\"; done; true\n",
-			strings.Join(globs(sysctlDirs), " "), shell.Quote(last))
+		// Other files that mention the key, as FILE:LINE: the one whose name sorts last wins at boot.
+		fmt.Fprintf(&b, "echo others:\ngrep -sHF -- %s /etc/sysctl.conf %s\ntrue\n", shell.Quote(last), strings.Join(globs(sysctlDirs), " "))
 	}
 	return b.String()
 }
@@ -113,7 +113,22 @@ func globs(dirs []string) []string {
 
 func (s *sysctl) Parse(sec Section) (State, error) {
 	var st sysctlState
+	others := false
 	for _, line := range strings.Split(string(sec.Stdout), "\n") {
+		if others {
+			file, assign, ok := strings.Cut(line, ":")
+			if !ok || file == s.persistFile {
+				continue
+			}
+			if key, val, ok := parseSysctlLine(assign); ok && key == s.name {
+				st.otherValues = append(st.otherValues, sysctlSetting{file: file, value: val})
+			}
+			continue
+		}
+		if line == "others:" {
+			others = true
+			continue
+		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
 			continue
@@ -125,14 +140,6 @@ func (s *sysctl) Parse(sec Section) (State, error) {
 			st.fileExists = true
 		case "line":
 			st.fileLines = append(st.fileLines, v)
-		case "other":
-			file, assign, ok := strings.Cut(v, ":")
-			if !ok {
-				continue
-			}
-			if key, val, ok := parseSysctlLine(assign); ok && key == s.name {
-				st.otherValues = append(st.otherValues, sysctlSetting{file: file, value: val})
-			}
 		}
 	}
 	return st, nil

@@ -66,9 +66,9 @@ type userState struct {
 }
 
 func (u *user) ReadScript() string {
-	q := shell.Quote(u.name)
-	return fmt.Sprintf(`if getent passwd %s >/dev/null; then echo exists=1; printf 'groups=%%s\n' "$(id -Gn %s)"; else echo exists=0; fi
-`, q, q)
+	// One process: id fails for a user that does not exist.
+	return fmt.Sprintf(`if g=$(id -Gn %s 2>/dev/null); then echo exists=1; printf 'groups=%%s\n' "$g"; else echo exists=0; fi
+`, shell.Quote(u.name))
 }
 
 func (u *user) Parse(s Section) (State, error) {

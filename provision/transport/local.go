@@ -63,6 +63,7 @@ func (l *Local) Run(ctx context.Context, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
+	script = asUser(l.user, cmd.RunAs, script)
 	argv, stdin := []string{"-c", script}, cmd.Stdin
 	if len(script) > maxArgLen {
 		if stdin != nil {

@@ -133,3 +133,16 @@ func shStdinCommand() string {
 // maxArgLen stays under Linux's MAX_ARG_STRLEN (128 KiB for one argument): a longer script goes
 // to /bin/sh -s on stdin.
 const maxArgLen = 100 * 1024
+
+// asUser wraps script so that a root login runs it as target, with target's supplementary groups
+// (runuser and su both call initgroups), without sudo: root needs no become. For any other login,
+// or no target, script is returned as it is (checkPrivilege has refused what needs sudo).
+// runuser is util-linux's; su is the fallback where it is missing (busybox systems).
+func asUser(login, target, script string) string {
+	if login != "root" || target == "" || target == login {
+		return script
+	}
+	run := shell.Join("runuser", "-u", target, "--", "/bin/sh", "-c", script)
+	su := shell.Join("su", "-s", "/bin/sh", target, "-c", script)
+	return "if command -v runuser >/dev/null 2>&1; then exec " + run + "; else exec " + su + "; fi"
+}

@@ -426,6 +426,7 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
+	script = asUser(c.user, cmd.RunAs, script)
 	line := shCommand(script)
 	stdin := cmd.Stdin
 	if len(line) > maxArgLen {
@@ -602,6 +603,13 @@ func teeWriter(capture io.Writer, stream io.Writer) io.Writer {
 
 // checkPrivilege refuses, on an undecorated connection, what needs sudo.
 func checkPrivilege(host, user string, cmd Command) error {
+	if cmd.RunAs != "" && cmd.RunAs != user && user == "root" {
+		// Root switches users itself (see asUser): no become needed.
+		if !ValidUserName(cmd.RunAs) {
+			return fmt.Errorf("%s: run as %q: not a valid user name", host, cmd.RunAs)
+		}
+		return nil
+	}
 	if cmd.RunAs != "" && cmd.RunAs != user {
 		return fmt.Errorf("%s: running as %s needs become (the login user is %s)", host, cmd.RunAs, user)
 	}

@@ -1,0 +1,167 @@
+package hcl
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func hostFacts(osID string, capLastCap int) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"os_id":           cty.StringVal(osID),
+		"kernel_release":  cty.StringVal("6.1.0-18-amd64"),
+		"package_manager": cty.StringVal("apt"),
+		"cap_last_cap":    cty.NumberIntVal(int64(capLastCap)),
+		"perf":            cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal("6.1.76")}),
+	})
+}
+
+func stringsOf(v cty.Value) []string {
+	var out []string
+	for _, e := range v.AsValueSlice() {
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+// TestPerfUsersModule checks the order that keeps capabilities (chgrp after setcap erases them)
+// and the capability set chosen from the facts.
+func TestPerfUsersModule(t *testing.T) {
+	dir := writeSpec(t, map[string]string{"main.hcl": `
+host "h" {
+  connection {
+    type = "local"
+  }
+}
+module "libcap" {
+  source      = "builtin/libcap"
+  source_path = "libcap-2.70.tar.xz"
+}
+module "perf_users" {
+  source     = "builtin/perf_users"
+  members    = ["alice", "bob"]
+  setcap     = module.libcap.setcap
+  extra_caps = ["cap_ipc_lock"]
+}
+`})
+	spec := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, spec, "h", hostFacts("debian", 40))
+	var got []string
+	byAddr := map[string]*Resource{}
+	for _, r := range hc.Resources {
+		if strings.HasPrefix(r.Addr, "module.perf_users.") {
+			got = append(got, strings.TrimPrefix(r.Addr, "module.perf_users."))
+			byAddr[strings.TrimPrefix(r.Addr, "module.perf_users.")] = r
+		}
+	}
+	want := []string{"group.perf_users", `user.members["alice"]`, `user.members["bob"]`, "permissions.perf", "sysctl.paranoid", "capabilities.perf"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("perf_users order %q, want %q", got, want)
+	}
+	if last := hc.Resources[len(hc.Resources)-1]; last.Addr != "module.perf_users.capabilities.perf" {
+		t.Errorf("capabilities are not applied last: %s is", last.Addr)
+	}
+	caps := byAddr["capabilities.perf"]
+	if !reflect.DeepEqual(stringsOf(caps.Attrs["caps"]), []string{"cap_perfmon", "cap_sys_ptrace", "cap_syslog", "cap_ipc_lock"}) ||
+		caps.Attrs["setcap"].AsString() != "/opt/libcap/sbin/setcap" || caps.Attrs["flags"].AsString() != "ep" {
+		t.Errorf("capabilities = %#v", caps.Attrs)
+	}
+	deps := strings.Join(caps.DependsOn, " ")
+	for _, d := range []string{"module.perf_users.permissions.perf", "module.perf_users.sysctl.paranoid", "module.libcap.build.libcap"} {
+		if !strings.Contains(deps, d) {
+			t.Errorf("capabilities.perf does not depend on %s: %q", d, caps.DependsOn)
+		}
+	}
+	perm := byAddr["permissions.perf"]
+	if perm.Attrs["owner"].AsString() != "root" || perm.Attrs["group"].AsString() != "perf_users" || perm.Attrs["mode"].AsString() != "0750" {
+		t.Errorf("permissions = %#v", perm.Attrs)
+	}
+	sysctl := byAddr["sysctl.paranoid"]
+	if sysctl.Attrs["value"].AsString() != "2" || sysctl.Attrs["persist_file"].AsString() != "/etc/sysctl.d/99-zz-perf-security.conf" {
+		t.Errorf("sysctl = %#v", sysctl.Attrs)
+	}
+
+	hc = mustEval(t, spec, "h", hostFacts("debian", 37))
+	for _, r := range hc.Resources {
+		if r.Addr == "module.perf_users.capabilities.perf" && stringsOf(r.Attrs["caps"])[0] != "cap_sys_admin" {
+			t.Errorf("kernel without CAP_PERFMON: caps %q", stringsOf(r.Attrs["caps"]))
+		}
+	}
+}
+
+func TestPerfModule(t *testing.T) {
+	dir := writeSpec(t, map[string]string{"main.hcl": `
+host "h" {
+  connection {
+    type = "local"
+  }
+}
+module "pkg" {
+  source = "builtin/perf"
+  prefix = "/opt/perf-pkg"
+}
+module "src" {
+  source             = "builtin/perf"
+  from               = "source"
+  kernel_source_path = "linux-source-6.1.tar.xz"
+  prefix             = "/opt/perf-src"
+}
+resource "command" "versions" {
+  run = "echo ${module.pkg.version} ${module.src.version} ${module.src.binary}"
+}
+`})
+	spec := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, spec, "h", hostFacts("ubuntu", 40))
+	var pkg, src []string
+	var run string
+	for _, r := range hc.Resources {
+		switch {
+		case strings.HasPrefix(r.Addr, "module.pkg."):
+			pkg = append(pkg, strings.TrimPrefix(r.Addr, "module.pkg."))
+			if r.Type == "package" && !reflect.DeepEqual(stringsOf(r.Attrs["names"]), []string{"linux-tools-common", "linux-tools-6.1.0-18-amd64"}) {
+				t.Errorf("ubuntu packages = %q", stringsOf(r.Attrs["names"]))
+			}
+		case strings.HasPrefix(r.Addr, "module.src."):
+			src = append(src, strings.TrimPrefix(r.Addr, "module.src."))
+			if r.Type == "build" && !strings.Contains(stringsOf(r.Attrs["commands"])[1], "make -C tools/perf O=/var/cache/perfprov/build/perf/out prefix=/opt/perf-src NO_LIBPYTHON=1") {
+				t.Errorf("build commands = %q", stringsOf(r.Attrs["commands"]))
+			}
+		case r.Addr == "command.versions":
+			run = r.Attrs["run"].AsString()
+		}
+	}
+	if !reflect.DeepEqual(pkg, []string{"package.perf[0]", "directory.bin", "command.copy_real_perf[0]"}) {
+		t.Errorf("from = package: %q", pkg)
+	}
+	if !reflect.DeepEqual(src, []string{"directory.bin", "package.build_deps[0]", "source.kernel[0]", "build.perf[0]"}) {
+		t.Errorf("from = source: %q", src)
+	}
+	if run != "echo 6.1.76 6.1 /opt/perf-src/bin/perf" {
+		t.Errorf("outputs: %q", run)
+	}
+}
+
+func TestUnknownCountOffline(t *testing.T) {
+	dir := writeSpec(t, map[string]string{"main.hcl": `
+host "h" {
+  connection {
+    type = "local"
+  }
+}
+resource "command" "per_cpu" {
+  count = host.facts.cpu_count
+  run   = "echo ${count.index}"
+}
+`})
+	spec := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, spec, "h", cty.DynamicVal)
+	if len(hc.Resources) != 1 || hc.Resources[0].Addr != "command.per_cpu[*]" || hc.Resources[0].Attrs["run"].IsKnown() {
+		t.Errorf("offline: %q", addrs(hc.Resources))
+	}
+	hc = mustEval(t, spec, "h", cty.ObjectVal(map[string]cty.Value{"cpu_count": cty.NumberIntVal(3)}))
+	if got := addrs(hc.Resources); !reflect.DeepEqual(got, []string{"command.per_cpu[0]", "command.per_cpu[1]", "command.per_cpu[2]"}) {
+		t.Errorf("with facts: %q", got)
+	}
+}
