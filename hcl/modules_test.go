@@ -56,9 +56,21 @@ module "perf_users" {
 			byAddr[strings.TrimPrefix(r.Addr, "module.perf_users.")] = r
 		}
 	}
-	want := []string{"group.perf_users", `user.members["alice"]`, `user.members["bob"]`, "permissions.perf", "sysctl.paranoid", "capabilities.perf"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("perf_users order %q, want %q", got, want)
+	// The order that matters: group, then members and the binary's group and mode, then (last)
+	// the capabilities. Other resources may join the module.
+	pos := map[string]int{}
+	for i, a := range got {
+		pos[a] = i + 1
+	}
+	before := [][2]string{
+		{"group.perf_users", `user.members["alice"]`}, {"group.perf_users", "permissions.perf"},
+		{"permissions.perf", "capabilities.perf"}, {"sysctl.paranoid", "capabilities.perf"},
+		{`user.members["bob"]`, "capabilities.perf"},
+	}
+	for _, b := range before {
+		if pos[b[0]] == 0 || pos[b[1]] == 0 || pos[b[0]] > pos[b[1]] {
+			t.Errorf("%s must come before %s: %q", b[0], b[1], got)
+		}
 	}
 	if last := hc.Resources[len(hc.Resources)-1]; last.Addr != "module.perf_users.capabilities.perf" {
 		t.Errorf("capabilities are not applied last: %s is", last.Addr)
@@ -132,11 +144,25 @@ resource "command" "versions" {
 			run = r.Attrs["run"].AsString()
 		}
 	}
-	if !reflect.DeepEqual(pkg, []string{"package.perf[0]", "directory.bin", "command.copy_real_perf[0]"}) {
-		t.Errorf("from = package: %q", pkg)
+	inOrder := func(what string, got []string, want ...string) {
+		t.Helper()
+		i := 0
+		for _, a := range got {
+			if i < len(want) && a == want[i] {
+				i++
+			}
+		}
+		if i < len(want) {
+			t.Errorf("%s: %q does not hold %q in this order", what, got, want)
+		}
 	}
-	if !reflect.DeepEqual(src, []string{"directory.bin", "package.build_deps[0]", "source.kernel[0]", "build.perf[0]"}) {
-		t.Errorf("from = source: %q", src)
+	inOrder("from = package", pkg, "package.perf[0]", "command.copy_real_perf[0]")
+	inOrder("from = source", src, "source.kernel[0]", "build.perf[0]")
+	for _, a := range append(pkg, src...) {
+		if (strings.HasPrefix(a, "source.") || strings.HasPrefix(a, "build.")) && contains(pkg, a) ||
+			strings.HasPrefix(a, "command.copy_real_perf") && contains(src, a) {
+			t.Errorf("resource %s in the wrong mode", a)
+		}
 	}
 	if run != "echo 6.1.76 6.1 /opt/perf-src/bin/perf" {
 		t.Errorf("outputs: %q", run)

@@ -197,12 +197,15 @@ func writeResource(w io.Writer, n int, r *hcl.Resource) {
 }
 
 func writeBenchmark(w io.Writer, b *hcl.Benchmark) {
-	perf := b.Perf
+	perf, runAs := b.Perf, b.RunAs
 	if perf == "" {
 		perf = unknownText
 	}
+	if runAs == "" {
+		runAs = unknownText
+	}
 	fmt.Fprintf(w, "  benchmark %q: run_as %s, perf %s, events %s, tolerance %s, repeat %d, require_hardware_counters %t\n",
-		b.Name, b.RunAs, perf, strings.Join(b.Events, ","), strconv.FormatFloat(b.Tolerance*100, 'f', -1, 64)+"%", b.Repeat, b.RequireHardwareCounters)
+		b.Name, runAs, perf, strings.Join(b.Events, ","), strconv.FormatFloat(b.Tolerance*100, 'f', -1, 64)+"%", b.Repeat, b.RequireHardwareCounters)
 }
 
 // renderValue writes a value as HCL-like text; cont is the indentation of continuation lines.
