@@ -54,7 +54,7 @@ func TestConnectionPrecedence(t *testing.T) {
 	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
 	web1, db1 := spec.Host("web1"), spec.Host("db1")
 	// top: user deploy, timeout 15s; group web (declared first): port 2200; group eu: user eu-admin.
-	want := Connection{Type: "ssh", User: "eu-admin", Port: 2200, HostKeyChecking: "strict", Timeout: 15 * time.Second,
+	want := Connection{Type: "ssh", User: "eu-admin", Port: 2200, Timeout: 15 * time.Second,
 		IdentityFiles: []string{filepath.Join("testdata", "valid", "full", "keys", "id_ed25519")}}
 	if !reflect.DeepEqual(web1.Conn, want) {
 		t.Errorf("web1.Conn = %+v, want %+v", web1.Conn, want)

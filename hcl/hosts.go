@@ -565,7 +565,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 	}
 	for _, hi := range hosts {
 		h := hi.h
-		h.Conn = Connection{Type: "ssh", HostKeyChecking: "strict"}
+		h.Conn = Connection{Type: "ssh"} // HostKeyChecking stays "" unless set: ~/.ssh/config may then decide, else strict
 		h.Conn.apply(top)
 		vars := map[string]cty.Value{}
 		for _, gi := range groups {

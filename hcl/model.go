@@ -55,7 +55,7 @@ type Connection struct {
 	IdentityFiles     []string // paths on the controller
 	PasswordEnv       string   // name of an environment variable that holds the login password
 	KnownHosts        string   // known_hosts file; default ~/.ssh/known_hosts
-	HostKeyChecking   string   // "strict" (default) or "accept-new"
+	HostKeyChecking   string   // "strict" or "accept-new"; "": ~/.ssh/config StrictHostKeyChecking, else strict
 	Jump              []string // ProxyJump hops, "[user@]host[:port]" or spec host names, in order
 	Become            string   // "sudo" (default when the user is not root) or "none"
 	BecomePasswordEnv string   // name of an environment variable that holds the sudo password
