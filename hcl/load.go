@@ -18,6 +18,8 @@ type LoadOptions struct {
 	Vars []string
 	// VarFiles are -var-file paths in command-line order; -var values win over them.
 	VarFiles []string
+	// Inventory files, when given, replace the spec's own host, group and connection blocks.
+	Inventory []string
 	// Getenv reads PERFPROV_VAR_<name> (the weakest source). Nil means no environment.
 	Getenv func(string) string
 }

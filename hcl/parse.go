@@ -90,6 +90,9 @@ func (s *Spec) load(p string, opts LoadOptions) hcl2.Diagnostics {
 		}
 		diags = append(diags, s.parseModuleFile(root, name, src, raw)...)
 	}
+	if len(opts.Inventory) > 0 {
+		diags = append(diags, s.parseInventory(opts.Inventory, raw)...)
+	}
 	diags = append(diags, s.loadChildren(root, 1)...)
 
 	// Hosts need variables and locals known at load time; resources need hosts to resolve their
@@ -687,4 +690,53 @@ func misspelled(b *hcl2.Block, names []string) bool {
 		}
 	}
 	return false
+}
+
+// inventorySchema is what an inventory file may hold: where the hosts are and how to reach them.
+var inventorySchema = &hcl2.BodySchema{Blocks: []hcl2.BlockHeaderSchema{
+	{Type: "host", LabelNames: []string{"name"}},
+	{Type: "group", LabelNames: []string{"name"}},
+	{Type: "connection"},
+}}
+
+// parseInventory replaces the spec's own host, group and connection blocks with those of the
+// inventory files, as Ansible's -i does: the same spec then runs against another fleet.
+func (s *Spec) parseInventory(paths []string, raw *rawRoot) hcl2.Diagnostics {
+	var diags hcl2.Diagnostics
+	raw.hosts, raw.groups, raw.connections = nil, nil, nil
+	for _, name := range paths {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, errorDiag(nil, "Cannot read the inventory",
+				fmt.Sprintf("Reading the inventory file %s failed: %v.", name, err)))
+			continue
+		}
+		f, pdiags := hclsyntax.ParseConfig(src, name, hcl2.Pos{Line: 1, Column: 1, Byte: 0})
+		diags = append(diags, pdiags...)
+		if f == nil || f.Body == nil {
+			continue
+		}
+		s.state.files[name] = f
+		content, cdiags := f.Body.Content(inventorySchema)
+		for _, d := range cdiags {
+			if d.Summary == "Unsupported block type" || d.Summary == "Unsupported argument" {
+				d.Detail = "An inventory file holds only host, group and connection blocks; the rest of the spec stays in the spec."
+			}
+		}
+		diags = append(diags, cdiags...)
+		if content == nil {
+			continue
+		}
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "host":
+				raw.hosts = append(raw.hosts, b)
+			case "group":
+				raw.groups = append(raw.groups, b)
+			case "connection":
+				raw.connections = append(raw.connections, b)
+			}
+		}
+	}
+	return diags
 }

@@ -93,7 +93,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
 			return nil
 		}
-		ok, err := confirm(env, fmt.Sprintf("\nApply these changes to %d hosts? Only 'yes' is accepted: ", len(hosts)))
+		ok, err := confirm(env, fmt.Sprintf("\nApply these changes to %s? Only 'yes' is accepted: ", countHosts(len(hosts))))
 		if err != nil {
 			return err
 		}
@@ -308,4 +308,12 @@ func writeJSONLine(w io.Writer, v any) {
 		return
 	}
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// countHosts is "1 host" or "N hosts".
+func countHosts(n int) string {
+	if n == 1 {
+		return "1 host"
+	}
+	return fmt.Sprintf("%d hosts", n)
 }

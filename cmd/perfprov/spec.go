@@ -15,15 +15,17 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // specFlags are the flags of every command that reads a spec.
 type specFlags struct {
-	vars     stringList
-	varFiles stringList
-	limit    string // comma-separated host and group names
-	json     bool
+	vars      stringList
+	varFiles  stringList
+	inventory stringList
+	limit     string // comma-separated host and group names
+	json      bool
 }
 
 func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
 	fs.Var(&f.vars, "var", "set a variable: NAME=VALUE (repeatable)")
 	fs.Var(&f.varFiles, "var-file", "read variables from an HCL file (repeatable)")
+	fs.Var(&f.inventory, "inventory", "use the host, group and connection blocks of this file instead of the spec's own (repeatable)")
 	if withLimit {
 		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups (comma-separated)")
 	}
@@ -56,7 +58,7 @@ func specPath(fs *flag.FlagSet) (string, error) {
 // a spec with errors returns exitError 1 after printing them. Warnings are printed and loading
 // goes on.
 func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
-	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Getenv: env.getenv})
+	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 	if len(diags) > 0 {
 		hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
 	}

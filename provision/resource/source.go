@@ -296,6 +296,8 @@ func (s *source) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
 		}
 	}
 	// Unpack beside dest, stamp, then swap: dest is the old tree or the new one, never half of each.
+	// Owners and set-id bits from the archive are not restored: an archive cannot plant a
+	// set-uid binary on the host.
 	script := fmt.Sprintf(`set -e
 d=%s; f=%s
 parent=$(dirname -- "$d"); mkdir -p -- "$parent"
@@ -303,7 +305,7 @@ tmp=$(mktemp -d "$parent/.perfprov-src.XXXXXX")
 old=
 trap 'rm -rf -- "$tmp"' EXIT
 [ "$(sha256sum < "$f" | cut -c1-64)" = %s ] || { echo "$f: sha256 mismatch" >&2; exit 1; }
-tar -x %s --no-same-owner --strip-components=%d -C "$tmp" -f "$f"
+tar -x %s --no-same-owner --no-same-permissions --strip-components=%d -C "$tmp" -f "$f"
 printf '%%s\n' %s > "$tmp/%s"
 chmod 0755 "$tmp"
 if [ -e "$d" ]; then old="$parent/.perfprov-old.$$"; mv -- "$d" "$old"; fi
