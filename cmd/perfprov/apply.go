@@ -89,7 +89,11 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		if ctx.Err() != nil || run.Interrupted {
 			return errInterrupted
 		}
-		if !run.HasChanges() && !run.HasErrors() {
+		if !run.HasChanges() {
+			if run.HasErrors() {
+				fmt.Fprintln(env.stdout, "\nNothing to apply on the hosts that could be planned; the errors above remain.")
+				return &exitError{code: exitFailure}
+			}
 			fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
 			return nil
 		}

@@ -433,3 +433,62 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestLabCapabilityTraps: a nosuid mount and a script wrapper are refused with an explanation,
+// and nothing is set on them.
+func TestLabCapabilityTraps(t *testing.T) {
+	lab := testbed.Require(t, 3)
+	h := lab.Hosts[2].Name
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := lab.MountNosuid(ctx, h, "/opt/nosuid"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		lab.Unmount(ctx, h, "/opt/nosuid")
+		lab.Exec(ctx, h, "rm -rf /opt/nosuid /opt/wrap")
+	})
+	spec := `
+resource "file" "elf" {
+  path   = "/opt/nosuid/perf"
+  source = "perf.elf"
+  mode   = "0750"
+}
+resource "capabilities" "nosuid" {
+  path = resource.file.elf.path
+  caps = ["cap_perfmon"]
+}
+resource "directory" "wrap" {
+  path = "/opt/wrap"
+}
+resource "file" "wrapper" {
+  path    = "${resource.directory.wrap.path}/perf"
+  content = "#!/bin/sh\nexec /usr/bin/perf \"$@\"\n"
+  mode    = "0750"
+}
+resource "capabilities" "script" {
+  path = resource.file.wrapper.path
+  caps = ["cap_perfmon"]
+}
+`
+	dir := specDir(t, lab, spec, nil)
+	elf, err := os.ReadFile("/usr/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "perf.elf"), elf, 0o755)
+	res := perfprov(t, dir, "apply", "-auto-approve", "-limit", h, ".")
+	if res.code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"capabilities.nosuid", "nosuid mount (/opt/nosuid", "exec ignores file capabilities", "capabilities.script", "is a script"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if got := labExec(t, lab, h, "getcap /opt/nosuid/perf /opt/wrap/perf"); got != "" {
+		t.Errorf("capabilities were set: %s", got)
+	}
+}
