@@ -16,6 +16,7 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
+	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -73,7 +74,9 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	defer audit.Close()
 
 	out := newApplyOutput(env, sf.json)
-	opts := engineOptions(env, spec, *parallel)
+	cache, saveCache := openPerfCache(env, "apply")
+	defer saveCache()
+	opts := engineOptions(env, spec, *parallel, cache)
 	opts.Audit = audit
 	opts.LogDir = defaultLogDir
 
@@ -118,16 +121,22 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-// engineOptions wires the engine to the real connections and the CLI's interrupt.
-func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int) engine.Options {
+// engineOptions wires the engine to the real connections, the facts cache and the CLI's interrupt.
+// The caller saves perfCache when the run is over.
+func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int, perfCache *facts.PerfCache) engine.Options {
 	ro := spec.Rollout
 	if parallel > 0 {
 		ro.Parallel = parallel
+	}
+	keys := map[string]string{}
+	for _, h := range spec.Hosts {
+		keys[h.Name] = factsCacheKey(h)
 	}
 	return engine.Options{
 		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
 			return connect.Open(ctx, h, connect.Options{Getenv: env.getenv})
 		},
+		Gather:      engine.CachedGather(perfCache, func(host string) string { return keys[host] }),
 		Rollout:     ro,
 		Interrupted: env.interrupted,
 	}

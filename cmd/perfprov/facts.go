@@ -106,12 +106,8 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 	opts := connect.Options{Getenv: env.getenv}
 	// Versions of perf binaries seen before: a host whose perf is the same file is not made to
 	// start it again (the most expensive part of the facts script).
-	cache := facts.OpenPerfCache(facts.PerfCachePath(env.getenv))
-	defer func() {
-		if err := cache.Save(); err != nil {
-			fmt.Fprintf(env.stderr, "perfprov facts: warning: %v\n", err)
-		}
-	}()
+	cache, save := openPerfCache(env, "facts")
+	defer save()
 	rows = make([]factsRow, len(hosts))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -302,4 +298,15 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// openPerfCache opens the controller's cache of perf versions seen on hosts; save writes it back
+// (a failure to save is a warning: the cache only saves time).
+func openPerfCache(env *cliEnv, command string) (cache *facts.PerfCache, save func()) {
+	cache = facts.OpenPerfCache(facts.PerfCachePath(env.getenv))
+	return cache, func() {
+		if err := cache.Save(); err != nil {
+			fmt.Fprintf(env.stderr, "perfprov %s: warning: %v\n", command, err)
+		}
+	}
 }

@@ -17,7 +17,9 @@ func runPlanOnline(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOp
 	if err != nil {
 		return err
 	}
-	eo := engineOptions(env, spec, opts.Parallel)
+	cache, saveCache := openPerfCache(env, "plan")
+	defer saveCache()
+	eo := engineOptions(env, spec, opts.Parallel, cache)
 	eo.CloseAfterPlan = true
 	if opts.JSON {
 		var out = newApplyOutput(env, true)

@@ -38,6 +38,25 @@ func gatherWithFactsPackage(ctx context.Context, conn transport.Conn) (cty.Value
 	if err != nil {
 		return cty.NilVal, resource.HostInfo{}, err
 	}
+	return factsValue(f)
+}
+
+// CachedGather returns a Gather that tells each host the perf version it reported last time for
+// the same perf file (facts.PerfCache), so that a run with nothing to change does not start perf
+// on every host: the most expensive part of the facts script. key names a host in the cache.
+func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+	return func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+		k := key(conn.Host())
+		f, err := facts.GatherWith(ctx, conn, facts.Options{KnownPerf: cache.Get(k)})
+		if err != nil {
+			return cty.NilVal, resource.HostInfo{}, err
+		}
+		cache.Put(k, f)
+		return factsValue(f)
+	}
+}
+
+func factsValue(f *facts.Facts) (cty.Value, resource.HostInfo, error) {
 	v := f.Value()
 	var info resource.HostInfo
 	if v.Type().IsObjectType() && v.Type().HasAttribute("package_manager") {
