@@ -117,7 +117,21 @@ func (c *command) Diff(s State) (*Diff, error) {
 	case c.onlyIf != "":
 		why = "only_if exited 0"
 	}
-	return &Diff{Action: Update, Changes: []Change{{Attr: "run", Old: why, New: c.run, Sensitive: c.r.Sensitive["run"]}}}, nil
+	return &Diff{Action: Update, Changes: []Change{{Attr: "run", Old: why, New: scriptSummary(c.run), Sensitive: c.r.Sensitive["run"]}}}, nil
+}
+
+// scriptSummary is how a plan shows a command that will run: its first line, and how long it is.
+// The whole script is in the spec; a plan line that holds all of it is unreadable.
+func scriptSummary(script string) string {
+	lines := strings.Split(strings.TrimSpace(script), "\n")
+	first := strings.TrimSpace(lines[0])
+	if r := []rune(first); len(r) > 72 {
+		first = string(r[:71]) + "…"
+	}
+	if len(lines) > 1 {
+		return fmt.Sprintf("%s … (%d lines)", first, len(lines))
+	}
+	return first
 }
 
 func (c *command) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {

@@ -3,6 +3,14 @@
 # distribution's libcap is too old to know the name. The tools find their library through an
 # rpath, so nobody has to set LD_LIBRARY_PATH, and nothing is added to the system's ld.so
 # configuration (the system's own programs keep the system's libcap).
+#
+# How it builds (build.libcap): the pristine source (source.libcap, unpacked once per tarball
+# sha256) is copied to a fresh work tree, every patch is applied to that copy, and make installs
+# into a staging directory (DESTDIR). Only when all of that succeeded are the staged files copied
+# over PREFIX: a patch that does not apply, or a build that fails, leaves the installed tools as
+# they were. The build's stamp digests the tarball's sha256, each patch's content and the make
+# command, so editing a patch rebuilds libcap (and nothing else) and an unchanged spec rebuilds
+# nothing.
 
 variable "source_path" {
   type        = string
@@ -25,12 +33,13 @@ variable "source_sha256" {
 variable "patches" {
   type        = list(string)
   default     = []
-  description = "Patch files applied in order to the unpacked source (relative to the calling spec)."
+  description = "Patch files applied in order to a fresh copy of the source (relative to the calling spec)."
 }
 
 variable "patch_strip" {
-  type    = number
-  default = 1
+  type        = number
+  default     = 1
+  description = "Leading path components patch strips (patch -pN)."
 }
 
 variable "prefix" {
@@ -58,22 +67,27 @@ variable "build_dir" {
 variable "install_build_deps" {
   type        = bool
   default     = true
-  description = "Install the compiler and make from the distribution's packages."
+  description = "Install the compiler, make, patch and xz from the distribution's packages."
 }
 
 locals {
-  src = "${var.build_dir}/src"
+  src   = "${var.build_dir}/src"
+  work  = "${var.build_dir}/work"
+  stage = "${var.build_dir}/stage"
   make = join(" ", [
-    "make GOLANG=no PAM_CAP=no",
+    "make -C ${local.work} -j$(nproc)",
+    "GOLANG=no PAM_CAP=no",
     "prefix=${var.prefix} lib=lib",
     "LDFLAGS=-Wl,-rpath,${var.prefix}/lib",
+    "DESTDIR=${local.stage}",
   ])
+  patch_files = [for i, p in var.patches : "${var.build_dir}/patches/${format("%02d", i)}.patch"]
   build_deps = {
-    apt    = ["gcc", "make", "xz-utils"]
-    dnf    = ["gcc", "make", "xz"]
-    yum    = ["gcc", "make", "xz"]
-    zypper = ["gcc", "make", "xz"]
-    apk    = ["gcc", "make", "musl-dev", "linux-headers", "xz"]
+    apt    = ["gcc", "make", "patch", "xz-utils"]
+    dnf    = ["gcc", "make", "patch", "xz"]
+    yum    = ["gcc", "make", "patch", "xz"]
+    zypper = ["gcc", "make", "patch", "xz"]
+    apk    = ["gcc", "make", "patch", "musl-dev", "linux-headers", "xz"]
   }
 }
 
@@ -90,25 +104,44 @@ resource "source" "libcap" {
   depends_on = [resource.package.build_deps]
 }
 
-resource "patch" "libcap" {
-  count   = length(var.patches) > 0 ? 1 : 0
-  dir     = resource.source.libcap.dest
-  patches = var.patches
-  strip   = var.patch_strip
+resource "directory" "patches" {
+  count = length(var.patches) > 0 ? 1 : 0
+  path  = "${var.build_dir}/patches"
+  owner = "root"
+  group = "root"
+  mode  = "0755"
+}
+
+# The patches travel to the host as files; their content is part of the build's stamp.
+resource "file" "patch" {
+  count      = length(var.patches)
+  path       = local.patch_files[count.index]
+  source     = var.patches[count.index]
+  mode       = "0644"
+  depends_on = [resource.directory.patches]
 }
 
 resource "build" "libcap" {
-  dir = resource.source.libcap.dest
-  commands = [
-    local.make,
-    "${local.make} install",
-  ]
+  dir = var.build_dir
+  commands = concat(
+    ["rm -rf ${local.work} ${local.stage} && cp -a ${resource.source.libcap.dest} ${local.work}"],
+    [for p in local.patch_files : "patch -d ${local.work} -p${var.patch_strip} --forward --batch < ${p}"],
+    [
+      "${local.make} install",
+      # The staged tools must run (with the staged library) before they replace anything.
+      "LD_LIBRARY_PATH=${local.stage}${var.prefix}/lib ${local.stage}${var.prefix}/sbin/capsh --decode=0",
+      "mkdir -p ${var.prefix} && cp -a --remove-destination ${local.stage}${var.prefix}/. ${var.prefix}/",
+      "rm -rf ${local.work} ${local.stage}",
+    ],
+  )
   artifacts = [
     "${var.prefix}/sbin/setcap",
     "${var.prefix}/sbin/getcap",
     "${var.prefix}/sbin/capsh",
+    "${var.prefix}/lib/libcap.so.2",
   ]
-  depends_on = [resource.patch.libcap]
+  timeout    = "30m"
+  depends_on = [resource.file.patch]
 }
 
 output "prefix" {
