@@ -118,6 +118,15 @@ func (f *file) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
 		_, err := run(ctx, t, transport.Command{Script: script}, "file "+f.path)
 		return err
 	}
+	if !fs.exists {
+		// Like install -D: a new file's missing parent directories are created, root-owned 0755
+		// (a directory resource declares them when they need another owner or mode).
+		dir := path.Dir(f.path)
+		script := fmt.Sprintf("[ -d %[1]s ] || mkdir -p -m 0755 -- %[1]s", shell.Quote(dir))
+		if _, err := run(ctx, t, transport.Command{Script: script}, "file "+f.path); err != nil {
+			return err
+		}
+	}
 	tmp := tempBeside(f.path)
 	// Uploaded private; it gets its final owner and mode before it takes the target's name.
 	if err := t.Conn.Upload(ctx, tmp, bytes.NewReader(f.content), 0o600); err != nil {

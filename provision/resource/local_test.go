@@ -84,6 +84,24 @@ func TestFileConverges(t *testing.T) {
 	converge(t, c, r, nil)
 }
 
+// A new file's missing parent directories are created, as install -D does (/etc/motd.d is not
+// there on a fresh Debian host).
+func TestFileCreatesParents(t *testing.T) {
+	c := &localConn{}
+	u, g := me(t)
+	p := filepath.Join(t.TempDir(), "motd.d", "sub", "perf")
+	r := mustNew(t, mkres("file", "motd", map[string]cty.Value{"path": s(p), "content": s("hi\n"), "owner": s(u), "group": s(g)}), nil)
+	if d := converge(t, c, r, nil); d.Action != Create {
+		t.Errorf("action %v, want create", d.Action)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "hi\n" {
+		t.Fatalf("content %q, %v", b, err)
+	}
+	if fi, err := os.Stat(filepath.Dir(p)); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("parent: %v, %v; want a 0755 directory", fi, err)
+	}
+}
+
 func TestFileSourceAndSensitive(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "src.txt"), []byte("from source"), 0o600)
