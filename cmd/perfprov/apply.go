@@ -23,7 +23,7 @@ import (
 func init() {
 	register(&command{
 		name:     "apply",
-		synopsis: "change hosts to match the spec, verify, and print a recap",
+		synopsis: "Change hosts to match the spec, verify, and print a recap",
 		run:      runApply,
 	})
 }
