@@ -95,9 +95,17 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		if !run.HasChanges() {
 			if run.HasErrors() {
 				fmt.Fprintln(env.stdout, "\nNothing to apply on the hosts that could be planned; the errors above remain.")
+			} else {
+				fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
+			}
+			// The hosts in sync are converged: their benchmarks run as after an apply.
+			benchFail, stopped := benchAfterApply(ctx, env, spec, path, run, false, *parallel, true)
+			switch {
+			case stopped:
+				return errInterrupted
+			case benchFail || run.HasErrors():
 				return &exitError{code: exitFailure}
 			}
-			fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
 			return nil
 		}
 		ok, err := confirm(env, fmt.Sprintf("\nApply these changes to %s? Only 'yes' is accepted: ", countHosts(len(hosts))))
@@ -115,7 +123,12 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if run.Interrupted || ctx.Err() != nil {
 		return errInterrupted
 	}
-	if !run.Converged() {
+	// Benchmark blocks run on the hosts that converged; a failed verdict fails the apply.
+	benchFail, stopped := benchAfterApply(ctx, env, spec, path, run, sf.json, *parallel, false)
+	if stopped {
+		return errInterrupted
+	}
+	if !run.Converged() || benchFail {
 		return &exitError{code: exitFailure}
 	}
 	return nil

@@ -12,9 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -235,8 +238,21 @@ func benchHost(ctx context.Context, spec *hcl.Spec, h *hcl.Host, opts connect.Op
 	if diags.HasErrors() {
 		return []*bench.HostReport{benchFailed(h.Name, "", errors.New("evaluating the spec: "+diags.Error()), stopped)}
 	}
+	// The paranoid policy needs the facts' belief about the Debian/Ubuntu patch; the expected
+	// CapEff is the set the spec applies to that perf, if it does.
+	bo.DistroParanoidPatch = &f.DistroParanoidPatch
+	bo.DistroParanoidPatchReason = f.DistroParanoidPatchReason
 	for _, b := range hc.Benchmarks {
-		r, err := bench.Run(ctx, conn, b, bo)
+		o := bo
+		caps, found, err := bench.SpecCaps(hc, b)
+		if err != nil {
+			reps = append(reps, benchFailed(h.Name, b.Name, err, stopped))
+			continue
+		}
+		if found {
+			o.ExpectedCaps = caps
+		}
+		r, err := bench.Run(ctx, conn, b, o)
 		if err != nil {
 			r = benchFailed(h.Name, b.Name, err, stopped)
 		}
@@ -256,4 +272,105 @@ func benchFailed(host, benchmark string, err error, stopped *atomic.Bool) *bench
 	}
 	msg = strings.TrimPrefix(msg, host+": ")
 	return bench.FailedReport(host, benchmark, errors.New(msg), benchNow())
+}
+
+// benchAfterApply runs the spec's benchmarks at the end of apply on every targeted host that
+// converged, prints the fleet table after the recap (or one "benchmark" JSON event per host
+// report), and saves the run in the default history. A host that did not converge is not
+// benchmarked: it is reported as skipped. It reports whether any host failed its benchmark and
+// whether a SIGINT stopped it. inSync says the run was a plan that found nothing to change (apply
+// without -auto-approve then stops before applying): its hosts planned without error count as
+// converged.
+func benchAfterApply(ctx context.Context, env *cliEnv, spec *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed, interrupted bool) {
+	type hostBench struct {
+		host    *hcl.Host
+		names   []string // its benchmark blocks, known without facts
+		skipped string   // why it is not benchmarked
+	}
+	var targets []hostBench
+	var todo []*hcl.Host
+	for _, h := range run.Hosts {
+		// Which blocks target a host does not depend on facts: an offline evaluation tells.
+		hc, _ := spec.Evaluate(h.Name, cty.DynamicVal)
+		if hc == nil || len(hc.Benchmarks) == 0 {
+			continue
+		}
+		hb := hostBench{host: h.Host}
+		for _, b := range hc.Benchmarks {
+			hb.names = append(hb.names, b.Name)
+		}
+		if why := notConverged(h, inSync); why != "" {
+			hb.skipped = why
+		} else {
+			todo = append(todo, h.Host)
+		}
+		targets = append(targets, hb)
+	}
+	if len(targets) == 0 {
+		return false, false
+	}
+	n := parallel
+	if n <= 0 {
+		n = spec.Rollout.Parallel
+	}
+	if n <= 0 {
+		n = defaultFactsParallel
+	}
+	start := benchNow().UTC()
+	done, stopped := benchHosts(ctx, env, spec, todo, n, bench.Options{NonMember: bench.DefaultNonMember})
+	byHost := map[string][]*bench.HostReport{}
+	for _, r := range done {
+		byHost[r.Host] = append(byHost[r.Host], r)
+	}
+	var reps, measured []*bench.HostReport
+	for _, t := range targets {
+		if t.skipped != "" {
+			for _, name := range t.names {
+				reps = append(reps, bench.SkippedReport(t.host.Name, name, t.skipped, start))
+			}
+			continue
+		}
+		reps = append(reps, byHost[t.host.Name]...)
+		measured = append(measured, byHost[t.host.Name]...)
+	}
+	if asJSON {
+		for _, r := range reps {
+			writeJSONLine(env.stdout, struct {
+				Type string `json:"type"`
+				*bench.HostReport
+			}{"benchmark", r})
+		}
+	} else {
+		fmt.Fprintln(env.stdout, "\nBenchmark:")
+		_ = bench.WriteTable(env.stdout, reps)
+		fmt.Fprintln(env.stdout, bench.Summary(reps))
+	}
+	if len(measured) > 0 && !stopped {
+		abs, _ := filepath.Abs(specPath)
+		if _, err := bench.Save(bench.DefaultHistoryDir, &bench.Record{Time: start, Spec: abs, Reports: measured}); err != nil {
+			fmt.Fprintf(env.stderr, "perfprov apply: warning: %v\n", err)
+		}
+	}
+	failed = slices.ContainsFunc(reps, func(r *bench.HostReport) bool { return r.Verdict == bench.Fail })
+	return failed, stopped
+}
+
+// notConverged says why a host of an apply run is not benchmarked ("" when it converged).
+func notConverged(h *engine.HostRun, inSync bool) string {
+	switch h.Status {
+	case engine.StatusOK, engine.StatusChanged:
+		return ""
+	case "", engine.StatusPlanned:
+		if inSync && h.Err == nil && h.Count(engine.StatusFailed) == 0 {
+			return ""
+		}
+	}
+	why := "not benchmarked: the host did not converge (" + string(h.Status) + ")"
+	if h.Status == "" {
+		why = "not benchmarked: the host was not applied"
+	}
+	if h.Err != nil {
+		why += ": " + firstLine(strings.TrimPrefix(h.Err.Error(), h.Name+": "))
+	}
+	return why
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -34,11 +35,11 @@ func (c *benchFakeConn) Run(ctx context.Context, cmd transport.Command) (*transp
 	if c.fail != nil {
 		return nil, c.fail
 	}
-	dir := filepath.Join("..", "..", "provision", "bench", "testdata", "script")
+	dir := filepath.Join(repoRoot, "provision", "bench", "testdata", "script")
 	var file string
 	switch {
 	case cmd.RunAs == "":
-		file = filepath.Join("..", "..", "provision", "facts", "testdata", "debian12-vm-nopmu.out")
+		file = filepath.Join(repoRoot, "provision", "facts", "testdata", "debian12-vm-nopmu.out")
 	case cmd.RunAs == "nobody":
 		file = filepath.Join(dir, c.fixture+".nonmember.txt")
 	default:
@@ -50,6 +51,13 @@ func (c *benchFakeConn) Run(ctx context.Context, cmd transport.Command) (*transp
 	}
 	return &transport.Result{Stdout: out}, nil
 }
+
+// repoRoot is the module's root, resolved before any test changes the working directory.
+var repoRoot = func() string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "..", "..")
+}()
+
 func (c *benchFakeConn) Upload(context.Context, string, io.Reader, fs.FileMode) error { return nil }
 func (c *benchFakeConn) Download(context.Context, string, io.Writer) error            { return nil }
 func (c *benchFakeConn) Host() string                                                 { return c.name }
@@ -232,5 +240,120 @@ func TestBenchUsage(t *testing.T) {
 	r := benchFailed("h", "b", errors.New("h: ssh: handshake failed"), new(atomic.Bool))
 	if r.Verdict != bench.Fail || r.Reason != "ssh: handshake failed" {
 		t.Errorf("%+v", r)
+	}
+}
+
+// TestBenchAfterApply: the hook of apply benchmarks the hosts that converged, reports the others
+// as skipped, prints the table after the recap (or JSON events), saves the measured hosts, and
+// a failed verdict fails the apply.
+func TestBenchAfterApply(t *testing.T) {
+	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
+	spec, _ := benchDirs(t)
+	s, diags := hcl.Load(spec, hcl.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	t.Chdir(t.TempDir()) // the history goes to .perfprov/bench in the working directory
+	run := &engine.Run{}
+	for _, h := range s.Hosts {
+		hr := &engine.HostRun{Name: h.Name, Host: h, Status: engine.StatusChanged}
+		switch h.Name {
+		case "vm-1":
+			hr.Status = engine.StatusOK
+		case "down":
+			hr.Status, hr.Err = engine.StatusUnreachable, errors.New("down: dial tcp 127.0.0.4:22: connect: connection refused")
+		}
+		run.Hosts = append(run.Hosts, hr)
+	}
+
+	env, stdout, _ := benchEnv()
+	failed, stopped := benchAfterApply(context.Background(), env, s, spec, run, false, 0, false)
+	if !failed || stopped {
+		t.Errorf("failed %v stopped %v, want a failure (vm-2 lost its caps)", failed, stopped)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"Benchmark:", "bm-1: pass: hardware counters verified", "vm-1: pass-software-only",
+		"vm-2: fail: /usr/bin/perf has no file capabilities",
+		"down: skipped: not benchmarked: the host did not converge (unreachable): dial tcp 127.0.0.4:22: connect: connection refused",
+		"4 hosts: 1 pass, 1 pass-software-only, 1 fail, 1 skipped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	files, _ := bench.History(bench.DefaultHistoryDir)
+	if len(files) != 1 {
+		t.Fatalf("history: %v", files)
+	}
+	rec, err := bench.Load(files[0])
+	if err != nil || len(rec.Reports) != 3 {
+		t.Errorf("saved %v reports (want the 3 measured ones): %v", len(rec.Reports), err)
+	}
+
+	// -json: one "benchmark" event per host report, fields at the top level.
+	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "good"})
+	env, stdout, _ = benchEnv()
+	failed, _ = benchAfterApply(context.Background(), env, s, spec, run, true, 0, false)
+	if failed {
+		t.Error("no host fails now")
+	}
+	verdicts := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var e struct {
+			Type    string `json:"type"`
+			Host    string `json:"host"`
+			Verdict string `json:"verdict"`
+			CapEff  string `json:"cap_eff"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Type != "benchmark" {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		verdicts[e.Host] = e.Verdict
+	}
+	if fmt.Sprint(verdicts) != "map[bm-1:pass down:skipped vm-1:pass-software-only vm-2:pass-software-only]" {
+		t.Errorf("verdicts %v", verdicts)
+	}
+
+	// A plan that found nothing to change: hosts planned without error are converged.
+	for _, h := range run.Hosts {
+		if h.Name != "down" {
+			h.Status = ""
+		}
+	}
+	env, stdout, _ = benchEnv()
+	if failed, _ := benchAfterApply(context.Background(), env, s, spec, run, false, 0, true); failed || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
+		t.Errorf("in sync: failed %v\n%s", failed, stdout)
+	}
+}
+
+// TestBenchHostUsesSpecCapsAndFacts: the expected CapEff is the set the spec's capabilities
+// resource gives that perf, and the facts' paranoid-patch belief reaches the verdict.
+func TestBenchHostUsesSpecCapsAndFacts(t *testing.T) {
+	withBench(t, map[string]string{"vm-1": "good"})
+	dir := t.TempDir()
+	spec := benchSpec + `
+resource "capabilities" "perf" {
+  path = "/opt/perf/bin/perf"
+  caps = ["cap_perfmon", "cap_sys_ptrace", "cap_syslog", "cap_ipc_lock"]
+}
+`
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(spec), 0o644)
+	s, diags := hcl.Load(dir, hcl.LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	env, _, _ := benchEnv()
+	reps, _ := benchHosts(context.Background(), env, s, []*hcl.Host{s.Host("vm-1")}, 1, bench.Options{NonMember: "nobody"})
+	if len(reps) != 1 {
+		t.Fatalf("%d reports", len(reps))
+	}
+	r := reps[0]
+	// The recorded host runs perf without cap_ipc_lock: the spec asked for it, so it fails.
+	if r.CapEffExpected != "0000004400084000" || r.Verdict != bench.Fail || !strings.Contains(r.Reason, "lacks cap_ipc_lock") {
+		t.Errorf("expected %s: %s: %s", r.CapEffExpected, r.Verdict, r.Reason)
+	}
+	if r.DistroParanoidPatch == nil || !*r.DistroParanoidPatch {
+		t.Errorf("the facts' distro_paranoid_patch did not reach the report: %v", r.DistroParanoidPatch)
 	}
 }

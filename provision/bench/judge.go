@@ -20,6 +20,9 @@ const (
 	PassSoftwareOnly Verdict = "pass-software-only"
 	// Fail: something a person must fix; Reason says what.
 	Fail Verdict = "fail"
+	// Skipped: the benchmark did not run on the host (apply did not converge it); not a
+	// verdict on the setup, and never saved in the history.
+	Skipped Verdict = "skipped"
 )
 
 // Check statuses.
@@ -87,17 +90,20 @@ type HostReport struct {
 	PMU       []string `json:"pmu"`
 	Perf      string   `json:"perf,omitempty"`
 	// CapEff is the effective set of the member's running perf (16 hex digits, as /proc shows).
-	CapEff         string        `json:"cap_eff"`
-	CapEffExpected string        `json:"cap_eff_expected"`
-	CapNames       []string      `json:"caps"`
-	Paranoid       *int          `json:"perf_event_paranoid,omitempty"`
-	NMIWatchdog    *bool         `json:"nmi_watchdog,omitempty"`
-	SystemWideOK   bool          `json:"system_wide_ok"`
-	NonMember      string        `json:"non_member,omitempty"` // refused, allowed, unchecked
-	Events         []EventReport `json:"events"`
-	Accuracy       *Accuracy     `json:"accuracy"`
-	Checks         []Check       `json:"checks"`
-	Notes          []string      `json:"notes,omitempty"`
+	CapEff         string   `json:"cap_eff"`
+	CapEffExpected string   `json:"cap_eff_expected"`
+	CapNames       []string `json:"caps"`
+	Paranoid       *int     `json:"perf_event_paranoid,omitempty"`
+	// DistroParanoidPatch is the facts' belief that the kernel carries the Debian/Ubuntu
+	// paranoid patch (absent when the benchmark ran without facts).
+	DistroParanoidPatch *bool         `json:"distro_paranoid_patch,omitempty"`
+	NMIWatchdog         *bool         `json:"nmi_watchdog,omitempty"`
+	SystemWideOK        bool          `json:"system_wide_ok"`
+	NonMember           string        `json:"non_member,omitempty"` // refused, allowed, unchecked
+	Events              []EventReport `json:"events"`
+	Accuracy            *Accuracy     `json:"accuracy"`
+	Checks              []Check       `json:"checks"`
+	Notes               []string      `json:"notes,omitempty"`
 }
 
 // Expectations is what the benchmark block asks for, with defaults applied.
@@ -113,6 +119,11 @@ type Expectations struct {
 	NonMember    string
 	// Perf is the perf the block asked for: a bare name was looked up in the member's PATH.
 	Perf string
+	// DistroParanoidPatch: the kernel is believed to carry the Debian/Ubuntu patch (facts); nil
+	// when unknown. With the patch, kernel.perf_event_paranoid > 2 fails the host even where
+	// counting happened to work: the policy is that the setup must hold on the fleet's kernels.
+	DistroParanoidPatch *bool
+	ParanoidPatchReason string
 }
 
 // Plausibility bounds of the accuracy checks.
@@ -170,6 +181,7 @@ func Judge(o *Observations, x Expectations) *HostReport {
 		w := o.NMIWatchdog == 1
 		r.NMIWatchdog = &w
 	}
+	r.DistroParanoidPatch = x.DistroParanoidPatch
 	expected := j.expectedCaps()
 	r.CapEffExpected = expected.String()
 
@@ -191,14 +203,16 @@ func Judge(o *Observations, x Expectations) *HostReport {
 		return r
 	}
 	execOK := j.checkExec()
+	capsOK := false
 	if execOK {
 		r.CapEff = o.Start.CapEff.String()
 		r.CapNames = o.Start.CapEff.Names()
 		if r.CapNames == nil {
 			r.CapNames = []string{}
 		}
-		j.checkCaps(expected)
+		capsOK = j.checkCaps(expected)
 	}
+	j.checkParanoid(capsOK)
 	j.checkSystemWide()
 	j.checkNonMember()
 	hw := j.checkEvents()
@@ -286,24 +300,26 @@ func orDash(s string) string {
 	return s
 }
 
-func (j *judge) checkCaps(expected CapMask) {
+// checkCaps reports whether perf ran with the expected capabilities.
+func (j *judge) checkCaps(expected CapMask) bool {
 	o := j.o
 	eff := o.Start.CapEff
 	missing := expected &^ eff
 	extra := eff &^ expected
 	if missing != 0 {
 		j.check("capabilities", CheckFail, j.capsCause(expected, missing))
-		return
+		return false
 	}
 	if extra != 0 {
 		if j.x.ExpectedCaps != 0 || extra&^OptionalCaps != 0 {
 			j.check("capabilities", CheckFail, fmt.Sprintf("perf runs with more capabilities than expected: CapEff %s has %s beyond %s (%s)",
 				eff, (extra).Describe(), expected, expected.Describe()))
-			return
+			return false
 		}
 		j.r.Notes = append(j.r.Notes, "perf also carries "+extra.Describe())
 	}
 	j.check("capabilities", CheckOK, fmt.Sprintf("CapEff %s (%s)", eff, eff.Describe()))
+	return true
 }
 
 // capsCause explains why the perf process lacks capabilities, most specific cause first.
@@ -354,17 +370,81 @@ func (j *judge) checkSystemWide() {
 		}
 		j.r.SystemWideOK = true
 		j.check("system-wide", CheckOK, "perf stat -a counts")
-		if o.Paranoid > 2 {
-			j.check("paranoid", CheckWarn, fmt.Sprintf("kernel.perf_event_paranoid is %d: this kernel still lets CAP_PERFMON count, but kernels with the Debian/Ubuntu patch refuse it above 2; the perf_users setup sets 2", o.Paranoid))
-		}
 		return
 	}
 	errText := sw.Output.Error()
 	if o.Paranoid > 2 {
-		j.check("system-wide", CheckFail, fmt.Sprintf("kernel.perf_event_paranoid is %d: above 2 this kernel (Debian/Ubuntu patch) demands CAP_SYS_ADMIN and ignores CAP_PERFMON; set it to 2 or lower (perf stat -a: %s)", o.Paranoid, orDash(errText)))
+		j.check("system-wide", CheckFail, fmt.Sprintf("%s (perf stat -a: %s)", paranoidReason(o.Paranoid), orDash(errText)))
 		return
 	}
 	j.check("system-wide", CheckFail, fmt.Sprintf("perf stat -a failed as %s (exit status %d): %s", o.User, sw.ExitStatus, orDash(errText)))
+}
+
+// paranoidReason is the reason of a host whose kernel.perf_event_paranoid is above 2 on a kernel
+// with (or behaving as with) the Debian/Ubuntu patch.
+func paranoidReason(n int) string {
+	return fmt.Sprintf("kernel.perf_event_paranoid is %d (> 2): Debian and Ubuntu kernels then ignore CAP_PERFMON and only CAP_SYS_ADMIN may profile; set it to 2 (the perf_users module does)", n)
+}
+
+// countedSystemWide reports whether perf stat -a counted with full privileges (no user-only
+// fallback): the kernel let the member's capabilities act.
+func (j *judge) countedSystemWide() bool {
+	sw := j.o.SystemWide
+	if !sw.Done || sw.ExitStatus != 0 {
+		return false
+	}
+	counted := false
+	for _, e := range sw.Output.Events {
+		if e.UserOnly {
+			return false
+		}
+		if e.Status == Counted {
+			counted = true
+		}
+	}
+	return counted
+}
+
+// checkParanoid applies the paranoid policy. Above 2, kernels with the Debian/Ubuntu patch
+// (Debian's default is 3, Ubuntu's 4) let only CAP_SYS_ADMIN open events, so CAP_PERFMON does
+// nothing. Where the facts say the kernel probably carries the patch, paranoid > 2 fails the host
+// even when counting worked on this kernel: the setup is then broken for the kernels it is meant
+// for. Where they say it does not, it is a warning; where they are unknown, the outcome decides.
+func (j *judge) checkParanoid(capsOK bool) {
+	o := j.o
+	p := o.Paranoid
+	if p == -99 {
+		j.check("paranoid", CheckSkip, "kernel.perf_event_paranoid could not be read")
+		return
+	}
+	if p <= 2 {
+		j.check("paranoid", CheckOK, fmt.Sprintf("kernel.perf_event_paranoid is %d", p))
+		return
+	}
+	counted := j.countedSystemWide()
+	patch := j.x.DistroParanoidPatch
+	evidence := ""
+	if j.x.ParanoidPatchReason != "" {
+		evidence = " (facts: " + j.x.ParanoidPatchReason + ")"
+	}
+	switch {
+	case patch != nil && *patch:
+		j.check("paranoid", CheckFail, paranoidReason(p))
+		j.r.Notes = append(j.r.Notes, "the kernel probably carries the Debian/Ubuntu paranoid patch"+evidence)
+		if counted {
+			j.r.Notes = append(j.r.Notes, fmt.Sprintf("this kernel counted anyway at kernel.perf_event_paranoid %d (it does not enforce the patch's restriction), but Debian and Ubuntu kernels would refuse the member", p))
+		}
+	case !counted && capsOK:
+		// The capabilities are right and counting still failed: this kernel behaves as patched.
+		j.check("paranoid", CheckFail, paranoidReason(p))
+	default:
+		msg := fmt.Sprintf("kernel.perf_event_paranoid is %d (> 2): kernels with the Debian/Ubuntu patch would let only CAP_SYS_ADMIN profile; set it to 2", p)
+		if patch != nil {
+			msg += "; this kernel probably lacks the patch" + evidence
+		}
+		j.check("paranoid", CheckWarn, msg)
+		j.r.Notes = append(j.r.Notes, msg)
+	}
 }
 
 func (j *judge) checkNonMember() {
@@ -460,12 +540,12 @@ func (j *judge) checkEvents() (hw bool) {
 	case len(failed) > 0:
 		msg := fmt.Sprintf("perf stat failed for %s: %s", strings.Join(failed, ", "), orDash(ev.Output.Error()))
 		if o.Paranoid > 2 {
-			msg += fmt.Sprintf(" (kernel.perf_event_paranoid is %d: above 2 this kernel ignores CAP_PERFMON; set it to 2 or lower)", o.Paranoid)
+			msg += " (" + paranoidReason(o.Paranoid) + ")"
 		}
 		j.check("events", CheckFail, msg)
 	case len(downgraded) > 0:
 		if o.Paranoid > 2 {
-			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only: kernel.perf_event_paranoid is %d, above 2 this kernel ignores CAP_PERFMON; set it to 2 or lower", strings.Join(downgraded, ", "), o.Paranoid))
+			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only: %s", strings.Join(downgraded, ", "), paranoidReason(o.Paranoid)))
 		} else {
 			j.check("events", CheckFail, fmt.Sprintf("perf downgraded %s to user-only counting: its privileges did not take effect", strings.Join(downgraded, ", ")))
 		}

@@ -189,7 +189,7 @@ func TestJudgeVectors(t *testing.T) {
 		{"paranoid above 2 on a Debian kernel", func(o *Observations) {
 			o.Paranoid = 3
 			o.SystemWide = StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
-		}, nil, Fail, "kernel.perf_event_paranoid is 3: above 2 this kernel (Debian/Ubuntu patch) demands CAP_SYS_ADMIN", "system-wide=fail"},
+		}, nil, Fail, "kernel.perf_event_paranoid is 3 (> 2): Debian and Ubuntu kernels then ignore CAP_PERFMON and only CAP_SYS_ADMIN may profile; set it to 2 (the perf_users module does)", "paranoid=fail"},
 		{"paranoid 3: every perf stat refused", func(o *Observations) {
 			refused := StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
 			o.Paranoid = 3
@@ -202,6 +202,26 @@ func TestJudgeVectors(t *testing.T) {
 			o.Accuracy = map[uint64]StatRun{}
 		}, nil, Fail, "kernel.perf_event_paranoid is 3", "events=fail"},
 		{"paranoid 3 on an upstream kernel: counting works", func(o *Observations) { o.Paranoid = 3 }, nil, Pass, "", "paranoid=warn"},
+		{"paranoid 3, patch believed, counting works: the policy fails it", func(o *Observations) { o.Paranoid = 3 }, func(x *Expectations) {
+			x.DistroParanoidPatch = ptr(true)
+		}, Fail, "kernel.perf_event_paranoid is 3 (> 2): Debian and Ubuntu kernels then ignore CAP_PERFMON and only CAP_SYS_ADMIN may profile; set it to 2 (the perf_users module does)", "system-wide=ok"},
+		{"paranoid 4, patch believed, refused", func(o *Observations) {
+			o.Paranoid = 4
+			o.SystemWide = StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
+		}, func(x *Expectations) { x.DistroParanoidPatch = ptr(true) }, Fail, "kernel.perf_event_paranoid is 4 (> 2)", "system-wide=fail"},
+		{"paranoid 3, no patch believed, counting works: a warning", func(o *Observations) { o.Paranoid = 3 }, func(x *Expectations) {
+			x.DistroParanoidPatch = ptr(false)
+		}, Pass, "", "paranoid=warn"},
+		{"paranoid 3, no patch believed, refused anyway", func(o *Observations) {
+			o.Paranoid = 3
+			o.SystemWide = StatRun{Done: true, ExitStatus: 255, Output: Parse([]byte("Error:\nAccess to performance monitoring and observability operations is limited.\n"))}
+		}, func(x *Expectations) { x.DistroParanoidPatch = ptr(false) }, Fail, "kernel.perf_event_paranoid is 3 (> 2)", "paranoid=fail"},
+		{"paranoid 2, patch believed", nil, func(x *Expectations) { x.DistroParanoidPatch = ptr(true) }, Pass, "hardware counters verified", "paranoid=ok"},
+		{"paranoid 3 and caps removed: the caps are the reason", func(o *Observations) {
+			o.Paranoid = 3
+			o.Start.CapEff = 0
+			o.FileCaps, o.FileCapsKnown = 0, true
+		}, func(x *Expectations) { x.DistroParanoidPatch = ptr(true) }, Fail, "has no file capabilities", "paranoid=fail"},
 		{"hybrid downgrade", func(o *Observations) {
 			setEvent(&o.Events, "cycles", func(e *Event) { e.Name, e.UserOnly = "cpu_core/cycles/u", true })
 		}, nil, Fail, "perf downgraded cpu_core/cycles/u to user-only", ""},
@@ -312,6 +332,30 @@ func TestJudgeVectors(t *testing.T) {
 				t.Error("fail without a reason")
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestJudgeParanoidNotes: where the policy fails a host that counted, the report says so.
+func TestJudgeParanoidNotes(t *testing.T) {
+	o := hwObs(t, func(o *Observations) { o.Paranoid = 3 })
+	x := defaultExpect()
+	x.DistroParanoidPatch, x.ParanoidPatchReason = ptr(true), "os_id/os_id_like is debian and the kernel config is not readable"
+	r := Judge(&o, x)
+	notes := strings.Join(r.Notes, "\n")
+	for _, want := range []string{"this kernel counted anyway at kernel.perf_event_paranoid 3", "probably carries the Debian/Ubuntu paranoid patch (facts: os_id/os_id_like is debian"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes %q lack %q", notes, want)
+		}
+	}
+	if r.DistroParanoidPatch == nil || !*r.DistroParanoidPatch || r.Paranoid == nil || *r.Paranoid != 3 {
+		t.Errorf("report: patch %v paranoid %v", r.DistroParanoidPatch, r.Paranoid)
+	}
+	x.DistroParanoidPatch = ptr(false)
+	r = Judge(&o, x)
+	if r.Verdict != Pass || !strings.Contains(strings.Join(r.Notes, "\n"), "kernel.perf_event_paranoid is 3 (> 2): kernels with the Debian/Ubuntu patch would let only CAP_SYS_ADMIN profile") {
+		t.Errorf("no patch: %s: %s, notes %q", r.Verdict, r.Reason, r.Notes)
 	}
 }
 

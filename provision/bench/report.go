@@ -89,6 +89,14 @@ func ipcCell(r *HostReport) string {
 	return "-"
 }
 
+// systemWideCell is yes or no, or - for a host the benchmark did not run on.
+func systemWideCell(r *HostReport) string {
+	if r.Verdict == Skipped {
+		return "-"
+	}
+	return yesNo(r.SystemWideOK)
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -124,7 +132,7 @@ func WriteTable(w io.Writer, reps []*HostReport) error {
 	head = append(head, "INSTRUCTIONS (MEASURED/EXPECTED)", "IPC", "VERDICT")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range reps {
-		row := []string{hostCell(r, withBench), orDash(r.Kernel), pmuCell(r), capCell(r), yesNo(r.SystemWideOK)}
+		row := []string{hostCell(r, withBench), orDash(r.Kernel), pmuCell(r), capCell(r), systemWideCell(r)}
 		for _, c := range cols {
 			row = append(row, eventCell(r, c))
 		}
@@ -161,7 +169,15 @@ func Summary(reps []*HostReport) string {
 	for _, r := range reps {
 		n[r.Verdict]++
 	}
-	return fmt.Sprintf("%d hosts: %d pass, %d pass-software-only, %d fail", len(reps), n[Pass], n[PassSoftwareOnly], n[Fail])
+	hosts := "hosts"
+	if len(reps) == 1 {
+		hosts = "host"
+	}
+	s := fmt.Sprintf("%d %s: %d pass, %d pass-software-only, %d fail", len(reps), hosts, n[Pass], n[PassSoftwareOnly], n[Fail])
+	if n[Skipped] > 0 {
+		s += fmt.Sprintf(", %d skipped", n[Skipped])
+	}
+	return s
 }
 
 // chart geometry (SVG user units).
@@ -284,7 +300,7 @@ func WriteHTML(w io.Writer, reps []*HostReport, tolerance float64, generated tim
 	for _, r := range reps {
 		row := htmlRow{
 			Host: hostCell(r, withBench), Kernel: orDash(r.Kernel), PMU: pmuCell(r), CapEff: capCell(r),
-			SystemWide: yesNo(r.SystemWideOK), Instr: instrCell(r), IPC: ipcCell(r),
+			SystemWide: systemWideCell(r), Instr: instrCell(r), IPC: ipcCell(r),
 			Verdict: string(r.Verdict), Reason: r.Reason, NonMember: orDash(r.NonMember), Notes: r.Notes,
 		}
 		for _, c := range p.Columns {

@@ -153,10 +153,10 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// TestHTMLInChromium renders the page in headless Chromium and checks the rendered table and
-// chart. Chromium is Debian's chromium package (see docs/readme/bench.md): under CI its
-// absence is a failure.
-func TestHTMLInChromium(t *testing.T) {
+// chromiumDOM loads the page at path in headless Chromium (Debian's chromium package, see
+// docs/readme/bench.md) and returns the DOM it rendered. Under CI its absence is a failure.
+func chromiumDOM(t *testing.T, path string) string {
+	t.Helper()
 	bin := ""
 	for _, b := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if _, err := os.Stat(b); err == nil {
@@ -171,10 +171,6 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Skip("chromium is not installed")
 	}
 	dir := t.TempDir()
-	path := filepath.Join(dir, "bench.html")
-	if err := os.WriteFile(path, []byte(writeHTML(t)), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -185,13 +181,29 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, stderr.String())
 	}
-	dom := stdout.String()
-	// The rendered DOM holds the table with one row per host, each with its verdict.
+	return stdout.String()
+}
+
+// renderedVerdicts maps each host (or host/benchmark) row of the rendered table to its verdict.
+func renderedVerdicts(dom string) map[string]string {
 	rows := regexp.MustCompile(`(?s)<tr class="([a-z-]+)"><td class="host">([^<]+)</td>`).FindAllStringSubmatch(dom, -1)
 	got := map[string]string{}
 	for _, r := range rows {
 		got[r[2]] = r[1]
 	}
+	return got
+}
+
+// TestHTMLInChromium renders the page in headless Chromium and checks the rendered table and
+// chart.
+func TestHTMLInChromium(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bench.html")
+	if err := os.WriteFile(path, []byte(writeHTML(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom := chromiumDOM(t, path)
+	// The rendered DOM holds the table with one row per host, each with its verdict.
+	got := renderedVerdicts(dom)
 	want := map[string]string{"bare-metal-1": "pass", "vm-1": "pass-software-only", "vm-2": "fail", "vm-3": "fail", "vm-4": "fail"}
 	for h, v := range want {
 		if got[h] != v {

@@ -37,6 +37,12 @@ type Options struct {
 	Iterations uint64
 	// Now stamps the report (default time.Now).
 	Now func() time.Time
+	// DistroParanoidPatch is the host's facts.distro_paranoid_patch: whether its kernel is
+	// believed to carry the Debian/Ubuntu patch with which kernel.perf_event_paranoid > 2 lets
+	// only CAP_SYS_ADMIN profile. Nil when unknown: then only the outcome on the host decides.
+	DistroParanoidPatch *bool
+	// DistroParanoidPatchReason is the facts' evidence for DistroParanoidPatch (shown in a note).
+	DistroParanoidPatchReason string
 }
 
 var (
@@ -55,6 +61,8 @@ func Expect(b *hcl.Benchmark, opts Options) (Expectations, error) {
 		ExpectedCaps:            opts.ExpectedCaps,
 		NonMember:               opts.NonMember,
 		Perf:                    b.Perf,
+		DistroParanoidPatch:     opts.DistroParanoidPatch,
+		ParanoidPatchReason:     opts.DistroParanoidPatchReason,
 	}
 	if len(x.Events) == 0 {
 		x.Events = DefaultEvents
@@ -171,5 +179,15 @@ func FailedReport(host, benchmark string, err error, now time.Time) *HostReport 
 		Host: host, Benchmark: benchmark, Time: now.UTC(), Verdict: Fail, Reason: err.Error(),
 		PMU: []string{}, CapNames: []string{}, Events: []EventReport{},
 		Checks: []Check{{Name: "run", Status: CheckFail, Detail: err.Error()}},
+	}
+}
+
+// SkippedReport is the report of a host the benchmark was not run on (apply left it failed or
+// unreachable): verdict skipped, with why.
+func SkippedReport(host, benchmark, why string, now time.Time) *HostReport {
+	return &HostReport{
+		Host: host, Benchmark: benchmark, Time: now.UTC(), Verdict: Skipped, Reason: why,
+		PMU: []string{}, CapNames: []string{}, Events: []EventReport{},
+		Checks: []Check{{Name: "run", Status: CheckSkip, Detail: why}},
 	}
 }
