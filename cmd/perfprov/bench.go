@@ -176,17 +176,8 @@ func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) 
 // benchHosts benchmarks every host, at most parallel at once, and returns the reports in host
 // order, then benchmark order. The benchmark only reads, so the first SIGINT cancels at once.
 func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.Host, parallel int, bo bench.Options) ([]*bench.HostReport, bool) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	var stopped atomic.Bool
-	go func() {
-		select {
-		case <-env.interrupted:
-			stopped.Store(true)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	opts := connect.Options{Getenv: env.getenv}
 	perHost := make([][]*bench.HostReport, len(hosts))
 	sem := make(chan struct{}, max(parallel, 1))
@@ -199,10 +190,10 @@ func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.H
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), &stopped)}
+				perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), stopped)}
 				return
 			}
-			perHost[i] = benchHost(ctx, spec, h, opts, bo, &stopped)
+			perHost[i] = benchHost(ctx, spec, h, opts, bo, stopped)
 		}()
 	}
 	wg.Wait()

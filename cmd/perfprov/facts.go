@@ -91,17 +91,8 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 // host in the order given. Facts are read-only, so the first SIGINT (env.interrupted) cancels the
 // work in flight at once; interrupted reports that it happened.
 func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel int) (rows []factsRow, interrupted bool) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	var stopped atomic.Bool
-	go func() {
-		select {
-		case <-env.interrupted:
-			stopped.Store(true)
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	opts := connect.Options{Getenv: env.getenv}
 	// Versions of perf binaries seen before: a host whose perf is the same file is not made to
@@ -119,10 +110,10 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 			case sem <- struct{}{}:
 				defer func() { <-sem }()
 			case <-ctx.Done():
-				rows[i] = factsFailed(h.Name, ctx.Err(), &stopped)
+				rows[i] = factsFailed(h.Name, ctx.Err(), stopped)
 				return
 			}
-			rows[i] = hostFacts(ctx, h, opts, cache, &stopped)
+			rows[i] = hostFacts(ctx, h, opts, cache, stopped)
 		}()
 	}
 	wg.Wait()

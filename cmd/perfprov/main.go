@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -161,4 +162,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return &usageError{msg: err.Error()}
 	}
 	return nil
+}
+
+// cancelOnInterrupt is for commands that only read (facts, bench): they have nothing to finish,
+// so the first SIGINT cancels the work in flight at once. stopped reports that it happened.
+func cancelOnInterrupt(ctx context.Context, env *cliEnv) (context.Context, context.CancelFunc, *atomic.Bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopped := new(atomic.Bool)
+	go func() {
+		select {
+		case <-env.interrupted:
+			stopped.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel, stopped
 }
