@@ -64,18 +64,32 @@ module "perf_users" {
 	}
 	before := [][2]string{
 		{"group.perf_users", `user.members["alice"]`}, {"group.perf_users", "permissions.perf"},
-		{"permissions.perf", "capabilities.perf"}, {"sysctl.paranoid", "capabilities.perf"},
-		{`user.members["bob"]`, "capabilities.perf"},
+		{"permissions.perf", "capabilities.perf[0]"}, {"sysctl.paranoid", "capabilities.perf[0]"},
+		{`user.members["bob"]`, "capabilities.perf[0]"},
 	}
 	for _, b := range before {
 		if pos[b[0]] == 0 || pos[b[1]] == 0 || pos[b[0]] > pos[b[1]] {
 			t.Errorf("%s must come before %s: %q", b[0], b[1], got)
 		}
 	}
-	if last := hc.Resources[len(hc.Resources)-1]; last.Addr != "module.perf_users.capabilities.perf" {
-		t.Errorf("capabilities are not applied last: %s is", last.Addr)
+	// Capabilities are the last change to the binary: after them come only the module's
+	// read-only check (its script and the command that runs it).
+	after := false
+	for _, r := range hc.Resources {
+		switch {
+		case r.Addr == "module.perf_users.capabilities.perf[0]":
+			after = true
+		case after && !contains([]string{"module.perf_users.directory.state[0]", "module.perf_users.file.check[0]", "module.perf_users.command.verify[0]"}, r.Addr):
+			t.Errorf("capabilities are not applied last: %s comes after them", r.Addr)
+		}
 	}
-	caps := byAddr["capabilities.perf"]
+	if !after {
+		t.Errorf("no capabilities.perf: %q", got)
+	}
+	if v := byAddr["command.verify[0]"]; v == nil || !strings.Contains(strings.Join(v.DependsOn, " "), "module.perf_users.capabilities.perf[0]") {
+		t.Errorf("the check does not run after the capabilities: %v", v)
+	}
+	caps := byAddr["capabilities.perf[0]"]
 	if !reflect.DeepEqual(stringsOf(caps.Attrs["caps"]), []string{"cap_perfmon", "cap_sys_ptrace", "cap_syslog", "cap_ipc_lock"}) ||
 		caps.Attrs["setcap"].AsString() != "/opt/libcap/sbin/setcap" || caps.Attrs["flags"].AsString() != "ep" {
 		t.Errorf("capabilities = %#v", caps.Attrs)
@@ -97,7 +111,7 @@ module "perf_users" {
 
 	hc = mustEval(t, spec, "h", hostFacts("debian", 37))
 	for _, r := range hc.Resources {
-		if r.Addr == "module.perf_users.capabilities.perf" && stringsOf(r.Attrs["caps"])[0] != "cap_sys_admin" {
+		if r.Addr == "module.perf_users.capabilities.perf[0]" && stringsOf(r.Attrs["caps"])[0] != "cap_sys_admin" {
 			t.Errorf("kernel without CAP_PERFMON: caps %q", stringsOf(r.Attrs["caps"]))
 		}
 	}

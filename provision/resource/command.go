@@ -85,7 +85,14 @@ func (c *command) ReadScript() string {
 		fmt.Fprintf(&b, "if (%ssh -c %s) >/dev/null 2>&1 </dev/null; then echo %s=0; else echo %s=1; fi\n", exports(c.env), shell.Quote(cmd), key, key)
 	}
 	if c.unless != "" {
-		guard("unless", c.unless)
+		// A failing unless is why the command will run: its last line of output (a check's
+		// reason) goes into the plan, unless the guard is sensitive.
+		if c.r.Sensitive["unless"] {
+			guard("unless", c.unless)
+		} else {
+			fmt.Fprintf(&b, "if _pp_out=$( (%ssh -c %s) 2>&1 </dev/null); then echo unless=0; else echo unless=1; printf 'unless_why=%%s\\n' \"$(printf '%%s\\n' \"$_pp_out\" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-%d)\"; fi\n",
+				exports(c.env), shell.Quote(c.unless), maxGuardReason)
+		}
 	}
 	if c.onlyIf != "" {
 		guard("only_if", c.onlyIf)
@@ -94,13 +101,18 @@ func (c *command) ReadScript() string {
 	return b.String()
 }
 
+// maxGuardReason bounds the guard output a plan shows, in bytes.
+const maxGuardReason = 200
+
 type commandState struct {
 	created, unlessOK, onlyIfOK bool
+	unlessWhy                   string // the failing unless guard's last line of output
 }
 
 func (c *command) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
-	return commandState{created: m["creates"] == "1", unlessOK: m["unless"] == "0", onlyIfOK: c.onlyIf == "" || m["only_if"] == "0"}, nil
+	return commandState{created: m["creates"] == "1", unlessOK: m["unless"] == "0", onlyIfOK: c.onlyIf == "" || m["only_if"] == "0",
+		unlessWhy: strings.TrimSpace(m["unless_why"])}, nil
 }
 
 func (c *command) Diff(s State) (*Diff, error) {
@@ -114,6 +126,9 @@ func (c *command) Diff(s State) (*Diff, error) {
 		why = c.creates + " does not exist"
 	case c.unless != "":
 		why = "unless exited non-zero"
+		if st.unlessWhy != "" {
+			why += ": " + st.unlessWhy
+		}
 	case c.onlyIf != "":
 		why = "only_if exited 0"
 	}

@@ -17,11 +17,11 @@ is_elf() {
 
 # mount_of PATH: three lines, the mount point, filesystem type and options of the mount that
 # holds PATH (an existing, resolved path): the longest mount point that is a prefix of it, the
-# last one listed when several are stacked.
+# last one listed when several are stacked. (PERFPROV_MOUNTINFO: another mountinfo, for tests.)
 mount_of() {
 	awk -v p="$1" '{ m = $5; gsub(/\\040/, " ", m); pre = (m == "/") ? "/" : m "/";
 	  if (index(p "/", pre) == 1 && length(m) >= bl) { bl = length(m); mp = m; mo = $6; for (i = 7; $i != "-"; i++); ft = $(i + 1) } }
-	  END { print mp; print ft; print mo }' /proc/self/mountinfo
+	  END { print mp; print ft; print mo }' "${PERFPROV_MOUNTINFO:-/proc/self/mountinfo}"
 }
 
 # problem PATH: prints why file capabilities cannot work under PATH (empty: they can).
