@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/internal/testbin"
 )
 
 // perfprovBin is the binary TestMain builds; empty when the lab tests are skipped.
@@ -26,18 +27,9 @@ var perfprovBin string
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() || os.Getenv("CI") == "true" {
-		// One fixed place, overwritten by every run: testbed.Main ends with os.Exit, so nothing
-		// after it could remove a temporary directory.
-		dir := filepath.Join(os.TempDir(), "perfprov-e2e-bin")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		bin, err := testbin.Perfprov("e2e")
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
-			os.Exit(1)
-		}
-		bin := filepath.Join(dir, "perfprov")
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/perfprov/perfprov/cmd/perfprov")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "e2e: building perfprov:", err)
 			os.Exit(1)
 		}
 		perfprovBin = bin

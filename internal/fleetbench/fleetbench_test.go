@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/internal/testbin"
 )
 
 const fleetSize = 20
@@ -22,19 +22,11 @@ const fleetSize = 20
 var perfprovBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "perfprov-fleetbench-")
-	if err != nil {
+	var err error
+	if perfprovBin, err = testbin.Perfprov("fleetbench"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	perfprovBin = filepath.Join(dir, "perfprov")
-	build := exec.Command("go", "build", "-o", perfprovBin, "github.com/perfprov/perfprov/cmd/perfprov")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building perfprov:", err)
-		os.Exit(1)
-	}
-	defer os.RemoveAll(dir)
 	testbed.Main(m)
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/internal/testbin"
 )
 
 // labBin is the perfprov binary TestMain builds for the lab tests ("" when they do not run).
@@ -33,27 +34,9 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() || os.Getenv("CI") == "true" {
-		labBin, labBinErr = buildPerfprov()
+		labBin, labBinErr = testbin.Perfprov("bench-lab")
 	}
 	testbed.Main(m)
-}
-
-// buildPerfprov builds the CLI into a fixed directory under TMPDIR (testbed.Main exits without
-// returning, so a per-run directory could never be removed); the build is renamed into place,
-// so a binary another test run is executing is never rewritten.
-func buildPerfprov() (string, error) {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("perfprov-bench-lab-%d", os.Getuid()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	tmp := filepath.Join(dir, fmt.Sprintf(".perfprov-%d", os.Getpid()))
-	out, err := exec.Command("go", "build", "-o", tmp, "github.com/perfprov/perfprov/cmd/perfprov").CombinedOutput()
-	if err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	bin := filepath.Join(dir, "perfprov")
-	return bin, os.Rename(tmp, bin)
 }
 
 // labSpec sets up perf for the group perf_users with primitive resources, as the perf_users
