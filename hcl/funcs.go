@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/perfprov/perfprov/provision/shell"
 	"io/fs"
 	"os"
 	"path"
@@ -91,7 +92,7 @@ func FunctionNames() []string {
 		names = append(names, n)
 	}
 	names = append(names, "tostring", "tonumber", "tobool", "tolist", "toset", "tomap",
-		"file", "templatefile", "sha256", "filesha256", "try", "can")
+		"file", "templatefile", "sha256", "filesha256", "try", "can", "shellquote")
 	sort.Strings(names)
 	return names
 }
@@ -150,6 +151,16 @@ func functions(mfs moduleFS) map[string]function.Function {
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			sum := sha256.Sum256([]byte(args[0].AsString()))
 			return cty.StringVal(hex.EncodeToString(sum[:])), nil
+		},
+	})
+	// shellquote is perfprov's one quoting helper (provision/shell), offered to specs: a value
+	// interpolated into run, unless, only_if or commands goes through it.
+	out["shellquote"] = function.New(&function.Spec{
+		Description: "A string as one POSIX shell word that the shell reads back as exactly that string.",
+		Params:      []function.Parameter{{Name: "str", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return cty.StringVal(shell.Quote(args[0].AsString())), nil
 		},
 	})
 	out["file"] = function.New(&function.Spec{

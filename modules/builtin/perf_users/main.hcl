@@ -219,8 +219,8 @@ resource "user" "members" {
 # before its owner or mode is touched: file capabilities do nothing on a script. A perf that a
 # build or copy is about to create passes here and is checked again by the capabilities.
 resource "command" "perf_must_be_elf" {
-  unless = "[ ! -e '${var.perf}' ] || [ \"$(od -An -c -N4 -- '${var.perf}' | tr -d ' ')\" = '177ELF' ]"
-  run    = "echo '${var.perf} is not an ELF binary (a wrapper script?): file capabilities do nothing on scripts; give perf_users the real perf, such as module.perf.binary (the perf module copies the ELF behind a wrapper)' >&2; exit 1"
+  unless = "[ ! -e ${shellquote(var.perf)} ] || [ \"$(od -An -c -N4 -- ${shellquote(var.perf)} | tr -d ' ')\" = '177ELF' ]"
+  run    = "echo ${shellquote("${var.perf} is not an ELF binary (a wrapper script?): file capabilities do nothing on scripts; give perf_users the real perf, such as module.perf.binary (the perf module copies the ELF behind a wrapper)")} >&2; exit 1"
 }
 
 resource "permissions" "perf" {
@@ -288,8 +288,8 @@ resource "file" "check" {
 # The end-to-end check: in sync while it passes; after the repairs above, apply runs it again.
 resource "command" "verify" {
   count      = var.verify ? 1 : 0
-  unless     = "${local.check} -q"
-  run        = local.check
+  unless     = "if [ -x ${shellquote(local.check)} ]; then ${shellquote(local.check)} -q; else echo 'not checked yet: the check is installed by this apply'; exit 1; fi"
+  run        = shellquote(local.check)
   timeout    = "2m"
   depends_on = [resource.capabilities.perf, resource.file.check]
 }
