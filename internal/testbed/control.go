@@ -139,7 +139,27 @@ func waitListen(ctx context.Context, h *Host, want bool) error {
 // Freeze stops (SIGSTOP) every process of the host but its init: its sshd accepts TCP
 // connections in the kernel but never answers, so clients hang until their timeouts.
 func (l *Lab) Freeze(ctx context.Context, host string) error {
-	return l.signalAll(host, syscall.SIGSTOP)
+	if err := l.signalAll(host, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	// SIGSTOP takes effect asynchronously: return once the host's processes show it, so that
+	// what the caller checks next (Status, a connect) sees a frozen host.
+	h, err := l.running(host)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !isFrozen(h) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: processes still running 5s after SIGSTOP", host)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Thaw continues (SIGCONT) every process of a frozen host.
