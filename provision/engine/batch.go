@@ -15,8 +15,9 @@ import (
 // costs one round trip. Each snippet runs in its own subshell (an exit or a failing command ends
 // only its section) with stdin closed. Frames are written to stdout and to stderr alike, so each
 // stream splits into sections by itself: no temporary file, and no process beyond the snippets'
-// own (printf is a shell builtin). Frames carry a random marker, so no snippet output can forge
-// one:
+// own (printf is a shell builtin). A prelude runs first in the script's own shell: one stat for
+// every path the snippets need (resource.StatPrelude), which they look up with builtins. Frames
+// carry a random marker, so no snippet output can forge one:
 //
 //	stdout: \n<marker> BEGIN <i>\n ... \n<marker> END <i> <status>\n
 //	stderr: \n<marker> BEGIN <i>\n ... \n<marker> END <i>\n
@@ -28,9 +29,11 @@ func newMarker() string {
 	return "@@perfprov-" + hex.EncodeToString(b[:])
 }
 
-// batchScript joins snippets into one script framed with marker.
-func batchScript(marker string, snippets []string) string {
+// batchScript joins snippets into one script framed with marker, after prelude: shell text run in
+// the script's own shell, whose variables the snippets read (resource.StatPrelude).
+func batchScript(marker, prelude string, snippets []string) string {
 	var b strings.Builder
+	b.WriteString(prelude)
 	for i, s := range snippets {
 		fmt.Fprintf(&b, "printf '\\n%[1]s BEGIN %[2]d\\n'; printf '\\n%[1]s BEGIN %[2]d\\n' >&2\n(\n%[3]s\n) </dev/null\nrc=$?\nprintf '\\n%[1]s END %[2]d %%d\\n' \"$rc\"; printf '\\n%[1]s END %[2]d\\n' >&2\n",
 			marker, i, s)

@@ -2,7 +2,8 @@
 // spec with them, reads the state of every resource in one batched round trip, diffs, and on apply
 // changes what differs in dependency order and verifies each change by reading it back.
 //
-// A no-op run costs one connection and two round trips per host (facts, then the batched read).
+// A no-op run costs one connection and two round trips per host (facts, then the batched read),
+// or one when the read scripts are those of the host's previous run (see speculation).
 package engine
 
 import (
@@ -334,7 +335,8 @@ func (r *Run) planHost(ctx context.Context, h *HostRun) {
 	}
 	h.conn = conn
 	t1 := time.Now()
-	fv, info, err := r.opts.Gather(ctx, conn)
+	sp := &speculation{timeout: r.opts.ReadTimeout}
+	fv, info, err := r.opts.Gather(withSpeculation(ctx, sp), conn)
 	h.Timings.Facts = time.Since(t1)
 	if err != nil {
 		h.fail(fmt.Errorf("facts: %w", err))
@@ -350,7 +352,7 @@ func (r *Run) planHost(ctx context.Context, h *HostRun) {
 	}
 	r.prepare(h, cfg)
 	t2 := time.Now()
-	err = r.readAll(ctx, h)
+	err = r.readAll(ctx, h, sp)
 	h.Timings.Read = time.Since(t2)
 	if err != nil {
 		h.fail(err)
@@ -410,22 +412,47 @@ func (r *Run) prepare(h *HostRun, cfg *hcl.HostConfig) {
 	}
 }
 
-// readAll runs the batched read of every prepared resource.
-func (r *Run) readAll(ctx context.Context, h *HostRun) error {
+// readAll runs the batched read of every prepared resource, or takes the speculative read that
+// came with the facts when it ran the very same snippets (see speculation).
+func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 	var idx []int
-	var snippets []string
+	var snippets, paths []string
+	pure := true
+	seen := map[string]bool{}
 	for i, rr := range h.Resources {
-		if rr.res != nil {
-			idx = append(idx, i)
-			snippets = append(snippets, rr.res.ReadScript())
+		if rr.res == nil {
+			continue
+		}
+		idx = append(idx, i)
+		snippets = append(snippets, rr.res.ReadScript())
+		pure = pure && pureRead(rr)
+		if sps, ok := rr.res.(resource.StatPather); ok {
+			for _, p := range sps.StatPaths() {
+				if !seen[p] {
+					seen[p] = true
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	rp := readPlan{Prelude: resource.StatPrelude(paths), Snippets: snippets}
+	if sp.remember != nil {
+		if pure && len(snippets) > 0 {
+			sp.remember(&rp)
+		} else {
+			sp.remember(nil)
 		}
 	}
 	if len(snippets) == 0 {
 		return nil
 	}
-	secs, errs, err := r.read(ctx, h, snippets)
-	if err != nil {
-		return err
+	secs, errs, ok := sp.use(&rp)
+	if !ok {
+		var err error
+		secs, errs, err = r.read(ctx, h, rp)
+		if err != nil {
+			return err
+		}
 	}
 	for k, i := range idx {
 		rr := h.Resources[i]
@@ -443,20 +470,20 @@ func (r *Run) readAll(ctx context.Context, h *HostRun) error {
 	return nil
 }
 
-// read runs snippets as one framed script.
-func (r *Run) read(ctx context.Context, h *HostRun, snippets []string) ([]resource.Section, []error, error) {
+// read runs a read plan as one framed script.
+func (r *Run) read(ctx context.Context, h *HostRun, rp readPlan) ([]resource.Section, []error, error) {
 	marker := newMarker()
-	res, err := h.conn.Run(ctx, transport.Command{Script: batchScript(marker, snippets), Privileged: true, Timeout: r.opts.ReadTimeout})
+	res, err := h.conn.Run(ctx, transport.Command{Script: rp.script(marker), Privileged: true, Timeout: r.opts.ReadTimeout})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read: %w", err)
 	}
-	secs, errs := parseBatch(res.Stdout, res.Stderr, marker, len(snippets))
+	secs, errs := parseBatch(res.Stdout, res.Stderr, marker, len(rp.Snippets))
 	return secs, errs, nil
 }
 
 // readOne reads one resource again (after earlier changes on the host).
 func (r *Run) readOne(ctx context.Context, h *HostRun, rr *ResourceResult) error {
-	secs, errs, err := r.read(ctx, h, []string{rr.res.ReadScript()})
+	secs, errs, err := r.read(ctx, h, readPlan{Snippets: []string{rr.res.ReadScript()}})
 	if err != nil {
 		return err
 	}

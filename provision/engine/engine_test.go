@@ -27,7 +27,7 @@ func TestBatchFraming(t *testing.T) {
 		"exit 0",
 	}
 	var out, stderr bytes.Buffer
-	cmd := exec.Command("sh", "-c", batchScript(marker, snippets))
+	cmd := exec.Command("sh", "-c", batchScript(marker, "", snippets))
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("script: %v", err)

@@ -44,14 +44,44 @@ func gatherWithFactsPackage(ctx context.Context, conn transport.Conn) (cty.Value
 // CachedGather returns a Gather that tells each host the perf version it reported last time for
 // the same perf file (facts.PerfCache), so that a run with nothing to change does not start perf
 // on every host: the most expensive part of the facts script. key names a host in the cache.
+//
+// It also sends, with the facts, the read scripts of the host's previous plan (see speculation),
+// remembered in a cache beside the perf cache's file.
 func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+	reads := openReadCache("")
+	if p := cache.Path(); p != "" {
+		reads = openReadCache(filepath.Join(filepath.Dir(p), readCacheFile))
+	}
 	return func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
 		k := key(conn.Host())
-		f, err := facts.GatherWith(ctx, conn, facts.Options{KnownPerf: cache.Get(k)})
+		opts := facts.Options{KnownPerf: cache.Get(k)}
+		sp := speculationFrom(ctx)
+		var f *facts.Facts
+		var err error
+		if rp := reads.get(k); sp != nil && rp != nil && len(rp.Snippets) > 0 {
+			marker := newMarker()
+			var res *transport.Result
+			f, res, err = facts.GatherThen(ctx, conn, opts, rp.script(marker), sp.timeout)
+			// The read ran as the login user: it is this run's read only if that is root.
+			if err == nil && f.IsRoot {
+				sp.ran, sp.plan, sp.marker, sp.stdout, sp.stderr = true, *rp, marker, res.Stdout, res.Stderr
+			}
+		} else {
+			f, err = facts.GatherWith(ctx, conn, opts)
+		}
 		if err != nil {
 			return cty.NilVal, resource.HostInfo{}, err
 		}
 		cache.Put(k, f)
+		if sp != nil {
+			root := f.IsRoot
+			sp.remember = func(rp *readPlan) {
+				if !root {
+					rp = nil // never speculated on: see speculation
+				}
+				reads.put(k, rp)
+			}
+		}
 		return factsValue(f)
 	}
 }

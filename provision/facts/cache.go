@@ -56,6 +56,10 @@ func OpenPerfCache(path string) *PerfCache {
 	return c
 }
 
+// Path is the cache's file ("" for a cache that is never saved): other controller caches of
+// per-host knowledge live beside it.
+func (c *PerfCache) Path() string { return c.path }
+
 // Get returns what is known of host's perf (the zero KnownPerf when nothing).
 func (c *PerfCache) Get(host string) KnownPerf {
 	c.mu.Lock()

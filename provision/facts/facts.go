@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/perfprov/perfprov/provision/shell"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -159,19 +160,34 @@ func Gather(ctx context.Context, conn transport.Conn) (*Facts, error) {
 
 // GatherWith is Gather with options.
 func GatherWith(ctx context.Context, conn transport.Conn, opts Options) (*Facts, error) {
+	f, _, err := gather(ctx, conn, transport.Command{Script: ScriptWith(opts)})
+	return f, err
+}
+
+// GatherThen gathers facts and, in the same command, runs then after them: one round trip for
+// both (the engine sends a host's likely read scripts this way). The facts script runs in a
+// subshell, so that what it sets (PATH, LC_ALL, IFS, the working directory) does not reach then.
+// The command runs as the login user, like the facts script alone, within timeout (0: none). res
+// is the whole command's result: then's output follows the facts' end line, which Parse stops at.
+func GatherThen(ctx context.Context, conn transport.Conn, opts Options, then string, timeout time.Duration) (f *Facts, res *transport.Result, err error) {
+	script := "(\n" + ScriptWith(opts) + "\n)\n" + then
+	return gather(ctx, conn, transport.Command{Script: script, Timeout: timeout})
+}
+
+func gather(ctx context.Context, conn transport.Conn, cmd transport.Command) (*Facts, *transport.Result, error) {
 	host := conn.Host()
-	res, err := conn.Run(ctx, transport.Command{Script: ScriptWith(opts)})
+	res, err := conn.Run(ctx, cmd)
 	if err != nil {
-		return nil, &Error{Host: host, Op: "gathering facts", Err: err}
+		return nil, nil, &Error{Host: host, Op: "gathering facts", Err: err}
 	}
 	f, err := Parse(res.Stdout)
 	if err != nil {
 		if res.ExitStatus != 0 {
 			err = fmt.Errorf("%w (the facts script exited %d%s)", err, res.ExitStatus, firstLine(res.Stderr, ": "))
 		}
-		return nil, &Error{Host: host, Op: "reading facts", Err: err}
+		return nil, res, &Error{Host: host, Op: "reading facts", Err: err}
 	}
-	return f, nil
+	return f, res, nil
 }
 
 // Error is a failure to gather one host's facts.

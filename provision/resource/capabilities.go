@@ -74,7 +74,7 @@ type capState struct {
 	real      string
 	kind      string
 	mode      uint32
-	magic     string // first four bytes, hex
+	magic     string // 7f454c46 (ELF), 2321 (#!), other, or "" (empty or unreadable)
 	current   CapSet
 	known     bool // current was read (getcap ran)
 	verified  bool // setcap -v said the set matches (used when getcap is missing)
@@ -84,9 +84,21 @@ type capState struct {
 	fsType    string
 }
 
-// mountAwk prints the mount point, options and filesystem type of the mount that holds $r: the
-// longest mount point that is a prefix of it (the last one listed wins: it is mounted on top).
-const mountAwk = `awk -v p="$r" '{ m=$5; gsub(/\\040/, " ", m); pre=(m=="/") ? "/" : m "/";
+// The read costs what it starts: a process start is milliseconds on a small host, and the read
+// runs on every host of every run. So the real path comes from cd -P (a builtin) unless the path
+// itself is a symlink (only readlink -f follows those), the getcap lookup is a loop over PATH in
+// the shell, one awk reads both the file's first bytes (ELF or script) and the mount table, and
+// in a batch the stat comes from the batch's prelude (StatPrelude).
+
+// magicMountAwk prints the magic of $PP_M (ELF, script or other; nothing when unreadable or empty)
+// and the mount point, options and filesystem type of the mount that holds $PP_R: the longest
+// mount point that is a prefix of it (the last one listed wins: it is mounted on top).
+const magicMountAwk = `PP_R="$r" PP_M="$m" awk 'BEGIN { p = ENVIRON["PP_R"]; f = ENVIRON["PP_M"]
+    if (f != "" && (getline h < f) > 0) {
+      if (substr(h, 1, 4) == "\177ELF") print "magic=7f454c46"; else if (substr(h, 1, 2) == "#!") print "magic=2321"; else print "magic=other"
+    }
+    if (f != "") close(f) }
+  { m=$5; gsub(/\\040/, " ", m); pre=(m=="/") ? "/" : m "/";
   if (index(p "/", pre)==1 && length(m)>=bl) { bl=length(m); mp=m; mo=$6; for(i=7;$i!="-";i++); ft=$(i+1) } }
   END { print "mountpoint=" mp; print "mountopts=" mo; print "fstype=" ft }' /proc/self/mountinfo`
 
@@ -96,25 +108,33 @@ if command -v "$sc" >/dev/null 2>&1; then echo setcap_ok=1; fi
 if [ -L "$p" ]; then echo symlink=1; fi
 if [ -e "$p" ]; then
   echo exists=1
-  r=$(readlink -f -- "$p"); printf 'real=%%s\n' "$r"
-  stat -L -c 'kind=%%F
-mode=%%a' -- "$r"
-  printf 'magic=%%s\n' "$(od -An -tx1 -N4 -- "$r" 2>/dev/null)"
+  if [ -L "$p" ]; then r=$(readlink -f -- "$p"); else r=$p; d=${p%%/*}; cd -P "${d:-/}" 2>/dev/null && r=${PWD%%/}/${p##*/}; fi
+  printf 'real=%%s\n' "$r"
+%s  m=; [ -f "$r" ] && m=$r
   gc=
   case $sc in */*) [ -x "${sc%%/*}/getcap" ] && gc="${sc%%/*}/getcap";; esac
-  [ -n "$gc" ] || gc=$(command -v getcap 2>/dev/null) || { for d in /usr/sbin /sbin; do [ -x "$d/getcap" ] && gc=$d/getcap && break; done; }
+  if [ -z "$gc" ]; then
+    set -f; oifs=$IFS; IFS=:
+    for d in $PATH:/usr/sbin:/sbin; do case $d in /*) [ -f "$d/getcap" ] && [ -x "$d/getcap" ] && gc=$d/getcap && break;; esac; done
+    IFS=$oifs; set +f
+  fi
   if [ -n "$gc" ]; then out=$("$gc" "$r") && printf 'getcap=%%s\n' "$out"; fi
   if [ -z "$gc" ] && [ -n "$want" ] && "$sc" -v "$want" "$r" >/dev/null 2>&1; then echo verified=1; fi
   %s
 else echo exists=0; fi
-`, shell.Quote(c.path), shell.Quote(c.setcap), shell.Quote(c.capText), mountAwk)
+`, shell.Quote(c.path), shell.Quote(c.setcap), shell.Quote(c.capText),
+		// stat -L of the path is that of its real path.
+		statLookup(`printf 'kind=%s\nmode=%s\n' "$_k" "$_m"`, `stat -L -c 'kind=%F
+mode=%a' -- "$r"`), magicMountAwk)
 }
+
+func (c *capabilities) StatPaths() []string { return []string{c.path} }
 
 func (c *capabilities) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
 	st := capState{
 		exists: m["exists"] == "1", symlink: m["symlink"] == "1", real: m["real"], kind: m["kind"],
-		magic: strings.Join(strings.Fields(m["magic"]), ""), setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
+		magic: m["magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
 		mountPt: m["mountpoint"], mountOpts: m["mountopts"], fsType: m["fstype"],
 	}
 	if !st.exists {

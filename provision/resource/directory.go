@@ -33,6 +33,8 @@ func newDirectory(r *hcl.Resource, _ *Env) (Resource, error) {
 
 func (d *directory) ReadScript() string { return statSnippet(d.path) }
 
+func (d *directory) StatPaths() []string { return []string{d.path} }
+
 func (d *directory) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
 
 func (d *directory) Diff(st State) (*Diff, error) {

@@ -80,6 +80,8 @@ func (f *file) ReadScript() string {
 `
 }
 
+func (f *file) StatPaths() []string { return []string{f.path} }
+
 func (f *file) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
 	ps, err := parsePathState(m)

@@ -50,14 +50,45 @@ type pathState struct {
 
 // statSnippet prints exists=0, or exists=1 and the path's kind, owner, group and mode.
 func statSnippet(path string) string {
-	return fmt.Sprintf(`p=%s
-if [ -e "$p" ]; then echo exists=1; stat -L -c 'kind=%%F
-owner=%%U
-group=%%G
-uid=%%u
-gid=%%g
-mode=%%a' -- "$p"; else echo exists=0; fi
-`, shell.Quote(path))
+	return fmt.Sprintf("p=%s\nif [ -e \"$p\" ]; then echo exists=1\n%selse echo exists=0; fi\n",
+		shell.Quote(path), statLookup(`printf 'kind=%s\nowner=%s\ngroup=%s\nuid=%s\ngid=%s\nmode=%s\n' "$_k" "$_o" "$_g" "$_u" "$_i" "$_m"`, `stat -L -c 'kind=%F
+owner=%U
+group=%G
+uid=%u
+gid=%g
+mode=%a' -- "$p"`))
+}
+
+// StatPather is implemented by the types whose read needs the stat of paths: a batched read
+// stats every path of the host in one process (StatPrelude), not one process per resource.
+type StatPather interface {
+	StatPaths() []string
+}
+
+// StatPrelude returns the shell text that runs, before a batch's read snippets and in the same
+// shell, one stat for every path (-L, as the snippets do): a line per path that exists, in
+// $_pp_stat. statLookup reads it.
+func StatPrelude(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	return "_pp_stat=$(stat -L -c '%F|%U|%G|%u|%g|%a|%n' -- " + shell.Join(paths...) + " 2>/dev/null)\n"
+}
+
+// statLookup finds the existing path $p in $_pp_stat with shell builtins only and runs print with
+// its fields in $_k (kind), $_o (owner), $_g (group), $_u (uid), $_i (gid) and $_m (mode); where
+// the prelude did not run (a snippet run on its own) or has no line for $p, it runs fallback, a
+// stat printing the same. The text ends with a newline.
+func statLookup(print, fallback string) string {
+	return `_pp_hit=
+if [ -n "${_pp_stat-}" ]; then
+while IFS='|' read -r _k _o _g _u _i _m _n; do
+if [ "$_n" = "$p" ]; then ` + print + `; _pp_hit=1; break; fi
+done <<_PP_STAT_EOF_
+$_pp_stat
+_PP_STAT_EOF_
+fi
+[ -n "$_pp_hit" ] || ` + fallback + "\n"
 }
 
 func parsePathState(m map[string]string) (pathState, error) {

@@ -32,6 +32,8 @@ func newPermissions(r *hcl.Resource, _ *Env) (Resource, error) {
 
 func (p *permissions) ReadScript() string { return statSnippet(p.path) }
 
+func (p *permissions) StatPaths() []string { return []string{p.path} }
+
 func (p *permissions) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
 
 func (p *permissions) Diff(st State) (*Diff, error) {

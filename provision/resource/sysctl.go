@@ -92,14 +92,25 @@ func (s *sysctl) ReadScript() string {
 	last := s.name[strings.LastIndex(s.name, ".")+1:]
 	var b strings.Builder
 	fmt.Fprintf(&b, "f=%s; pf=%s\n", shell.Quote(s.procPath()), shell.Quote(s.persistFile))
-	// Builtins only, except one grep: read and printf do not start processes.
-	b.WriteString(`if [ -r "$f" ]; then IFS= read -r v < "$f"; printf 'runtime=%s\n' "$v"; fi
-if [ -f "$pf" ]; then echo file_exists=1; while IFS= read -r l || [ -n "$l" ]; do printf 'line=%s\n' "$l"; done < "$pf"; fi
+	// One process, awk: it reads the runtime value whole (the shell's read takes a byte at a time,
+	// and /proc/sys numbers answer only the first read: "32768" would read as "3") and, with
+	// persist, the lines of other files that mention the key, as FILE:LINE (grep -F's output):
+	// the file whose name sorts last wins at boot.
+	b.WriteString(`if [ -f "$pf" ]; then echo file_exists=1; while IFS= read -r l || [ -n "$l" ]; do printf 'line=%s\n' "$l"; done < "$pf"; fi
+rt=; [ -r "$f" ] && rt=1
+set --
 `)
+	others := ""
 	if s.persist {
-		// Other files that mention the key, as FILE:LINE: the one whose name sorts last wins at boot.
-		fmt.Fprintf(&b, "echo others:\ngrep -sHF -- %s /etc/sysctl.conf %s\ntrue\n", shell.Quote(last), strings.Join(globs(sysctlDirs), " "))
+		// Only readable files: mawk gives up at the first one it cannot open.
+		fmt.Fprintf(&b, "for x in /etc/sysctl.conf %s; do [ -f \"$x\" ] && [ -r \"$x\" ] && set -- \"$@\" \"$x\"; done\n", strings.Join(globs(sysctlDirs), " "))
+		others = `print "others:" }
+  index($0, ENVIRON["PP_K"]) { print FILENAME ":" $0`
 	}
+	fmt.Fprintf(&b, `[ $# -gt 0 ] || set -- /dev/null
+PP_F="$f" PP_RT="$rt" PP_K=%s awk 'BEGIN { if (ENVIRON["PP_RT"] != "") { v = ""; if ((getline v < ENVIRON["PP_F"]) < 0) v = ""; print "runtime=" v }
+  %s }' "$@"
+`, shell.Quote(last), others)
 	return b.String()
 }
 

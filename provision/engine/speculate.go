@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/perfprov/perfprov/provision/resource"
+)
+
+// Speculative read: a host's plan needs two round trips, facts and then the batched read, because
+// the read scripts come from the spec evaluated with the facts. But a spec and a host rarely change
+// between two runs, so the read scripts of a host are most often those of its previous run. The
+// facts command therefore also carries the host's previous read scripts (remembered on the
+// controller, readCache); when this run's scripts turn out to be the very same text, that output
+// is this run's read and the second round trip is saved. When they differ, the output is dropped
+// and the read runs as usual. Either way what the plan is made of is the output of this run's
+// read scripts, run on the host during this run.
+//
+// Two conditions keep it the same read: the facts command runs as the login user and the read
+// must run as root, so the output is only used when the facts say the login is root; and only
+// read scripts that are pure reads are remembered (no command guards, which are the user's own
+// code, and nothing sensitive, which must not be written to the controller's disk).
+
+// speculation is one host's speculative read, passed from planHost to the Gather in ctx.
+type speculation struct {
+	timeout time.Duration // the read's timeout (the facts command carries it)
+
+	// Set by the Gather that ran a speculative read (ran true); marker frames its output.
+	ran            bool
+	plan           readPlan
+	marker         string
+	stdout, stderr []byte
+	// remember records the read plan of this run for the next one (nil: no cache; a nil plan
+	// forgets the host).
+	remember func(rp *readPlan)
+}
+
+// readPlan is what a batched read runs: a prelude in the script's shell, then the snippets.
+type readPlan struct {
+	Prelude  string   `json:"prelude,omitempty"`
+	Snippets []string `json:"snippets"`
+}
+
+func (rp *readPlan) equal(o *readPlan) bool {
+	return rp.Prelude == o.Prelude && slices.Equal(rp.Snippets, o.Snippets)
+}
+
+func (rp *readPlan) script(marker string) string { return batchScript(marker, rp.Prelude, rp.Snippets) }
+
+type speculationKey struct{}
+
+func withSpeculation(ctx context.Context, sp *speculation) context.Context {
+	return context.WithValue(ctx, speculationKey{}, sp)
+}
+
+func speculationFrom(ctx context.Context) *speculation {
+	sp, _ := ctx.Value(speculationKey{}).(*speculation)
+	return sp
+}
+
+// use returns the speculative read's sections when it ran exactly rp.
+func (sp *speculation) use(rp *readPlan) ([]resource.Section, []error, bool) {
+	if sp == nil || !sp.ran || !sp.plan.equal(rp) {
+		return nil, nil, false
+	}
+	secs, errs := parseBatch(sp.stdout, sp.stderr, sp.marker, len(rp.Snippets))
+	return secs, errs, true
+}
+
+// pureRead reports whether a resource's read snippet may be remembered and run speculatively.
+func pureRead(rr *ResourceResult) bool {
+	if rr.Type == "command" {
+		return false
+	}
+	for _, sensitive := range rr.meta.Sensitive {
+		if sensitive {
+			return false
+		}
+	}
+	return true
+}
+
+// readCache remembers, per host, the read plan of its last plan. It is only an optimisation:
+// a missing or corrupt file is an empty cache, and a failure to save is ignored. It is written
+// through (when a host's snippets change), private to the user: read scripts name paths and users.
+type readCache struct {
+	path    string
+	mu      sync.Mutex
+	entries map[string]*readPlan
+}
+
+// readCacheFile is the cache's file name, beside the perf version cache.
+const readCacheFile = "read-scripts.json"
+
+var (
+	readCachesMu sync.Mutex
+	readCaches   = map[string]*readCache{} // by path: one per file in a process
+)
+
+// openReadCache returns the cache kept in path ("" for one that is never saved).
+func openReadCache(path string) *readCache {
+	readCachesMu.Lock()
+	defer readCachesMu.Unlock()
+	if c, ok := readCaches[path]; ok && path != "" {
+		return c
+	}
+	c := &readCache{path: path, entries: map[string]*readPlan{}}
+	if path != "" {
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &c.entries) != nil {
+			c.entries = map[string]*readPlan{} // a cache of another format: start afresh
+		}
+		readCaches[path] = c
+	}
+	return c
+}
+
+func (c *readCache) get(host string) *readPlan {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[host]
+}
+
+// put records host's read plan (nil forgets the host) and saves the cache when that changed it.
+func (c *readCache) put(host string, rp *readPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.entries[host]
+	if old == nil && rp == nil || old != nil && rp != nil && old.equal(rp) {
+		return
+	}
+	if rp == nil {
+		delete(c.entries, host)
+	} else {
+		c.entries[host] = rp
+	}
+	_ = c.save()
+}
+
+func (c *readCache) save() error {
+	if c.path == "" {
+		return nil
+	}
+	b, err := json.Marshal(c.entries)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".read-scripts-*.json") // 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), c.path); err != nil {
+		return fmt.Errorf("read script cache: %w", err)
+	}
+	return nil
+}
