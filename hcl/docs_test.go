@@ -10,7 +10,7 @@ import (
 // TestDocsCoverLanguage keeps the README's HCL reference in step with the schemas: every
 // resource type has a section that names each of its attributes, and every function is listed.
 func TestDocsCoverLanguage(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "docs", "readme", "hcl.md"))
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

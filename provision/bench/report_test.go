@@ -154,7 +154,7 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 // chromiumDOM loads the page at path in headless Chromium (Debian's chromium package, see
-// docs/readme/bench.md) and returns the DOM it rendered. Under CI its absence is a failure.
+// the README's bench section) and returns the DOM it rendered. Under CI its absence is a failure.
 func chromiumDOM(t *testing.T, path string) string {
 	t.Helper()
 	bin := ""
