@@ -63,7 +63,7 @@ resource "sysctl" "paranoid_stand_in" {
 // timedRun runs the CLI and returns its wall time and peak RSS.
 func timedRun(b *testing.B, dir string, args ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(perfprovBinB(b), args...)
+	cmd := exec.Command(perfprovBin(b), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	var out bytes.Buffer
@@ -81,24 +81,6 @@ func timedRun(b *testing.B, dir string, args ...string) (time.Duration, int64) {
 	return d, rss
 }
 
-func perfprovBinB(b *testing.B) string {
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "perfprov-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "perfprov")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/perfprov/perfprov/cmd/perfprov").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		b.Fatal(binErr)
-	}
-	return binPath
-}
 
 // sshFanout runs OpenSSH "ssh host true" to every host in parallel.
 func sshFanout(b *testing.B, lab *testbed.Lab) time.Duration {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/internal/testbin"
 )
 
 func TestMain(m *testing.M) { testbed.Main(m) }
@@ -33,22 +34,11 @@ var (
 )
 
 // perfprovBin builds the CLI once per test binary.
-func perfprovBin(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "perfprov-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "perfprov")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/perfprov/perfprov/cmd/perfprov").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+func perfprovBin(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() { binPath, binErr = testbin.Perfprov("engine") })
 	if binErr != nil {
-		t.Fatal(binErr)
+		tb.Fatal(binErr)
 	}
 	return binPath
 }
