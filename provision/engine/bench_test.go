@@ -81,7 +81,6 @@ func timedRun(b *testing.B, dir string, args ...string) (time.Duration, int64) {
 	return d, rss
 }
 
-
 // sshFanout runs OpenSSH "ssh host true" to every host in parallel.
 func sshFanout(b *testing.B, lab *testbed.Lab) time.Duration {
 	b.Helper()
