@@ -17,6 +17,7 @@ command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v perf >/dev/null || need+=(linux-perf)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v patch >/dev/null || need+=(patch)           # the patch resource is tested on this machine too
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test-deps: need root to install: ${need[*]}" >&2
