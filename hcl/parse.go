@@ -58,6 +58,25 @@ type rawRoot struct {
 	hosts, groups, connections, rollouts, benchmarks []*hcl2.Block
 }
 
+// add keeps a root-only block for later decoding; it reports whether b was one.
+func (r *rawRoot) add(b *hcl2.Block) bool {
+	switch b.Type {
+	case "host":
+		r.hosts = append(r.hosts, b)
+	case "group":
+		r.groups = append(r.groups, b)
+	case "connection":
+		r.connections = append(r.connections, b)
+	case "rollout":
+		r.rollouts = append(r.rollouts, b)
+	case "benchmark":
+		r.benchmarks = append(r.benchmarks, b)
+	default:
+		return false
+	}
+	return true
+}
+
 func (s *Spec) load(p string, opts LoadOptions) hcl2.Diagnostics {
 	st := s.state
 	var diags hcl2.Diagnostics
@@ -145,17 +164,10 @@ func (s *Spec) parseModuleFile(m *module, name string, src []byte, raw *rawRoot)
 				fmt.Sprintf("A %s block belongs in the root spec: modules declare variables, locals, resources, module calls and outputs. Move it to the root spec.", b.Type)))
 			continue
 		}
+		if raw.add(b) {
+			continue
+		}
 		switch b.Type {
-		case "host":
-			raw.hosts = append(raw.hosts, b)
-		case "group":
-			raw.groups = append(raw.groups, b)
-		case "connection":
-			raw.connections = append(raw.connections, b)
-		case "rollout":
-			raw.rollouts = append(raw.rollouts, b)
-		case "benchmark":
-			raw.benchmarks = append(raw.benchmarks, b)
 		case "variable":
 			diags = append(diags, decodeVariable(m, b)...)
 		case "locals":
@@ -728,14 +740,7 @@ func (s *Spec) parseInventory(paths []string, raw *rawRoot) hcl2.Diagnostics {
 			continue
 		}
 		for _, b := range content.Blocks {
-			switch b.Type {
-			case "host":
-				raw.hosts = append(raw.hosts, b)
-			case "group":
-				raw.groups = append(raw.groups, b)
-			case "connection":
-				raw.connections = append(raw.connections, b)
-			}
+			raw.add(b) // inventorySchema admits only host, group and connection
 		}
 	}
 	return diags
