@@ -18,7 +18,12 @@ import (
 	"github.com/perfprov/perfprov/internal/testbed"
 )
 
-func TestMain(m *testing.M) { testbed.Main(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(daemonHelperEnv); dir != "" {
+		os.Exit(runDaemonHelper(dir))
+	}
+	testbed.Main(m)
+}
 
 // labConfig connects to lab host i as user with the lab's key and known_hosts.
 func labConfig(lab *testbed.Lab, i int, user string) SSHConfig {

@@ -121,12 +121,18 @@ func (f *pidFilter) remotePID() int {
 
 // shCommand is the command line sent to the login shell: SCRIPT for /bin/sh -c, quoted once,
 // under the reaper.
-func shCommand(script string) string {
+func shCommand(script string, quick bool) string {
+	if quick {
+		return "/bin/sh -c " + shell.Quote(script)
+	}
 	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -c " + shell.Quote(script)
 }
 
 // shStdinCommand runs a script read on stdin, under the reaper (for scripts too long for -c).
-func shStdinCommand() string {
+func shStdinCommand(quick bool) string {
+	if quick {
+		return "/bin/sh -s"
+	}
 	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -s"
 }
 

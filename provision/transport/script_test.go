@@ -43,12 +43,14 @@ func TestShellScriptRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command("/bin/sh", "-c", shCommand(script)).Output()
-		if err != nil {
-			t.Fatalf("%q: %v", v, err)
-		}
-		if string(out) != v {
-			t.Errorf("%q came back as %q", v, out)
+		for _, quick := range []bool{false, true} {
+			out, err := exec.Command("/bin/sh", "-c", shCommand(script, quick)).Output()
+			if err != nil {
+				t.Fatalf("%q (quick %v): %v", v, quick, err)
+			}
+			if string(out) != v {
+				t.Errorf("%q came back as %q (quick %v)", v, out, quick)
+			}
 		}
 	}
 }

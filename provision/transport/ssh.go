@@ -79,6 +79,8 @@ type SSHConfig struct {
 	Retries int
 	// DialContext dials the first hop (nil: net.Dialer). Tests use it.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Persist keeps the connection open for later runs (zero: closed with the run).
+	Persist Persist
 }
 
 // SSHConn is a Conn over one SSH connection.
@@ -88,6 +90,8 @@ type SSHConn struct {
 	client *ssh.Client
 	chain  []*ssh.Client // jump hosts, first hop first; closed after client
 	limit  *sessionLimiter
+	// persisted: client is the connection daemon's, which holds the login (see Persist).
+	persisted bool
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
@@ -109,6 +113,14 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = DefaultRetries
+	}
+	if canPersist(cfg) {
+		c, err := dialPersisted(ctx, cfg)
+		var nd *errNoDaemon
+		if !errors.As(err, &nd) {
+			return c, err
+		}
+		// No daemon to be had (a full /tmp, say): this run connects on its own.
 	}
 	var err error
 	for attempt := 0; ; attempt++ {
@@ -202,6 +214,12 @@ func dialOnce(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 		chain = append(chain, client)
 	}
 	target := chain[len(chain)-1]
+	return newSSHConn(cfg, target, chain[:len(chain)-1], false), nil
+}
+
+// newSSHConn wraps the logged-in client: a session budget, and a watch that marks it dead when
+// the connection ends; keepalives unless persisted (the daemon sends those on its side).
+func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, persisted bool) *SSHConn {
 	sessions := cfg.MaxSessions
 	if sessions <= 0 {
 		sessions = DefaultMaxSessions
@@ -210,12 +228,13 @@ func dialOnce(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 		sessions-- // one channel is SFTP's
 	}
 	c := &SSHConn{
-		name:   cfg.Name,
-		user:   cfg.User,
-		client: target,
-		chain:  chain[:len(chain)-1],
-		limit:  newSessionLimiter(sessions),
-		closed: make(chan struct{}),
+		name:      cfg.Name,
+		user:      cfg.User,
+		client:    target,
+		chain:     jumps,
+		limit:     newSessionLimiter(sessions),
+		persisted: persisted,
+		closed:    make(chan struct{}),
 	}
 	go func() {
 		err := target.Wait()
@@ -226,14 +245,14 @@ func dialOnce(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 	if ka == 0 {
 		ka = DefaultKeepalive
 	}
-	if ka > 0 {
+	if ka > 0 && !persisted {
 		max := cfg.KeepaliveMax
 		if max <= 0 {
 			max = DefaultKeepaliveMax
 		}
 		go c.keepalive(ka, max)
 	}
-	return c, nil
+	return c
 }
 
 func errOrEOF(err error) error {
@@ -427,13 +446,13 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
 	script = asUser(c.user, cmd.RunAs, script)
-	line := shCommand(script)
+	line := shCommand(script, cmd.Quick)
 	stdin := cmd.Stdin
 	if len(line) > maxArgLen {
 		if stdin != nil {
 			return nil, fmt.Errorf("%s: script of %d bytes is too long for an argument and stdin is taken", c.name, len(script))
 		}
-		line, stdin = shStdinCommand(), strings.NewReader(script)
+		line, stdin = shStdinCommand(cmd.Quick), strings.NewReader(script)
 	}
 	return runCommand(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
 		s, release, err := c.session(ctx)

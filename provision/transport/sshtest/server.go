@@ -173,13 +173,19 @@ type freezable struct {
 }
 
 func (f freezable) Read(p []byte) (int, error) {
+	f.wait()
+	n, err := f.Conn.Read(p)
+	f.wait() // what arrived while frozen waits for the thaw, as it would for a stopped process
+	return n, err
+}
+
+func (f freezable) wait() {
 	for f.s.frozen.Load() {
 		f.s.mu.Lock()
 		ch := f.s.thaw
 		f.s.mu.Unlock()
 		<-ch
 	}
-	return f.Conn.Read(p)
 }
 
 func (s *Server) serve() {

@@ -1,0 +1,424 @@
+package transport
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ServePersist is the connection daemon (see Persist): it listens on the socket in dir, opens or
+// reuses the SSH connection a run asks for, and relays the run's channels to it. A connection
+// closes when it has been unused for its idle time, when its host stops answering, or when a run
+// forgets it; the daemon ends when it holds no connection. It writes "ready" on fd 3, if open,
+// once it listens.
+func ServePersist(ctx context.Context, dir string) error {
+	if err := privateDir(dir); err != nil {
+		return err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return err
+	}
+	if err := writePrivate(daemonKeyPath(dir), ssh.MarshalAuthorizedKey(signer.PublicKey())); err != nil {
+		return err
+	}
+	sock := socketPath(dir)
+	_ = os.Remove(sock)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	d := &daemon{
+		conns:  map[string]*upstream{},
+		server: &ssh.ServerConfig{NoClientAuth: true},
+		sock:   sock,
+		ln:     ln,
+	}
+	d.server.AddHostKey(signer)
+	if ready := os.NewFile(3, "ready"); ready != nil {
+		_, _ = ready.Write([]byte("ready\n"))
+		ready.Close()
+	}
+	d.mu.Lock()
+	d.checkIdle()
+	d.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { d.shutdown() })
+	defer stop()
+	for {
+		nc, err := ln.AcceptUnix()
+		if err != nil {
+			d.shutdown()
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go d.serve(nc)
+	}
+}
+
+func writePrivate(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+type daemon struct {
+	mu      sync.Mutex
+	conns   map[string]*upstream
+	clients int
+	idle    *time.Timer // ends the daemon when it holds nothing
+	server  *ssh.ServerConfig
+	sock    string
+	ln      *net.UnixListener
+	closing bool
+}
+
+// upstream is one SSH connection the daemon holds for runs.
+type upstream struct {
+	key    string
+	ready  chan struct{} // closed once dialed (or failed)
+	conn   *SSHConn
+	err    error
+	users  int           // runs attached now
+	idle   time.Duration // how long it stays open unused
+	timer  *time.Timer
+	forget bool // a run asked that it close when unused
+}
+
+// daemonGrace is how long the daemon waits, holding nothing, before it ends: long enough for a
+// run that started it to attach.
+const daemonGrace = 5 * time.Second
+
+// checkIdle ends the daemon when it holds neither connections nor runs. Called with mu held.
+func (d *daemon) checkIdle() {
+	if len(d.conns) > 0 || d.clients > 0 || d.closing {
+		if d.idle != nil {
+			d.idle.Stop()
+			d.idle = nil
+		}
+		return
+	}
+	if d.idle == nil {
+		d.idle = time.AfterFunc(daemonGrace, func() {
+			d.mu.Lock()
+			empty := len(d.conns) == 0 && d.clients == 0
+			d.mu.Unlock()
+			if empty {
+				d.shutdown()
+			}
+		})
+	}
+}
+
+// shutdown stops listening (the socket goes first, so no run attaches to a daemon that is
+// leaving) and closes every connection.
+func (d *daemon) shutdown() {
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return
+	}
+	d.closing = true
+	_ = os.Remove(d.sock)
+	d.ln.Close()
+	conns := d.conns
+	d.conns = map[string]*upstream{}
+	d.mu.Unlock()
+	for _, u := range conns {
+		<-u.ready
+		if u.conn != nil {
+			u.conn.Close()
+		}
+	}
+}
+
+// serve handles one run's connection: check who it is, get its SSH connection, then be an SSH
+// server to it whose channels go to that connection.
+func (d *daemon) serve(nc *net.UnixConn) {
+	defer nc.Close()
+	if !sameUser(nc) {
+		return
+	}
+	d.mu.Lock()
+	d.clients++
+	d.checkIdle()
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.clients--
+		d.checkIdle()
+		d.mu.Unlock()
+	}()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	var req persistRequest
+	if err := readFrame(nc, &req); err != nil {
+		return
+	}
+	if req.Version != persistVersion {
+		_ = writeFrame(nc, persistResponse{Error: fmt.Sprintf("connection daemon speaks version %d, not %d", persistVersion, req.Version)})
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	u, err := d.attach(&req)
+	if err != nil {
+		_ = writeFrame(nc, persistResponse{Error: err.Error()})
+		return
+	}
+	defer d.detach(u)
+	if err := writeFrame(nc, persistResponse{}); err != nil {
+		return
+	}
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	sc, chans, reqs, err := ssh.NewServerConn(nc, d.server)
+	if err != nil {
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	go func() {
+		for r := range reqs {
+			switch r.Type {
+			case forgetRequest:
+				// Out of the map at once, so that the next run logs in again even if it comes
+				// before this one's close; the connection closes when its last run lets go.
+				d.mu.Lock()
+				u.forget = true
+				if d.conns[u.key] == u {
+					delete(d.conns, u.key)
+				}
+				d.mu.Unlock()
+				_ = r.Reply(true, nil)
+			case "keepalive@openssh.com":
+				_ = r.Reply(true, nil)
+			default:
+				_ = r.Reply(false, nil)
+			}
+		}
+	}()
+	// The run's channels end with the run, or all at once when the host's connection does.
+	go func() {
+		select {
+		case <-u.conn.closed:
+			sc.Close()
+		case <-waitDone(sc):
+		}
+	}()
+	var wg sync.WaitGroup
+	for ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			relayChannel(u.conn.client, ch)
+		}()
+	}
+	wg.Wait()
+}
+
+func waitDone(sc *ssh.ServerConn) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { _ = sc.Wait(); close(done) }()
+	return done
+}
+
+// sameUser checks the peer of the socket is this daemon's user (or root): the directory's mode
+// already says so; this says it again at the door.
+func sameUser(nc *net.UnixConn) bool {
+	raw, err := nc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil || credErr != nil {
+		return false
+	}
+	return int(cred.Uid) == os.Geteuid() || cred.Uid == 0
+}
+
+// attach returns the connection for req, opened now or earlier. One that is open is first asked
+// for a keepalive reply within req's timeout: a host that stopped answering is reported as such
+// (not waited on twice), one whose connection broke is dialed again.
+func (d *daemon) attach(req *persistRequest) (*upstream, error) {
+	key := req.key()
+	for attempt := 0; attempt < 2; attempt++ {
+		d.mu.Lock()
+		if d.closing {
+			d.mu.Unlock()
+			return nil, errors.New("connection daemon is shutting down")
+		}
+		u := d.conns[key]
+		fresh := u == nil
+		if fresh {
+			u = &upstream{key: key, ready: make(chan struct{})}
+			d.conns[key] = u
+		}
+		u.users++
+		u.idle = req.Idle
+		if u.timer != nil {
+			u.timer.Stop()
+			u.timer = nil
+		}
+		d.checkIdle()
+		d.mu.Unlock()
+		if fresh {
+			u.conn, u.err = DialSSH(context.Background(), req.config())
+			close(u.ready)
+		}
+		<-u.ready
+		if u.err != nil {
+			d.drop(u)
+			return nil, u.err
+		}
+		if fresh {
+			return u, nil
+		}
+		switch err := alive(u.conn, req.Timeout); {
+		case err == nil:
+			return u, nil
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			d.drop(u)
+			return nil, fmt.Errorf("%s: no answer within %s on its open connection (host not answering)", req.Name, req.Timeout)
+		default:
+			d.drop(u) // broken: dial again
+		}
+	}
+	return nil, fmt.Errorf("%s: the connection broke as it was opened", req.Name)
+}
+
+// alive sends a keepalive and waits up to timeout for any reply.
+func alive(c *SSHConn, timeout time.Duration) error {
+	if err := c.deadErr(); err != nil {
+		return err
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		return os.ErrDeadlineExceeded
+	}
+}
+
+// drop lets a run go of u and closes u at once.
+func (d *daemon) drop(u *upstream) {
+	d.mu.Lock()
+	u.users--
+	if d.conns[u.key] == u {
+		delete(d.conns, u.key)
+	}
+	d.checkIdle()
+	d.mu.Unlock()
+	if u.conn != nil {
+		u.conn.Close()
+	}
+}
+
+// detach lets a run go of u; unused, u closes after its idle time, or at once when it was
+// forgotten or dropped.
+func (d *daemon) detach(u *upstream) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u.users--
+	if u.users > 0 {
+		return
+	}
+	if d.conns[u.key] != u || u.forget || u.idle <= 0 || u.conn.deadErr() != nil {
+		if d.conns[u.key] == u {
+			delete(d.conns, u.key)
+		}
+		d.checkIdle()
+		go u.conn.Close()
+		return
+	}
+	u.timer = time.AfterFunc(u.idle, func() {
+		d.mu.Lock()
+		if u.users > 0 || d.conns[u.key] != u {
+			d.mu.Unlock()
+			return
+		}
+		delete(d.conns, u.key)
+		d.checkIdle()
+		d.mu.Unlock()
+		u.conn.Close()
+	})
+}
+
+// relayChannel opens the run's channel on the host's connection and relays both ways: data,
+// stderr, EOF and requests (exec, subsystem, signal, exit-status...). The command's exit status
+// goes to the run after all of its output, as OpenSSH sends it.
+func relayChannel(up *ssh.Client, nch ssh.NewChannel) {
+	uch, ureqs, err := up.OpenChannel(nch.ChannelType(), nch.ExtraData())
+	if err != nil {
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			_ = nch.Reject(oce.Reason, oce.Message)
+		} else {
+			_ = nch.Reject(ssh.ConnectionFailed, err.Error())
+		}
+		return
+	}
+	lch, lreqs, err := nch.Accept()
+	if err != nil {
+		uch.Close()
+		return
+	}
+	var output sync.WaitGroup
+	output.Add(2)
+	go func() { _, _ = io.Copy(lch, uch); output.Done() }()
+	go func() { _, _ = io.Copy(lch.Stderr(), uch.Stderr()); output.Done() }()
+	go func() { output.Wait(); _ = lch.CloseWrite() }()
+	go func() {
+		_, _ = io.Copy(uch, lch)
+		_ = uch.CloseWrite()
+	}()
+	go func() {
+		for r := range lreqs {
+			ok, err := uch.SendRequest(r.Type, r.WantReply, r.Payload)
+			if r.WantReply {
+				_ = r.Reply(ok && err == nil, nil)
+			}
+		}
+		uch.Close() // the run closed its channel
+	}()
+	for r := range ureqs {
+		if r.Type == "exit-status" || r.Type == "exit-signal" {
+			output.Wait()
+		}
+		ok, err := lch.SendRequest(r.Type, r.WantReply, r.Payload)
+		if r.WantReply {
+			_ = r.Reply(ok && err == nil, nil)
+		}
+	}
+	output.Wait()
+	lch.Close()
+}

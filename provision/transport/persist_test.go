@@ -1,0 +1,218 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/perfprov/perfprov/provision/transport/sshtest"
+)
+
+// daemonHelperEnv makes the test binary the connection daemon (see TestMain): the daemon is a
+// process of its own, as in production, started by the code under test.
+const daemonHelperEnv = "PERFPROV_TEST_PERSIST_DAEMON"
+
+func runDaemonHelper(dir string) int {
+	if err := ServePersist(context.Background(), dir); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		return 1
+	}
+	return 0
+}
+
+// persistConfig is configFor(srv) with connections kept for idle in a new private directory.
+func persistConfig(t *testing.T, srv *sshtest.Server, knownHosts string, idle time.Duration) SSHConfig {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "persist")
+	t.Setenv(daemonHelperEnv, dir)
+	cfg := configFor(srv, knownHosts)
+	cfg.Persist = Persist{Idle: idle, Dir: dir, Daemon: []string{os.Args[0]}}
+	t.Cleanup(func() {
+		stopTestDaemon(dir)
+		// The daemon reports nothing when all goes well (a race or a panic would be here).
+		if b, err := os.ReadFile(filepath.Join(dir, "daemon.log")); err == nil && len(b) > 0 {
+			t.Errorf("daemon.log:\n%s", b)
+		}
+	})
+	return cfg
+}
+
+// stopTestDaemon ends the daemon of dir, if one runs, and waits until its socket is gone.
+func stopTestDaemon(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte(daemonHelperEnv+"="+dir+"\x00")) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		if !bytes.HasSuffix(cmd, []byte(dir+"\x00")) {
+			continue // a test process, not the daemon
+		}
+		var pid int
+		if _, err := fmt.Sscan(filepath.Base(filepath.Dir(p)), &pid); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func runOut(t *testing.T, c *SSHConn, script string, stdin string) *Result {
+	t.Helper()
+	cmd := Command{Script: script}
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	res, err := c.Run(context.Background(), cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestPersistReusesTheLogin(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	kh := knownHostsFor(t, "plain", srv)
+	cfg := persistConfig(t, srv, kh, time.Minute)
+
+	for run := 1; run <= 3; run++ {
+		c := dial(t, cfg)
+		if !c.persisted {
+			t.Fatalf("run %d: the connection did not go through the daemon", run)
+		}
+		// Everything a direct connection does: stdin, stdout, stderr, exit status, SFTP.
+		res := runOut(t, c, `cat; echo out; echo err >&2; exit 3`, "in\n")
+		if string(res.Stdout) != "in\nout\n" || string(res.Stderr) != "err\n" || res.ExitStatus != 3 {
+			t.Errorf("run %d: got %q %q %d", run, res.Stdout, res.Stderr, res.ExitStatus)
+		}
+		path := filepath.Join(t.TempDir(), "f")
+		if err := c.Upload(context.Background(), path, strings.NewReader("content"), 0o640); err != nil {
+			t.Fatalf("run %d: upload: %v", run, err)
+		}
+		var got bytes.Buffer
+		if err := c.Download(context.Background(), path, &got); err != nil || got.String() != "content" {
+			t.Errorf("run %d: download %q, %v", run, got.String(), err)
+		}
+		c.Close()
+	}
+	if n := srv.Logins(); n != 1 {
+		t.Errorf("3 runs logged in %d times, want 1", n)
+	}
+	fi, err := os.Stat(socketPath(cfg.Persist.Dir))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket: %v %v", fi, err)
+	}
+}
+
+func TestPersistLogsInAgain(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	kh := knownHostsFor(t, "plain", srv)
+
+	t.Run("after a run forgot it", func(t *testing.T) {
+		cfg := persistConfig(t, srv, kh, time.Minute)
+		before := srv.Logins()
+		c := dial(t, cfg)
+		Forget(NewSudo(c, "alice", "", "")) // through the decorator, as the engine holds it
+		c.Close()
+		c = dial(t, cfg)
+		runOut(t, c, "true", "")
+		if n := srv.Logins() - before; n != 2 {
+			t.Errorf("logins %d, want 2", n)
+		}
+	})
+	t.Run("after its idle time", func(t *testing.T) {
+		cfg := persistConfig(t, srv, kh, 200*time.Millisecond)
+		before := srv.Logins()
+		dial(t, cfg).Close()
+		time.Sleep(600 * time.Millisecond)
+		dial(t, cfg).Close()
+		if n := srv.Logins() - before; n != 2 {
+			t.Errorf("logins %d, want 2", n)
+		}
+	})
+	t.Run("when known_hosts changed", func(t *testing.T) {
+		cfg := persistConfig(t, srv, kh, time.Minute)
+		before := srv.Logins()
+		dial(t, cfg).Close()
+		b, _ := os.ReadFile(kh)
+		if err := os.WriteFile(kh, append(b, "# edited\n"...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dial(t, cfg).Close()
+		if n := srv.Logins() - before; n != 2 {
+			t.Errorf("logins %d, want 2", n)
+		}
+	})
+}
+
+func TestPersistFrozenHost(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Minute)
+	cfg.Timeout = time.Second
+	dial(t, cfg).Close()
+	srv.Freeze()
+	defer srv.Thaw()
+	start := time.Now()
+	_, err := DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "lab1: no answer within 1s") {
+		t.Errorf("err = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("reported after %v, timeout 1s", d)
+	}
+}
+
+func TestPersistErrorsComeThrough(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	// known_hosts holds another key for the server: the daemon refuses it as a direct dial would.
+	cfg := persistConfig(t, srv, knownHostsFor(t, "changed", srv), time.Minute)
+	_, err := DialSSH(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "lab1: ") || !strings.Contains(err.Error(), "CHANGED") {
+		t.Errorf("err = %v", err)
+	}
+	if srv.Logins() != 0 {
+		t.Errorf("logged in to a host whose key changed")
+	}
+}
+
+func TestPersistRefusesASharedDirectory(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Minute)
+	if err := os.Mkdir(cfg.Persist.Dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cfg.Persist.Dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// The run goes on with a connection of its own, and no daemon socket appears there.
+	c := dial(t, cfg)
+	if c.persisted {
+		t.Error("used a daemon in a world-writable directory")
+	}
+	if _, err := os.Stat(socketPath(cfg.Persist.Dir)); err == nil {
+		t.Error("a socket was made in a world-writable directory")
+	}
+	if err := privateDir(cfg.Persist.Dir); err == nil || !strings.Contains(err.Error(), "mode 0700") {
+		t.Errorf("privateDir: %v", err)
+	}
+}
+
+func TestPersistDaemonEndsWhenUnused(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), 100*time.Millisecond)
+	dial(t, cfg).Close()
+	// idle 100ms, then the daemon's grace: it removes its socket and exits.
+	deadline := time.Now().Add(daemonGrace + 5*time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(socketPath(cfg.Persist.Dir)); os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Error("the daemon still listens with nothing to hold")
+}
