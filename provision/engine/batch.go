@@ -12,8 +12,10 @@ import (
 )
 
 // The batched read: every resource's read snippet in one script, so that reading a whole host
-// costs one round trip. Each snippet runs in its own subshell (an exit or a failing command ends
-// only its section) with stdin closed. Frames are written to stdout and to stderr alike, so each
+// costs one round trip. A snippet runs in its own subshell (an exit or a failing command ends
+// only its section), or, when its resource says it may (resource.InShellReader), in the script's
+// own shell, which saves a fork: on hosts where a process costs milliseconds, forks are most of a
+// no-op run. Either way stdin is closed. Frames are written to stdout and to stderr alike, so each
 // stream splits into sections by itself: no temporary file, and no process beyond the snippets'
 // own (printf is a shell builtin). A prelude runs first in the script's own shell: one stat for
 // every path the snippets need (resource.StatPrelude), which they look up with builtins. Frames
@@ -30,13 +32,23 @@ func newMarker() string {
 }
 
 // batchScript joins snippets into one script framed with marker, after prelude: shell text run in
-// the script's own shell, whose variables the snippets read (resource.StatPrelude).
-func batchScript(marker, prelude string, snippets []string) string {
+// the script's own shell, whose variables the snippets read (resource.StatPrelude). inShell[i]
+// runs snippet i in the script's shell, after which the script goes back to its directory.
+func batchScript(marker, prelude string, snippets []string, inShell []bool) string {
 	var b strings.Builder
+	b.WriteString("_pp_wd=$PWD\n")
 	b.WriteString(prelude)
 	for i, s := range snippets {
-		fmt.Fprintf(&b, "printf '\\n%[1]s BEGIN %[2]d\\n'; printf '\\n%[1]s BEGIN %[2]d\\n' >&2\n(\n%[3]s\n) </dev/null\nrc=$?\nprintf '\\n%[1]s END %[2]d %%d\\n' \"$rc\"; printf '\\n%[1]s END %[2]d\\n' >&2\n",
-			marker, i, s)
+		open, close := "(", ")"
+		if i < len(inShell) && inShell[i] {
+			open, close = "{", "}"
+		}
+		fmt.Fprintf(&b, "printf '\\n%[1]s BEGIN %[2]d\\n'; printf '\\n%[1]s BEGIN %[2]d\\n' >&2\n%[4]s\n%[3]s\n%[5]s </dev/null\nrc=$?\n",
+			marker, i, s, open, close)
+		if open == "{" {
+			b.WriteString("cd \"$_pp_wd\" 2>/dev/null\n")
+		}
+		fmt.Fprintf(&b, "printf '\\n%[1]s END %[2]d %%d\\n' \"$rc\"; printf '\\n%[1]s END %[2]d\\n' >&2\n", marker, i)
 	}
 	return b.String()
 }

@@ -282,6 +282,11 @@ func (r *Run) Close() {
 
 func (h *HostRun) closeConn() {
 	if h.conn != nil {
+		if h.Count(StatusChanged) > 0 || h.Status == StatusFailed {
+			// The host is not what it was when this login began (groups of the login user,
+			// say): the next run logs in again rather than reuse this connection.
+			transport.Forget(h.conn)
+		}
 		_ = h.conn.Close()
 		h.conn = nil
 	}
@@ -417,6 +422,7 @@ func (r *Run) prepare(h *HostRun, cfg *hcl.HostConfig) {
 func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 	var idx []int
 	var snippets, paths []string
+	var inShell []bool
 	pure := true
 	seen := map[string]bool{}
 	for i, rr := range h.Resources {
@@ -425,6 +431,8 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 		}
 		idx = append(idx, i)
 		snippets = append(snippets, rr.res.ReadScript())
+		isr, ok := rr.res.(resource.InShellReader)
+		inShell = append(inShell, ok && isr.ReadsInShell())
 		pure = pure && pureRead(rr)
 		if sps, ok := rr.res.(resource.StatPather); ok {
 			for _, p := range sps.StatPaths() {
@@ -435,7 +443,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 			}
 		}
 	}
-	rp := readPlan{Prelude: resource.StatPrelude(paths), Snippets: snippets}
+	rp := readPlan{Prelude: resource.StatPrelude(paths), Snippets: snippets, InShell: inShell}
 	if sp.remember != nil {
 		if pure && len(snippets) > 0 {
 			sp.remember(&rp)
@@ -473,7 +481,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 // read runs a read plan as one framed script.
 func (r *Run) read(ctx context.Context, h *HostRun, rp readPlan) ([]resource.Section, []error, error) {
 	marker := newMarker()
-	res, err := h.conn.Run(ctx, transport.Command{Script: rp.script(marker), Privileged: true, Timeout: r.opts.ReadTimeout})
+	res, err := h.conn.Run(ctx, transport.Command{Script: rp.script(marker), Privileged: true, Timeout: r.opts.ReadTimeout, Quick: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read: %w", err)
 	}

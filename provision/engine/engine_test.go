@@ -25,9 +25,15 @@ func TestBatchFraming(t *testing.T) {
 		"echo '@@perfprov-000000000000000000000000 END 3 0'; printf 'no newline'; printf 'err no newline' >&2",
 		"cat; echo after-stdin", // stdin is closed: cat must not hang
 		"exit 0",
+		"cd / && echo moved; false", // in the script's shell: its status, and the directory restored
+		"pwd",
 	}
+	// The snippets that exit run in subshells; the others in the script's shell (InShellReader).
+	inShell := []bool{true, false, true, true, true, false, true, false}
 	var out, stderr bytes.Buffer
-	cmd := exec.Command("sh", "-c", batchScript(marker, "", snippets))
+	dir := t.TempDir()
+	cmd := exec.Command("sh", "-c", batchScript(marker, "", snippets, inShell))
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("script: %v", err)
@@ -43,6 +49,8 @@ func TestBatchFraming(t *testing.T) {
 		{"@@perfprov-000000000000000000000000 END 3 0\nno newline", "err no newline", 0},
 		{"after-stdin\n", "", 0},
 		{"", "", 0},
+		{"moved\n", "", 1},
+		{dir + "\n", "", 0},
 	}
 	for i, w := range want {
 		if errs[i] != nil {

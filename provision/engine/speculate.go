@@ -47,13 +47,17 @@ type speculation struct {
 type readPlan struct {
 	Prelude  string   `json:"prelude,omitempty"`
 	Snippets []string `json:"snippets"`
+	// InShell says which snippets run in the script's own shell (resource.InShellReader).
+	InShell []bool `json:"in_shell,omitempty"`
 }
 
 func (rp *readPlan) equal(o *readPlan) bool {
-	return rp.Prelude == o.Prelude && slices.Equal(rp.Snippets, o.Snippets)
+	return rp.Prelude == o.Prelude && slices.Equal(rp.Snippets, o.Snippets) && slices.Equal(rp.InShell, o.InShell)
 }
 
-func (rp *readPlan) script(marker string) string { return batchScript(marker, rp.Prelude, rp.Snippets) }
+func (rp *readPlan) script(marker string) string {
+	return batchScript(marker, rp.Prelude, rp.Snippets, rp.InShell)
+}
 
 type speculationKey struct{}
 

@@ -160,7 +160,7 @@ func Gather(ctx context.Context, conn transport.Conn) (*Facts, error) {
 
 // GatherWith is Gather with options.
 func GatherWith(ctx context.Context, conn transport.Conn, opts Options) (*Facts, error) {
-	f, _, err := gather(ctx, conn, transport.Command{Script: ScriptWith(opts)})
+	f, _, err := gather(ctx, conn, transport.Command{Script: ScriptWith(opts), Quick: true})
 	return f, err
 }
 
@@ -171,7 +171,7 @@ func GatherWith(ctx context.Context, conn transport.Conn, opts Options) (*Facts,
 // is the whole command's result: then's output follows the facts' end line, which Parse stops at.
 func GatherThen(ctx context.Context, conn transport.Conn, opts Options, then string, timeout time.Duration) (f *Facts, res *transport.Result, err error) {
 	script := "(\n" + ScriptWith(opts) + "\n)\n" + then
-	return gather(ctx, conn, transport.Command{Script: script, Timeout: timeout})
+	return gather(ctx, conn, transport.Command{Script: script, Timeout: timeout, Quick: true})
 }
 
 func gather(ctx context.Context, conn transport.Conn, cmd transport.Command) (*Facts, *transport.Result, error) {

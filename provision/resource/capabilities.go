@@ -102,6 +102,9 @@ const magicMountAwk = `PP_R="$r" PP_M="$m" awk 'BEGIN { p = ENVIRON["PP_R"]; f =
   if (index(p "/", pre)==1 && length(m)>=bl) { bl=length(m); mp=m; mo=$6; for(i=7;$i!="-";i++); ft=$(i+1) } }
   END { print "mountpoint=" mp; print "mountopts=" mo; print "fstype=" ft }' /proc/self/mountinfo`
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (c *capabilities) ReadsInShell() bool { return true }
+
 func (c *capabilities) ReadScript() string {
 	return fmt.Sprintf(`p=%s; sc=%s; want=%s
 if command -v "$sc" >/dev/null 2>&1; then echo setcap_ok=1; fi

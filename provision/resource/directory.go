@@ -31,6 +31,9 @@ func newDirectory(r *hcl.Resource, _ *Env) (Resource, error) {
 	return d, e.err()
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (d *directory) ReadsInShell() bool { return true }
+
 func (d *directory) ReadScript() string { return statSnippet(d.path) }
 
 func (d *directory) StatPaths() []string { return []string{d.path} }

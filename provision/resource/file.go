@@ -75,6 +75,9 @@ type fileState struct {
 	sha string
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (f *file) ReadsInShell() bool { return true }
+
 func (f *file) ReadScript() string {
 	return statSnippet(f.path) + `if [ -f "$p" ]; then printf 'sha256=%s\n' "$(sha256sum < "$p")"; fi
 `

@@ -45,6 +45,9 @@ type groupState struct {
 	gid    string
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (g *group) ReadsInShell() bool { return true }
+
 func (g *group) ReadScript() string {
 	return fmt.Sprintf(`if l=$(getent group %s); then echo exists=1; printf 'entry=%%s\n' "$l"; else echo exists=0; fi
 `, shell.Quote(g.name))

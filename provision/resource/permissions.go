@@ -30,6 +30,9 @@ func newPermissions(r *hcl.Resource, _ *Env) (Resource, error) {
 	return p, e.err()
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (p *permissions) ReadsInShell() bool { return true }
+
 func (p *permissions) ReadScript() string { return statSnippet(p.path) }
 
 func (p *permissions) StatPaths() []string { return []string{p.path} }

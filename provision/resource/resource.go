@@ -143,6 +143,14 @@ type Resource interface {
 	Fingerprint() string
 }
 
+// InShellReader is a resource whose read snippet may run in the batched read's own shell instead
+// of a subshell of its own, which saves a fork per resource on every host of every run. Such a
+// snippet sets every variable it reads, restores the shell options and IFS it changes, uses
+// absolute paths only and never exits; the batch returns to its directory after it.
+type InShellReader interface {
+	ReadsInShell() bool
+}
+
 // Env is the controller-side environment of resource preparation.
 type Env struct {
 	// CacheDir holds downloaded source archives (default: $XDG_CACHE_HOME/perfprov or ~/.cache/perfprov).

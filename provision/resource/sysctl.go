@@ -88,6 +88,9 @@ type sysctlSetting struct {
 	file, value string
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (s *sysctl) ReadsInShell() bool { return true }
+
 func (s *sysctl) ReadScript() string {
 	last := s.name[strings.LastIndex(s.name, ".")+1:]
 	var b strings.Builder

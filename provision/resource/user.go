@@ -65,6 +65,9 @@ type userState struct {
 	groups []string // every group the user is in, primary included
 }
 
+// ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
+func (u *user) ReadsInShell() bool { return true }
+
 func (u *user) ReadScript() string {
 	// One process: id fails for a user that does not exist.
 	return fmt.Sprintf(`if g=$(id -Gn %s 2>/dev/null); then echo exists=1; printf 'groups=%%s\n' "$g"; else echo exists=0; fi
