@@ -37,7 +37,7 @@ var groupSchema = &hcl2.BodySchema{
 var connectionSchema = &hcl2.BodySchema{Attributes: []hcl2.AttributeSchema{
 	{Name: "type"}, {Name: "user"}, {Name: "port"}, {Name: "identity_files"}, {Name: "password_env"},
 	{Name: "known_hosts"}, {Name: "host_key_checking"}, {Name: "jump"}, {Name: "become"},
-	{Name: "become_password_env"}, {Name: "timeout"}, {Name: "keepalive"},
+	{Name: "become_password_env"}, {Name: "timeout"}, {Name: "keepalive"}, {Name: "persist"},
 }}
 
 var rolloutSchema = &hcl2.BodySchema{Attributes: []hcl2.AttributeSchema{
@@ -194,7 +194,7 @@ type connSettings struct {
 	port                                                                           *int
 	identityFiles, jump                                                            []string
 	identitySet, jumpSet                                                           bool
-	timeout, keepalive                                                             *time.Duration
+	timeout, keepalive, persist                                                    *time.Duration
 }
 
 func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) {
@@ -271,11 +271,27 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 			}
 		}
 	}
-	for _, name := range []string{"timeout", "keepalive"} {
+	for _, name := range []string{"timeout", "keepalive", "persist"} {
 		a := content.Attributes[name]
 		v, ok, d := s.attrString(a, "connection "+name)
 		diags = append(diags, d...)
 		if !ok {
+			continue
+		}
+		if name == "persist" {
+			dur, err := time.ParseDuration(v)
+			if v == "0" {
+				dur, err = -1, nil
+			}
+			if err != nil || dur == 0 {
+				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid duration",
+					fmt.Sprintf("connection persist is how long the connection stays open for the next run: a duration such as \"60s\" or \"10m\", or \"0\" to close it with the run; not %q.", v)))
+			} else if dur < 0 && v != "0" {
+				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid duration",
+					fmt.Sprintf("connection persist must not be negative (use \"0\" to close the connection with the run), not %q.", v)))
+			} else {
+				cs.persist = &dur
+			}
 			continue
 		}
 		dur, err := time.ParseDuration(v)
@@ -336,6 +352,9 @@ func (c *Connection) apply(cs connSettings) {
 	}
 	if cs.keepalive != nil {
 		c.Keepalive = *cs.keepalive
+	}
+	if cs.persist != nil {
+		c.Persist = *cs.persist
 	}
 }
 

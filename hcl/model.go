@@ -61,6 +61,9 @@ type Connection struct {
 	BecomePasswordEnv string   // name of an environment variable that holds the sudo password
 	Timeout           time.Duration
 	Keepalive         time.Duration
+	// Persist is how long the connection stays open after a run for the next one (OpenSSH's
+	// ControlPersist): 0 for the default (60s), < 0 for none ("0" in the spec).
+	Persist time.Duration
 }
 
 // Rollout says how many hosts change at once.

@@ -147,7 +147,7 @@ func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int, perfCache *facts.P
 	}
 	return engine.Options{
 		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
-			return connect.Open(ctx, h, connect.Options{Getenv: env.getenv})
+			return connect.Open(ctx, h, connectOptions(env))
 		},
 		Gather:      engine.CachedGather(perfCache, func(host string) string { return keys[host] }),
 		Rollout:     ro,

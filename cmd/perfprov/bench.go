@@ -178,7 +178,7 @@ func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) 
 func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.Host, parallel int, bo bench.Options) ([]*bench.HostReport, bool) {
 	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	opts := connect.Options{Getenv: env.getenv}
+	opts := connectOptions(env)
 	perHost := make([][]*bench.HostReport, len(hosts))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup

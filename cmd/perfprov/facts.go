@@ -94,7 +94,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
 
-	opts := connect.Options{Getenv: env.getenv}
+	opts := connectOptions(env)
 	// Versions of perf binaries seen before: a host whose perf is the same file is not made to
 	// start it again (the most expensive part of the facts script).
 	cache, save := openPerfCache(env, "facts")

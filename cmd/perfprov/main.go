@@ -29,6 +29,7 @@ const (
 type command struct {
 	name     string
 	synopsis string
+	hidden   bool // not listed (the connection daemon)
 	run      func(ctx context.Context, env *cliEnv, args []string) error
 }
 
@@ -131,7 +132,10 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
+	for n, c := range commands {
+		if c.hidden {
+			continue
+		}
 		names = append(names, n)
 	}
 	sort.Strings(names)

@@ -38,6 +38,9 @@ type Options struct {
 	// LocalUser is the login user when neither the spec nor ssh_config names one. "": the
 	// controller's user.
 	LocalUser string
+	// Persist is where connections are kept between runs (its Dir and Daemon; the idle time
+	// comes from the spec's connection persist, or PERFPROV_PERSIST). Zero: none are kept.
+	Persist transport.Persist
 }
 
 // Open connects to h. Errors name the host and the cause in one line.
@@ -350,7 +353,37 @@ func (r *resolver) sshConfig() (transport.SSHConfig, error) {
 			cfg.KeepaliveMax = n
 		}
 	}
+	idle, err := r.persistIdle()
+	if err != nil {
+		return fail(err)
+	}
+	if idle > 0 && r.opts.Persist.Dir != "" {
+		cfg.Persist = r.opts.Persist
+		cfg.Persist.Idle = idle
+	}
 	return cfg, nil
+}
+
+// persistIdle is how long the connection outlives the run: PERFPROV_PERSIST when set (a
+// duration, or 0 for none), else the spec's connection persist, else the default.
+func (r *resolver) persistIdle() (time.Duration, error) {
+	if v := r.getenv("PERFPROV_PERSIST"); v != "" {
+		if v == "0" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("PERFPROV_PERSIST=%q: want a duration such as \"60s\", or 0 to keep no connection open", v)
+		}
+		return d, nil
+	}
+	switch p := r.h.Conn.Persist; {
+	case p < 0:
+		return 0, nil
+	case p > 0:
+		return p, nil
+	}
+	return transport.DefaultPersistIdle, nil
 }
 
 // hop resolves one jump: a spec host's name, or [user@]host[:port] (ssh:// allowed) looked up in

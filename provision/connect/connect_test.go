@@ -216,3 +216,40 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestResolvePersist(t *testing.T) {
+	where := transport.Persist{Dir: "/run/user/1000/perfprov", Daemon: []string{"/usr/bin/perfprov", "__persist"}}
+	tests := []struct {
+		name    string
+		spec    time.Duration // hcl.Connection.Persist: 0 default, < 0 off
+		env     string        // PERFPROV_PERSIST
+		persist transport.Persist
+		wantErr string
+	}{
+		{"default", 0, "", transport.Persist{Idle: transport.DefaultPersistIdle, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"spec value", 5 * time.Minute, "", transport.Persist{Idle: 5 * time.Minute, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"spec off", -1, "", transport.Persist{}, ""},
+		{"environment wins", 5 * time.Minute, "10s", transport.Persist{Idle: 10 * time.Second, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"environment off", 5 * time.Minute, "0", transport.Persist{}, ""},
+		{"environment wrong", 0, "forever", transport.Persist{}, `PERFPROV_PERSIST="forever"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &hcl.Host{Name: "web1", Address: "192.0.2.1", Conn: hcl.Connection{Persist: tt.spec}}
+			env := map[string]string{"PERFPROV_PERSIST": tt.env}
+			cfg, err := Resolve(h, Options{Getenv: func(k string) string { return env[k] }, SSHConfigPath: "none", HomeDir: t.TempDir(), LocalUser: "me", Persist: where})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "web1: ") {
+					t.Fatalf("err = %v, want one naming the host and %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg.Persist, tt.persist) {
+				t.Errorf("persist = %+v, want %+v", cfg.Persist, tt.persist)
+			}
+		})
+	}
+}

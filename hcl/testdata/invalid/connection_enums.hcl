@@ -3,6 +3,15 @@ connection {
   become            = "su" # want: Invalid connection become
   timeout           = "ten seconds" # want: Invalid duration
   password_env      = "hunter2 is my password" # want: Invalid environment variable name
+  persist           = "-5s" # want: Invalid duration
+}
+
+group "g" {
+  hosts = ["a"]
+
+  connection {
+    persist = "until tomorrow" # want: Invalid duration
+  }
 }
 
 host "a" {

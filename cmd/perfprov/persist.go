@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/transport"
+)
+
+// persistCommand is the hidden subcommand the connection daemon runs as (see transport.Persist):
+// perfprov starts it itself, with the daemon's directory as its only argument.
+const persistCommand = "__persist"
+
+func init() {
+	register(&command{name: persistCommand, hidden: true, run: runPersist})
+}
+
+func runPersist(ctx context.Context, env *cliEnv, args []string) error {
+	if len(args) != 1 {
+		return &usageError{msg: persistCommand + " is started by perfprov itself"}
+	}
+	return transport.ServePersist(ctx, args[0])
+}
+
+// connectOptions are the connection options of every command that connects: the environment,
+// and the connection daemon that keeps connections open between runs.
+func connectOptions(env *cliEnv) connect.Options {
+	opts := connect.Options{Getenv: env.getenv}
+	if exe, err := os.Executable(); err == nil {
+		opts.Persist = transport.Persist{
+			Dir:    transport.DefaultPersistDir(env.getenv),
+			Daemon: []string{exe, persistCommand},
+		}
+	}
+	return opts
+}
