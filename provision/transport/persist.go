@@ -38,6 +38,10 @@ type Persist struct {
 	Dir string
 	// Daemon is the command that starts a daemon; the directory is appended as its last argument.
 	Daemon []string
+	// DaemonEnv is the daemon's whole environment (nil: an empty one). It needs none: what it
+	// dials with comes in each request, so a secret in perfprov's environment (a password_env
+	// variable) does not live on in a long-lived process.
+	DaemonEnv []string
 }
 
 // DefaultPersistIdle is how long a connection outlives its run unless the spec says otherwise.
@@ -298,6 +302,7 @@ func startDaemon(ctx context.Context, p Persist) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command(p.Daemon[0], append(append([]string(nil), p.Daemon[1:]...), p.Dir)...)
+	cmd.Env = append([]string{}, p.DaemonEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{w} // fd 3: "ready" once it listens
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

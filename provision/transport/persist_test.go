@@ -30,9 +30,8 @@ func runDaemonHelper(dir string) int {
 func persistConfig(t *testing.T, srv *sshtest.Server, knownHosts string, idle time.Duration) SSHConfig {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "persist")
-	t.Setenv(daemonHelperEnv, dir)
 	cfg := configFor(srv, knownHosts)
-	cfg.Persist = Persist{Idle: idle, Dir: dir, Daemon: []string{os.Args[0]}}
+	cfg.Persist = Persist{Idle: idle, Dir: dir, Daemon: []string{os.Args[0]}, DaemonEnv: []string{daemonHelperEnv + "=" + dir}}
 	t.Cleanup(func() {
 		stopTestDaemon(dir)
 		// The daemon reports nothing when all goes well (a race or a panic would be here).
@@ -43,22 +42,26 @@ func persistConfig(t *testing.T, srv *sshtest.Server, knownHosts string, idle ti
 	return cfg
 }
 
-// stopTestDaemon ends the daemon of dir, if one runs, and waits until its socket is gone.
-func stopTestDaemon(dir string) {
-	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+// testDaemonPID finds the daemon serving dir (0: none).
+func testDaemonPID(dir string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, []byte(daemonHelperEnv+"="+dir+"\x00")) {
+		cmd, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(cmd, []byte(os.Args[0]+"\x00")) || !bytes.HasSuffix(cmd, []byte("\x00"+dir+"\x00")) {
 			continue
-		}
-		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
-		if !bytes.HasSuffix(cmd, []byte(dir+"\x00")) {
-			continue // a test process, not the daemon
 		}
 		var pid int
 		if _, err := fmt.Sscan(filepath.Base(filepath.Dir(p)), &pid); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return pid
 		}
+	}
+	return 0
+}
+
+// stopTestDaemon ends the daemon of dir, if one runs.
+func stopTestDaemon(dir string) {
+	if pid := testDaemonPID(dir); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -106,6 +109,15 @@ func TestPersistReusesTheLogin(t *testing.T) {
 	fi, err := os.Stat(socketPath(cfg.Persist.Dir))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket: %v %v", fi, err)
+	}
+	// The daemon outlives the run: it must not carry the run's environment (secrets included).
+	pid := testDaemonPID(cfg.Persist.Dir)
+	if pid == 0 {
+		t.Fatal("no daemon process found")
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil || string(environ) != daemonHelperEnv+"="+cfg.Persist.Dir+"\x00" {
+		t.Errorf("daemon environment %q (%v), want only the test's marker", environ, err)
 	}
 }
 

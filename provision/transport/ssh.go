@@ -460,8 +460,12 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 			return nil, nil, err
 		}
 		s.Stdin = stdin
-		pids := newPIDFilter(stderr)
-		s.Stdout, s.Stderr = stdout, pids
+		s.Stdout, s.Stderr = stdout, stderr
+		var pids *pidFilter // the reaper's PID line, when there is a reaper
+		if !cmd.Quick {
+			pids = newPIDFilter(stderr)
+			s.Stderr = pids
+		}
 		if err := s.Start(line); err != nil {
 			s.Close()
 			release()
@@ -490,6 +494,9 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 			// channel, and signal the reaper from a second session (which works for root too).
 			_ = s.Signal(ssh.SIGTERM)
 			s.Close()
+			if pids == nil {
+				return
+			}
 			if pid := pids.remotePID(); pid > 0 {
 				go c.kill(pid)
 			}

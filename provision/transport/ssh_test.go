@@ -514,3 +514,24 @@ func TestDialCancel(t *testing.T) {
 		t.Errorf("cancel took %s", d)
 	}
 }
+
+func TestQuickCommandRunsWithoutReaper(t *testing.T) {
+	c, _ := connected(t, sshtest.Options{})
+	// No reaper: the shell that runs the script is the session's own, and stderr is the script's.
+	res, err := c.Run(context.Background(), Command{Script: `printf 'perfprov-pid:7\nrest\n' >&2; echo "$0"`, Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stderr) != "perfprov-pid:7\nrest\n" || string(res.Stdout) != "/bin/sh\n" {
+		t.Errorf("stdout %q stderr %q", res.Stdout, res.Stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.Run(ctx, Command{Script: "sleep 5", Quick: true}); err == nil {
+		t.Error("a cancelled quick command succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a cancelled quick command returned after %v", d)
+	}
+}
