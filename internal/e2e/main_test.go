@@ -110,11 +110,19 @@ type result struct {
 // perfprov runs the binary in a private working directory (audit log, logs) and cache.
 func perfprov(t testing.TB, work string, args ...string) result {
 	t.Helper()
+	return perfprovEnv(t, work, nil, args...)
+}
+
+// perfprovEnv is perfprov with more environment variables.
+func perfprovEnv(t testing.TB, work string, extraEnv []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, perfprovBin, args...)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(work, "cache"))
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(work, "cache"),
+		"XDG_RUNTIME_DIR="+filepath.Join(work, "run")) // the test's own connection daemon
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConnectionsKeptBetweenRuns: runs within the persist time share one login per host, held by
+// the connection daemon; a run that changed the host lets it go; PERFPROV_PERSIST=0 logs in on
+// its own. Checked from outside perfprov: the daemon's TCP connections to the host's sshd.
+func TestConnectionsKeptBetweenRuns(t *testing.T) {
+	lab := lab3(t)
+	h := lab.Hosts[2]
+	work := t.TempDir()
+	inv := inventory(t, lab, "", h.Name)
+	spec := filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "persist")
+	t.Cleanup(func() { hostTry(t, lab, h.Name, "rm -f /etc/perfprov-persist-test") })
+	daemonDir := filepath.Join(work, "run", "perfprov")
+	conns := func() []int { return daemonConns(t, daemonDir, h.Address, h.Port) }
+
+	mustCode(t, perfprov(t, work, "facts", inv), 0, "facts")
+	first := conns()
+	if len(first) != 1 {
+		t.Fatalf("after one run the daemon holds %v connections to %s, want 1", first, h.Name)
+	}
+	mustCode(t, perfprov(t, work, "facts", inv), 0, "facts again")
+	mustCode(t, perfprov(t, work, "apply", "-auto-approve", "-inventory", inv, spec), 0, "first apply")
+	// That apply changed the host: its login is let go, and the next run logs in anew.
+	waitFor(t, "the changed host's connection to close", func() bool { return len(conns()) == 0 })
+	r := perfprov(t, work, "plan", "-detailed-exitcode", "-inventory", inv, spec)
+	mustCode(t, r, 0, "plan after apply")
+	second := conns()
+	if len(second) != 1 || second[0] == first[0] {
+		t.Errorf("connections %v after the apply, %v before: want one new one", second, first)
+	}
+	mustCode(t, perfprov(t, work, "apply", "-auto-approve", "-inventory", inv, spec), 0, "no-op apply")
+	if got := conns(); !slices.Equal(got, second) {
+		t.Errorf("a no-op apply changed the kept connections: %v, then %v", second, got)
+	}
+	mustCode(t, perfprovEnv(t, work, []string{"PERFPROV_PERSIST=0"}, "facts", inv), 0, "facts, persist off")
+	if got := conns(); !slices.Equal(got, second) {
+		t.Errorf("a run with PERFPROV_PERSIST=0 used the daemon: %v, then %v", second, got)
+	}
+	if fi, err := os.Stat(daemonDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("daemon directory: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(daemonDir, "daemon.log")); len(b) > 0 {
+		t.Errorf("daemon.log:\n%s", b)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatalf("waited 5s for %s", what)
+}
+
+// daemonConns returns the local ports of the established TCP connections that the connection
+// daemon serving dir holds to addr:port (none when no daemon runs).
+func daemonConns(t *testing.T, dir, addr string, port int) []int {
+	t.Helper()
+	pid := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("\x00__persist\x00")) && bytes.HasSuffix(b, []byte("\x00"+dir+"\x00")) {
+			pid, _ = strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		}
+	}
+	if pid == 0 {
+		return nil
+	}
+	inodes := map[string]bool{}
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	ip := net.ParseIP(addr).To4()
+	// /proc/net/tcp writes the address as the little-endian hex of the 32-bit word.
+	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], port)
+	f, err := os.Open(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ports []int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		// sl local remote st ... inode(9)
+		if len(fl) < 10 || fl[2] != want || fl[3] != "01" || !inodes[fl[9]] {
+			continue
+		}
+		_, lp, _ := strings.Cut(fl[1], ":")
+		n, _ := strconv.ParseInt(lp, 16, 32)
+		ports = append(ports, int(n))
+	}
+	slices.Sort(ports)
+	return ports
+}
