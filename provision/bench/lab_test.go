@@ -138,11 +138,19 @@ type cliResult struct {
 // perfprov runs the binary in the test's working directory (where apply keeps .perfprov/).
 func (e *labEnv) perfprov(t testing.TB, args ...string) cliResult {
 	t.Helper()
+	return e.perfprovEnv(t, nil, args...)
+}
+
+// perfprovEnv is perfprov with more environment. Every run of the test has its own connection
+// daemon directory, so kept connections never cross from another test.
+func (e *labEnv) perfprovEnv(t testing.TB, env []string, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, labBin, args...)
 	cmd.Dir = e.work
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(e.work, ".cache"))
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(e.work, ".cache"), "XDG_RUNTIME_DIR="+filepath.Join(e.work, ".run"))
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -392,7 +400,9 @@ func TestLabBench(t *testing.T) {
 				t.Errorf("restarting sshd on %s: %v", h3, err)
 			}
 		})
-		res := e.perfprov(t, "apply", "-auto-approve", "-inventory", e.inv, e.spec)
+		// A connection kept from an earlier run outlives sshd's listener (as with OpenSSH's
+		// ControlPersist): this run logs in, and finds no sshd.
+		res := e.perfprovEnv(t, []string{"PERFPROV_PERSIST=0"}, "apply", "-auto-approve", "-inventory", e.inv, e.spec)
 		if res.code != 1 {
 			t.Errorf("exit %d, want 1 (%s unreachable)", res.code, h3)
 		}
