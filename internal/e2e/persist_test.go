@@ -50,6 +50,63 @@ func TestConnectionsKeptBetweenRuns(t *testing.T) {
 	if got := conns(); !slices.Equal(got, second) {
 		t.Errorf("a run with PERFPROV_PERSIST=0 used the daemon: %v, then %v", second, got)
 	}
+
+	// The kept connection does not hide a host key changed on the host: the facts read the
+	// host's sshd keys, and the run refuses it as a new login would, with both fingerprints.
+	if err := lab.ChangeHostKey(ctxT(t), h.Name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.RestoreHostKey(ctxT(t), h.Name); err != nil {
+			t.Errorf("restoring the host key of %s: %v", h.Name, err)
+		}
+	})
+	if got := conns(); !slices.Equal(got, second) {
+		t.Fatalf("the kept connection did not survive the sshd restart: %v, then %v", second, got)
+	}
+	r = perfprov(t, work, "facts", inv)
+	mustCode(t, r, 1, "facts after the host key changed")
+	for _, want := range []string{"ERROR: kept connection: host key for " + h.Address + " has CHANGED", "known_hosts has SHA256:", "known_hosts:"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	waitFor(t, "the refused host's connection to close", func() bool { return len(conns()) == 0 })
+	r = perfprov(t, work, "facts", inv)
+	mustCode(t, r, 1, "facts after the host key changed, logging in")
+	if !strings.Contains(r.out, "ERROR: host key for "+h.Address+" has CHANGED") {
+		t.Errorf("a new login was not refused:\n%s", r.out)
+	}
+	if err := lab.RestoreHostKey(ctxT(t), h.Name); err != nil {
+		t.Fatal(err)
+	}
+
+	// A frozen host behind a kept connection is reported within the connection timeout.
+	timed := filepath.Join(work, "inventory-3s.hcl")
+	b, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("host_key_checking"), []byte("timeout = \"3s\"\n  host_key_checking"), 1)
+	if err := os.WriteFile(timed, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, perfprov(t, work, "facts", timed), 0, "facts with a 3s timeout")
+	if len(conns()) != 1 {
+		t.Fatalf("no kept connection before the freeze: %v", conns())
+	}
+	if err := lab.Freeze(ctxT(t), h.Name); err != nil {
+		t.Fatal(err)
+	}
+	r = perfprov(t, work, "facts", timed)
+	if err := lab.Thaw(ctxT(t), h.Name); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, r, 1, "facts on a frozen host")
+	if !strings.Contains(r.out, "ERROR: no answer within 3s on its open connection (host not answering)") || r.duration > 6*time.Second {
+		t.Errorf("frozen host: %.1fs:\n%s", r.duration.Seconds(), r.out)
+	}
+
 	if fi, err := os.Stat(daemonDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("daemon directory: %v %v", fi, err)
 	}

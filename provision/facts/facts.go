@@ -66,6 +66,10 @@ type Facts struct {
 
 	Perf   Perf   `json:"perf"`
 	Libcap Libcap `json:"libcap"`
+
+	// SSHHostKeys are the host's sshd public host keys (/etc/ssh/ssh_host_*_key.pub, authorized_keys
+	// format): what a new login would be shown. Not a fact specs read; see transport.CheckKeptHostKeys.
+	SSHHostKeys []string `json:"-"`
 }
 
 // Mount is the mount that holds an install prefix.
@@ -186,6 +190,11 @@ func gather(ctx context.Context, conn transport.Conn, cmd transport.Command) (*F
 			err = fmt.Errorf("%w (the facts script exited %d%s)", err, res.ExitStatus, firstLine(res.Stderr, ": "))
 		}
 		return nil, res, &Error{Host: host, Op: "reading facts", Err: err}
+	}
+	// On a connection kept from an earlier run, the host key was checked when it was opened: the
+	// keys the host has now must still be those known_hosts holds, as at a new login.
+	if err := transport.CheckKeptHostKeys(conn, f.SSHHostKeys); err != nil {
+		return nil, res, &Error{Host: host, Op: "kept connection", Err: err}
 	}
 	return f, res, nil
 }

@@ -103,6 +103,9 @@ func TestParseFixtures(t *testing.T) {
 			want(t, "package_manager", f.PackageManager, "apt")
 			// No kernel config, a custom kernel, paranoid 2: only os_id speaks, and it leans to true.
 			want(t, "distro_paranoid_patch", f.DistroParanoidPatch, true)
+			want(t, "ssh host keys", f.SSHHostKeys, []string{
+				"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmT root@lab1",
+				"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGk0kWGV6lAUN37eFLVJY0t5kycSnii1eek/Chqh0t9s root@lab1"})
 		}},
 		{"ubuntu2204-wrapper-x86pmu", func(t *testing.T, f *Facts) {
 			want(t, "os_id", f.OSID, "ubuntu")

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -110,6 +111,16 @@ func build(o *output) (*Facts, error) {
 		return nil, fmt.Errorf("the facts output has no kernel release%s", detail)
 	}
 	f.KernelVersion, _ = o.file("/proc/sys/kernel/version")
+	for path, lines := range o.files {
+		if strings.HasPrefix(path, "/etc/ssh/ssh_host_") && strings.HasSuffix(path, "_key.pub") {
+			for _, l := range lines {
+				if l = strings.TrimSpace(l); l != "" {
+					f.SSHHostKeys = append(f.SSHHostKeys, l)
+				}
+			}
+		}
+	}
+	sort.Strings(f.SSHHostKeys)
 	if f.Arch, ok = o.file("/proc/sys/kernel/arch"); !ok {
 		f.Arch, _ = o.first("uname.arch")
 	}

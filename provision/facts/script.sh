@@ -177,7 +177,8 @@ set --
 for _f in /proc/sys/kernel/osrelease /proc/sys/kernel/version /proc/sys/kernel/arch \
 	/proc/sys/kernel/cap_last_cap /proc/sys/kernel/perf_event_paranoid /proc/sys/kernel/kptr_restrict \
 	/proc/sys/kernel/nmi_watchdog /sys/devices/system/cpu/online "$_osr" \
-	/proc/cpuinfo /proc/self/status /etc/passwd /etc/group /proc/self/mountinfo "/boot/config-$_kr"; do
+	/proc/cpuinfo /proc/self/status /etc/passwd /etc/group /proc/self/mountinfo "/boot/config-$_kr" \
+	/etc/ssh/ssh_host_*_key.pub; do
 	[ -r "$_f" ] && set -- "$@" "$_f"
 done
 if lookup awk; then

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -232,22 +233,77 @@ func dialPersisted(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 // login (its groups, say) may no longer be what the next run should see. Other connections
 // (direct ones, local ones) are closed as usual.
 func Forget(c Conn) {
-	for {
-		switch v := c.(type) {
-		case *SSHConn:
-			if v.persisted {
-				_, _, _ = v.client.SendRequest(forgetRequest, true, nil) // answered: the daemon knows before the close
-			}
-			return
-		case interface{ Unwrap() Conn }:
-			c = v.Unwrap()
-		default:
-			return
-		}
+	if sc := unwrapSSH(c); sc != nil && sc.persisted {
+		_, _, _ = sc.client.SendRequest(forgetRequest, true, nil) // answered: the daemon knows before the close
 	}
 }
 
 const forgetRequest = "forget@perfprov"
+
+// CheckKeptHostKeys checks, when c is a kept connection (see Persist), the host keys the host has
+// now: its sshd's public key files, as the facts read them (authorized_keys format). A kept
+// connection had its key checked when it was opened; a key changed on the host since would be
+// refused at a new login, so it is refused here too, the same way, and the connection let go.
+// Only key types that known_hosts records for the host count, as at a login (the server is
+// offered only those); a type passes when any of the host's keys of that type is the known one.
+func CheckKeptHostKeys(c Conn, authorizedKeys []string) error {
+	sc := unwrapSSH(c)
+	if sc == nil || !sc.persisted {
+		return nil
+	}
+	ep := sc.endpoint
+	strict := HostKeyPolicy{Files: ep.HostKeys.Files, Mode: HostKeyStrict} // check, never record
+	check, algos, err := strict.checker(ep.Address, ep.port())
+	if err != nil {
+		return err
+	}
+	byType := map[string][]ssh.PublicKey{}
+	for _, line := range authorizedKeys {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			continue
+		}
+		for _, a := range algorithmsFor(k.Type()) {
+			if slices.Contains(algos, a) {
+				byType[k.Type()] = append(byType[k.Type()], k)
+				break
+			}
+		}
+	}
+	for _, keys := range byType {
+		var first error
+		for _, k := range keys {
+			err := check("", nil, k)
+			var unknown *HostKeyUnknownError
+			if err == nil || errors.As(err, &unknown) {
+				first = nil
+				break
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			Forget(c)
+			return first
+		}
+	}
+	return nil
+}
+
+// unwrapSSH returns the SSH connection under c's decorators, or nil.
+func unwrapSSH(c Conn) *SSHConn {
+	for {
+		switch v := c.(type) {
+		case *SSHConn:
+			return v
+		case interface{ Unwrap() Conn }:
+			c = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
 
 // privateDir makes dir if needed and refuses one that others could write to or that is not the
 // caller's: the socket in it is as good as the caller's SSH logins.

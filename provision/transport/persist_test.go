@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"golang.org/x/crypto/ssh"
 )
 
 // daemonHelperEnv makes the test binary the connection daemon (see TestMain): the daemon is a
@@ -227,4 +228,37 @@ func TestPersistDaemonEndsWhenUnused(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Error("the daemon still listens with nothing to hold")
+}
+
+func TestCheckKeptHostKeys(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	kh := knownHostsFor(t, "plain", srv) // holds host_ed25519
+	cfg := persistConfig(t, srv, kh, time.Minute)
+	line := func(k ssh.PublicKey) string { return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) }
+	known := line(pubKey(t, "host_ed25519"))
+	other := line(sshtest.NewKey(t, "ed25519").PublicKey())
+	ecdsa := line(sshtest.NewKey(t, "ecdsa").PublicKey())
+
+	c := dial(t, cfg)
+	for _, keys := range [][]string{{known}, {known, ecdsa}, {ecdsa}, {other, known}, nil} {
+		if err := CheckKeptHostKeys(c, keys); err != nil {
+			t.Errorf("keys %d: %v", len(keys), err)
+		}
+	}
+	before := srv.Logins()
+	err := CheckKeptHostKeys(NewSudo(c, "alice", "", ""), []string{other, ecdsa})
+	if err == nil || !strings.Contains(err.Error(), "has CHANGED") || !strings.Contains(err.Error(), kh+":") {
+		t.Fatalf("err = %v, want the changed-key error naming known_hosts", err)
+	}
+	c.Close()
+	dial(t, cfg).Close() // the kept connection was let go: a new login
+	if n := srv.Logins() - before; n != 1 {
+		t.Errorf("logins after a changed key: %d, want 1", n)
+	}
+
+	// A direct connection was checked at its own login: nothing to do.
+	direct := dial(t, configFor(srv, kh))
+	if err := CheckKeptHostKeys(direct, []string{other}); err != nil {
+		t.Errorf("direct connection: %v", err)
+	}
 }

@@ -92,6 +92,7 @@ type SSHConn struct {
 	limit  *sessionLimiter
 	// persisted: client is the connection daemon's, which holds the login (see Persist).
 	persisted bool
+	endpoint  Endpoint // the target, for CheckKeptHostKeys
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
@@ -234,6 +235,7 @@ func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, persiste
 		chain:     jumps,
 		limit:     newSessionLimiter(sessions),
 		persisted: persisted,
+		endpoint:  cfg.Endpoint,
 		closed:    make(chan struct{}),
 	}
 	go func() {
