@@ -36,7 +36,9 @@ func newMarker() string {
 // runs snippet i in the script's shell, after which the script goes back to its directory.
 func batchScript(marker, prelude string, snippets []string, inShell []bool) string {
 	var b strings.Builder
-	b.WriteString("_pp_wd=$PWD\n")
+	// The C locale: the snippets parse what stat, id and getcap print, and stat's %F ("regular
+	// file") is translated in other locales.
+	b.WriteString("LC_ALL=C; export LC_ALL\n_pp_wd=$PWD\n")
 	b.WriteString(prelude)
 	for i, s := range snippets {
 		open, close := "(", ")"

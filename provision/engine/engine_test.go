@@ -27,13 +27,15 @@ func TestBatchFraming(t *testing.T) {
 		"exit 0",
 		"cd / && echo moved; false", // in the script's shell: its status, and the directory restored
 		"pwd",
+		`echo "$LC_ALL"`, // what the snippets parse is in the C locale
 	}
 	// The snippets that exit run in subshells; the others in the script's shell (InShellReader).
-	inShell := []bool{true, false, true, true, true, false, true, false}
+	inShell := []bool{true, false, true, true, true, false, true, false, true}
 	var out, stderr bytes.Buffer
 	dir := t.TempDir()
 	cmd := exec.Command("sh", "-c", batchScript(marker, "", snippets, inShell))
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=de_DE.UTF-8")
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("script: %v", err)
@@ -51,6 +53,7 @@ func TestBatchFraming(t *testing.T) {
 		{"", "", 0},
 		{"moved\n", "", 1},
 		{dir + "\n", "", 0},
+		{"C\n", "", 0},
 	}
 	for i, w := range want {
 		if errs[i] != nil {
