@@ -191,6 +191,10 @@ func dialPersisted(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 	defer stop()
 	req := newPersistRequest(cfg)
 	var resp persistResponse
+	// The daemon answers within its own dial's time (timeout per attempt, retries, backoff);
+	// a daemon that does not is given up on, and this run connects on its own.
+	retries := max(cfg.Retries, 0)
+	_ = nc.SetDeadline(time.Now().Add(time.Duration(retries+1)*(cfg.Timeout+2*time.Second) + 5*time.Second))
 	if err := writeFrame(nc, req); err != nil {
 		nc.Close()
 		return nil, &errNoDaemon{err}
