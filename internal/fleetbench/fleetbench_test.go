@@ -35,9 +35,9 @@ func TestMain(m *testing.M) {
 	testbed.Main(m)
 }
 
-// opensshFanout logs in to every host with OpenSSH in parallel and runs `true`: the time a fleet
-// admin pays before any work happens.
-func opensshFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error) {
+// fanout runs each on every host in parallel and returns the wall time of the whole, or the
+// first error.
+func fanout(lab *testbed.Lab, each func(h *testbed.Host) error) (time.Duration, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(lab.Hosts))
@@ -45,11 +45,8 @@ func opensshFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.CommandContext(ctx, "ssh", "-F", "/dev/null", "-i", lab.KeyPath,
-				"-o", "UserKnownHostsFile="+lab.KnownHostsPath, "-o", "StrictHostKeyChecking=yes",
-				"-o", "BatchMode=yes", "-p", fmt.Sprint(h.Port), "root@"+h.Address, "true")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("ssh %s: %v: %s", h.Name, err, out)
+			if err := each(h); err != nil {
+				errs <- fmt.Errorf("%s: %v", h.Name, err)
 			}
 		}()
 	}
@@ -61,10 +58,24 @@ func opensshFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error)
 	return time.Since(start), nil
 }
 
+// opensshFanout logs in to every host with OpenSSH in parallel and runs `true`: the time a fleet
+// admin pays before any work happens.
+func opensshFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error) {
+	return fanout(lab, func(h *testbed.Host) error {
+		cmd := exec.CommandContext(ctx, "ssh", "-F", "/dev/null", "-i", lab.KeyPath,
+			"-o", "UserKnownHostsFile="+lab.KnownHostsPath, "-o", "StrictHostKeyChecking=yes",
+			"-o", "BatchMode=yes", "-p", fmt.Sprint(h.Port), "root@"+h.Address, "true")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("ssh: %v: %s", err, out)
+		}
+		return nil
+	})
+}
+
 // bareFanout is the floor the issue names: a plain golang.org/x/crypto/ssh client that connects to
 // every host in parallel and runs `true` on each: one connection and one round trip per host, no
 // process on the controller, nothing else.
-func bareFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error) {
+func bareFanout(lab *testbed.Lab) (time.Duration, error) {
 	pem, err := os.ReadFile(lab.KeyPath)
 	if err != nil {
 		return 0, err
@@ -79,35 +90,18 @@ func bareFanout(ctx context.Context, lab *testbed.Lab) (time.Duration, error) {
 	}
 	cfg := &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: cb,
 		HostKeyAlgorithms: []string{ssh.KeyAlgoED25519}, Timeout: 30 * time.Second}
-	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(lab.Hosts))
-	for _, h := range lab.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := ssh.Dial("tcp", net.JoinHostPort(h.Address, strconv.Itoa(h.Port)), cfg)
-			if err != nil {
-				errs <- fmt.Errorf("%s: %v", h.Name, err)
-				return
-			}
-			defer c.Close()
-			s, err := c.NewSession()
-			if err != nil {
-				errs <- fmt.Errorf("%s: %v", h.Name, err)
-				return
-			}
-			if err := s.Run("true"); err != nil {
-				errs <- fmt.Errorf("%s: %v", h.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		return 0, err
-	}
-	return time.Since(start), nil
+	return fanout(lab, func(h *testbed.Host) error {
+		c, err := ssh.Dial("tcp", net.JoinHostPort(h.Address, strconv.Itoa(h.Port)), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		s, err := c.NewSession()
+		if err != nil {
+			return err
+		}
+		return s.Run("true")
+	})
 }
 
 // perfprovRun runs the perfprov binary with args and returns its wall time.
@@ -180,7 +174,7 @@ func BenchmarkFacts(b *testing.B) {
 			b.Fatal(err)
 		}
 		openssh := measure(b, 5, func() (time.Duration, error) { return opensshFanout(ctx, lab) })
-		bare := measure(b, 5, func() (time.Duration, error) { return bareFanout(ctx, lab) })
+		bare := measure(b, 5, func() (time.Duration, error) { return bareFanout(lab) })
 		login := measure(b, 5, func() (time.Duration, error) {
 			return perfprovRun(ctx, append(env, "PERFPROV_PERSIST=0"), "facts", "-json", lab.InventoryPath)
 		})
