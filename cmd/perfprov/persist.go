@@ -20,6 +20,9 @@ func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) != 1 {
 		return &usageError{msg: persistCommand + " is started by perfprov itself"}
 	}
+	// SIGTERM or SIGINT ends the daemon at once, closing the connections it holds.
+	ctx, cancel, _ := cancelOnInterrupt(ctx, env)
+	defer cancel()
 	return transport.ServePersist(ctx, args[0])
 }
 
