@@ -387,3 +387,29 @@ func TestEvaluateConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionPersist(t *testing.T) {
+	tests := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 0}, // unset: the default
+		{`"10m"`, 10 * time.Minute},
+		{`"0"`, -1}, // off
+		{`"0s"`, -1},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		attr := ""
+		if tt.value != "" {
+			attr = "persist = " + tt.value
+		}
+		src := "connection {\n  " + attr + "\n}\n\nhost \"a\" {\n  address = \"192.0.2.1\"\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustLoad(t, dir, LoadOptions{}).Host("a").Conn.Persist; got != tt.want {
+			t.Errorf("persist = %s: %v, want %v", tt.value, got, tt.want)
+		}
+	}
+}

@@ -280,18 +280,15 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 		}
 		if name == "persist" {
 			dur, err := time.ParseDuration(v)
-			if v == "0" {
-				dur, err = -1, nil
-			}
-			if err != nil || dur == 0 {
+			switch {
+			case err != nil || dur < 0:
 				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid duration",
 					fmt.Sprintf("connection persist is how long the connection stays open for the next run: a duration such as \"60s\" or \"10m\", or \"0\" to close it with the run; not %q.", v)))
-			} else if dur < 0 && v != "0" {
-				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid duration",
-					fmt.Sprintf("connection persist must not be negative (use \"0\" to close the connection with the run), not %q.", v)))
-			} else {
-				cs.persist = &dur
+				continue
+			case dur == 0:
+				dur = -1 // Connection.Persist: < 0 is off, 0 the default
 			}
+			cs.persist = &dur
 			continue
 		}
 		dur, err := time.ParseDuration(v)
