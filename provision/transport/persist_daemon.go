@@ -286,6 +286,9 @@ func (d *daemon) attach(req *persistRequest) (*upstream, error) {
 		if fresh {
 			u.conn, u.err = DialSSH(context.Background(), req.config())
 			close(u.ready)
+			if u.err == nil {
+				go d.dropWhenClosed(u)
+			}
 		}
 		<-u.ready
 		if u.err != nil {
@@ -306,6 +309,22 @@ func (d *daemon) attach(req *persistRequest) (*upstream, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: the connection broke as it was opened", req.Name)
+}
+
+// dropWhenClosed forgets u as soon as its connection ends (the host went away, its keepalives
+// went unanswered) while no run uses it, so that a daemon does not hold dead connections until
+// their idle time. A run that uses it lets go of it when its commands fail.
+func (d *daemon) dropWhenClosed(u *upstream) {
+	<-u.conn.closed
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if u.users == 0 && d.conns[u.key] == u {
+		delete(d.conns, u.key)
+		if u.timer != nil {
+			u.timer.Stop()
+		}
+		d.checkIdle()
+	}
 }
 
 // alive sends a keepalive and waits up to timeout for any reply.

@@ -262,3 +262,18 @@ func TestCheckKeptHostKeys(t *testing.T) {
 		t.Errorf("direct connection: %v", err)
 	}
 }
+
+func TestPersistDaemonDropsADeadConnection(t *testing.T) {
+	srv := startServer(t, sshtest.Options{}, "host_ed25519")
+	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Hour)
+	dial(t, cfg).Close()
+	srv.Close() // the host goes away: the kept connection ends long before its idle time
+	deadline := time.Now().Add(daemonGrace + 5*time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(socketPath(cfg.Persist.Dir)); os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Error("the daemon still holds a connection whose host went away")
+}
