@@ -220,14 +220,19 @@ func TestPersistDaemonEndsWhenUnused(t *testing.T) {
 	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), 100*time.Millisecond)
 	dial(t, cfg).Close()
 	// idle 100ms, then the daemon's grace: it removes its socket and exits.
-	deadline := time.Now().Add(daemonGrace + 5*time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(socketPath(cfg.Persist.Dir)); os.IsNotExist(err) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !socketGone(cfg.Persist.Dir, daemonGrace+5*time.Second) {
+		t.Error("the daemon still listens with nothing to hold")
 	}
-	t.Error("the daemon still listens with nothing to hold")
+}
+
+// socketGone waits up to within for the daemon of dir to remove its socket (as it does when it ends).
+func socketGone(dir string, within time.Duration) bool {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(socketPath(dir)); os.IsNotExist(err) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCheckKeptHostKeys(t *testing.T) {
@@ -268,12 +273,7 @@ func TestPersistDaemonDropsADeadConnection(t *testing.T) {
 	cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Hour)
 	dial(t, cfg).Close()
 	srv.Close() // the host goes away: the kept connection ends long before its idle time
-	deadline := time.Now().Add(daemonGrace + 5*time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(socketPath(cfg.Persist.Dir)); os.IsNotExist(err) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !socketGone(cfg.Persist.Dir, daemonGrace+5*time.Second) {
+		t.Error("the daemon still holds a connection whose host went away")
 	}
-	t.Error("the daemon still holds a connection whose host went away")
 }
