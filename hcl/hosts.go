@@ -236,15 +236,9 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 	strAttr("become", &cs.become)
 	strAttr("become_password_env", &cs.becomePasswordEnv)
 	if a := content.Attributes["port"]; a != nil {
-		p, ok, d := s.attrInt(a, "connection port")
+		var d hcl2.Diagnostics
+		cs.port, d = s.attrPort(a, "connection port")
 		diags = append(diags, d...)
-		if ok {
-			if p < 1 || p > 65535 {
-				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid port", fmt.Sprintf("Port %d is out of range: a port is 1 to 65535.", p)))
-			} else {
-				cs.port = &p
-			}
-		}
 	}
 	if a := content.Attributes["identity_files"]; a != nil {
 		l, ok, d := s.attrStrings(a, "connection identity_files")
@@ -304,6 +298,18 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 		}
 	}
 	return cs, diags
+}
+
+// attrPort reads a TCP port (1 to 65535); nil when it is missing or wrong (with a diagnostic).
+func (s *Spec) attrPort(a *hcl2.Attribute, what string) (*int, hcl2.Diagnostics) {
+	p, ok, diags := s.attrInt(a, what)
+	if !ok {
+		return nil, diags
+	}
+	if p < 1 || p > 65535 {
+		return nil, append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid port", fmt.Sprintf("Port %d is out of range: a port is 1 to 65535.", p)))
+	}
+	return &p, diags
 }
 
 func redactShort(s string) string {
@@ -508,15 +514,9 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 			diags = append(diags, d...)
 		}
 		if a := content.Attributes["port"]; a != nil {
-			p, ok, d := s.attrInt(a, "A host's port")
+			var d hcl2.Diagnostics
+			hi.port, d = s.attrPort(a, "A host's port")
 			diags = append(diags, d...)
-			if ok {
-				if p < 1 || p > 65535 {
-					diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid port", fmt.Sprintf("Port %d is out of range: a port is 1 to 65535.", p)))
-				} else {
-					hi.port = &p
-				}
-			}
 		}
 		vars, d := s.attrObject(content.Attributes["vars"], "A host's vars")
 		diags = append(diags, d...)

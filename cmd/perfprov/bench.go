@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -180,23 +179,11 @@ func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.H
 	defer cancel()
 	opts := connectOptions(env)
 	perHost := make([][]*bench.HostReport, len(hosts))
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), stopped)}
-				return
-			}
-			perHost[i] = benchHost(ctx, spec, h, opts, bo, stopped)
-		}()
-	}
-	wg.Wait()
+	eachHost(ctx, hosts, parallel, func(i int, h *hcl.Host) {
+		perHost[i] = benchHost(ctx, spec, h, opts, bo, stopped)
+	}, func(i int, h *hcl.Host) {
+		perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), stopped)}
+	})
 	var out []*bench.HostReport
 	for _, r := range perHost {
 		out = append(out, r...)

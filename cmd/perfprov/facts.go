@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 
@@ -100,23 +99,11 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 	cache, save := openPerfCache(env, "facts")
 	defer save()
 	rows = make([]factsRow, len(hosts))
-	sem := make(chan struct{}, max(parallel, 1))
-	var wg sync.WaitGroup
-	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				rows[i] = factsFailed(h.Name, ctx.Err(), stopped)
-				return
-			}
-			rows[i] = hostFacts(ctx, h, opts, cache, stopped)
-		}()
-	}
-	wg.Wait()
+	eachHost(ctx, hosts, parallel, func(i int, h *hcl.Host) {
+		rows[i] = hostFacts(ctx, h, opts, cache, stopped)
+	}, func(i int, h *hcl.Host) {
+		rows[i] = factsFailed(h.Name, ctx.Err(), stopped)
+	})
 	return rows, stopped.Load()
 }
 

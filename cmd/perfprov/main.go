@@ -13,8 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/perfprov/perfprov/hcl"
 )
 
 // Exit codes.
@@ -182,4 +185,26 @@ func cancelOnInterrupt(ctx context.Context, env *cliEnv) (context.Context, conte
 		}
 	}()
 	return ctx, cancel, stopped
+}
+
+// eachHost runs work for every host, at most parallel at once. A host that has not started when
+// ctx ends gets notStarted instead (with ctx's error), so every index is filled either way.
+func eachHost(ctx context.Context, hosts []*hcl.Host, parallel int, work, notStarted func(i int, h *hcl.Host)) {
+	sem := make(chan struct{}, max(parallel, 1))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				notStarted(i, h)
+				return
+			}
+			work(i, h)
+		}()
+	}
+	wg.Wait()
 }
