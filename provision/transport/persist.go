@@ -230,7 +230,32 @@ func dialPersisted(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 		return nil, &errNoDaemon{err}
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return newSSHConn(cfg, ssh.NewClient(sc, chans, reqs), nil, true), nil
+	requests, lost := lostNotice(reqs)
+	return newSSHConn(cfg, ssh.NewClient(sc, chans, requests), nil, lost), nil
+}
+
+// lostRequest is the daemon's last word on a run's connection when the host's connection
+// ended under it: the reason, in words, so the run reports that and not a bare end of stream.
+const lostRequest = "lost@perfprov"
+
+// lostNotice takes the daemon's lostRequest out of reqs; lost gives its reason (or nil) once
+// reqs ends.
+func lostNotice(reqs <-chan *ssh.Request) (<-chan *ssh.Request, <-chan error) {
+	rest := make(chan *ssh.Request)
+	lost := make(chan error, 1)
+	go func() {
+		defer close(rest)
+		var why error
+		for r := range reqs {
+			if r.Type == lostRequest {
+				why = errors.New(string(r.Payload))
+				continue
+			}
+			rest <- r
+		}
+		lost <- why
+	}()
+	return rest, lost
 }
 
 // Forget asks that c's connection not outlive this run: for a host this run changed, whose

@@ -220,6 +220,8 @@ func (d *daemon) serve(nc *net.UnixConn) {
 	go func() {
 		select {
 		case <-u.conn.closed:
+			// The reason first, so the run reports why (the host stopped answering, say).
+			_, _, _ = sc.SendRequest(lostRequest, false, []byte(u.conn.deadErr().Error()))
 			sc.Close()
 		case <-waitDone(sc):
 		}
@@ -229,7 +231,7 @@ func (d *daemon) serve(nc *net.UnixConn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			relayChannel(u.conn.client, ch)
+			relayChannel(u.conn, ch)
 		}()
 	}
 	wg.Wait()
@@ -393,17 +395,16 @@ func (d *daemon) detach(u *upstream) {
 }
 
 // relayChannel opens the run's channel on the host's connection and relays both ways: data,
-// stderr, EOF and requests (exec, subsystem, signal, exit-status...). The command's exit status
-// goes to the run after all of its output, as OpenSSH sends it.
-func relayChannel(up *ssh.Client, nch ssh.NewChannel) {
-	uch, ureqs, err := up.OpenChannel(nch.ChannelType(), nch.ExtraData())
+// stderr, EOF and requests (exec, subsystem, signal, exit-status...). The host's answers go to the
+// run in the order the host gave them: the reply to a request (exec's, above all) before the
+// command's exit status and the channel's close, and the exit status after all of the output, as
+// OpenSSH sends them. A quick command's reply, exit status and close come in one burst; relayed
+// by two goroutines without that order, the run would see its channel close before exec's reply
+// ("start command: EOF") for a command that did run.
+func relayChannel(up *SSHConn, nch ssh.NewChannel) {
+	uch, ureqs, err := up.client.OpenChannel(nch.ChannelType(), nch.ExtraData())
 	if err != nil {
-		var oce *ssh.OpenChannelError
-		if errors.As(err, &oce) {
-			_ = nch.Reject(oce.Reason, oce.Message)
-		} else {
-			_ = nch.Reject(ssh.ConnectionFailed, err.Error())
-		}
+		rejectChannel(up, nch, err)
 		return
 	}
 	lch, lreqs, err := nch.Accept()
@@ -420,17 +421,27 @@ func relayChannel(up *ssh.Client, nch ssh.NewChannel) {
 		_, _ = io.Copy(uch, lch)
 		_ = uch.CloseWrite()
 	}()
+	// answering is held while a request of the run waits for the host's answer. The host
+	// answered it before it ended the command (the request was sent first), so taking answering
+	// before passing on the end waits for that answer to reach the run.
+	var answering sync.Mutex
 	go func() {
 		for r := range lreqs {
-			ok, err := uch.SendRequest(r.Type, r.WantReply, r.Payload)
-			if r.WantReply {
-				_ = r.Reply(ok && err == nil, nil)
+			if !r.WantReply {
+				_, _ = uch.SendRequest(r.Type, false, r.Payload)
+				continue
 			}
+			answering.Lock()
+			ok, err := uch.SendRequest(r.Type, true, r.Payload)
+			_ = r.Reply(ok && err == nil, nil)
+			answering.Unlock()
 		}
 		uch.Close() // the run closed its channel
 	}()
+	answered := func() { answering.Lock(); answering.Unlock() }
 	for r := range ureqs {
 		if r.Type == "exit-status" || r.Type == "exit-signal" {
+			answered()
 			output.Wait()
 		}
 		ok, err := lch.SendRequest(r.Type, r.WantReply, r.Payload)
@@ -438,6 +449,22 @@ func relayChannel(up *ssh.Client, nch ssh.NewChannel) {
 			_ = r.Reply(ok && err == nil, nil)
 		}
 	}
+	answered()
 	output.Wait()
 	lch.Close()
+}
+
+// rejectChannel passes on why the host's connection did not open a channel: the host's own
+// reason when it refused it (for lack of room: the run waits and tries again, as it does on a
+// direct connection), or the connection's end in words when there is no connection any more.
+func rejectChannel(up *SSHConn, nch ssh.NewChannel, err error) {
+	var oce *ssh.OpenChannelError
+	switch {
+	case errors.As(err, &oce):
+		_ = nch.Reject(oce.Reason, oce.Message)
+	case up.deadErr() != nil:
+		_ = nch.Reject(ssh.ConnectionFailed, up.deadErr().Error())
+	default:
+		_ = nch.Reject(ssh.ConnectionFailed, fmt.Sprintf("the connection to %s closed before the channel opened (%v)", up.name, err))
+	}
 }

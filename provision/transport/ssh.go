@@ -215,12 +215,15 @@ func dialOnce(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
 		chain = append(chain, client)
 	}
 	target := chain[len(chain)-1]
-	return newSSHConn(cfg, target, chain[:len(chain)-1], false), nil
+	return newSSHConn(cfg, target, chain[:len(chain)-1], nil), nil
 }
 
 // newSSHConn wraps the logged-in client: a session budget, and a watch that marks it dead when
-// the connection ends; keepalives unless persisted (the daemon sends those on its side).
-func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, persisted bool) *SSHConn {
+// the connection ends; keepalives unless it is the daemon's (the daemon sends those on its side).
+// lost, for the daemon's connections, gives the daemon's reason when it ended the connection (or
+// nil) once the connection is over.
+func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, lost <-chan error) *SSHConn {
+	persisted := lost != nil
 	sessions := cfg.MaxSessions
 	if sessions <= 0 {
 		sessions = DefaultMaxSessions
@@ -240,7 +243,12 @@ func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, persiste
 	}
 	go func() {
 		err := target.Wait()
-		c.markDead(fmt.Errorf("connection to %s lost: %v", c.name, errOrEOF(err)))
+		if lost != nil {
+			if why := <-lost; why != nil {
+				c.markDead(why)
+			}
+		}
+		c.markDead(connectionLost(c.name, err))
 		c.Close()
 	}()
 	ka := cfg.Keepalive
@@ -257,11 +265,13 @@ func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, persiste
 	return c
 }
 
-func errOrEOF(err error) error {
-	if err == nil {
-		return io.EOF
+// connectionLost says in words why a connection ended: x/crypto reports a peer that closed the
+// TCP connection (sshd killed, the host gone, the link reset) as a bare EOF.
+func connectionLost(host string, err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		return fmt.Errorf("connection to %s lost: closed by the host or the network", host)
 	}
-	return err
+	return fmt.Errorf("connection to %s lost: %w", host, err)
 }
 
 // handshake runs the SSH handshake and login on nc within timeout. x/crypto's ClientConfig.Timeout
