@@ -41,6 +41,8 @@ type Options struct {
 	// Persist is where connections are kept between runs (its Dir and Daemon; the idle time
 	// comes from the spec's connection persist, or PERFPROV_PERSIST). Zero: none are kept.
 	Persist transport.Persist
+	// Log receives the connections' debug messages (see transport.SSHConfig.Log). nil: none.
+	Log func(format string, args ...any)
 }
 
 // Open connects to h. Errors name the host and the cause in one line.
@@ -314,7 +316,7 @@ func (r *resolver) sshConfig() (transport.SSHConfig, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cfg := transport.SSHConfig{Name: h.Name, Endpoint: ep}
+	cfg := transport.SSHConfig{Name: h.Name, Endpoint: ep, Log: r.opts.Log}
 
 	hops := h.Conn.Jump
 	if len(hops) == 0 {

@@ -433,7 +433,9 @@ func relayChannel(up *SSHConn, nch ssh.NewChannel) {
 			}
 			answering.Lock()
 			ok, err := uch.SendRequest(r.Type, true, r.Payload)
-			_ = r.Reply(ok && err == nil, nil)
+			if err == nil {
+				_ = r.Reply(ok, nil)
+			} // else the host's channel closed unanswered: so does the run's, below, as it would direct
 			answering.Unlock()
 		}
 		uch.Close() // the run closed its channel

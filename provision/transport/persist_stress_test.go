@@ -158,3 +158,68 @@ func TestPersistFastCommands(t *testing.T) {
 		t.Errorf("%d of %d commands failed", n, hosts*runsPerHost)
 	}
 }
+
+// TestRetryBeforeStart: a channel that closes between the command's request and its confirmation
+// is tried again for a read-only (Quick) command, and said so in the log; any other command is
+// not tried again and fails saying it may have run. The same holds through the daemon.
+func TestRetryBeforeStart(t *testing.T) {
+	cases := []struct {
+		name      string
+		quick     bool
+		drop      int
+		wantErr   string // "" : the command succeeds
+		wantExecs int64
+		wantLogs  int
+	}{
+		{name: "quick retried", quick: true, drop: 2, wantExecs: 3, wantLogs: 2},
+		{name: "quick gives up", quick: true, drop: quickAttempts, wantErr: "channel closed before the host confirmed the command (it may have run)", wantExecs: quickAttempts, wantLogs: quickAttempts - 1},
+		{name: "change not retried", drop: 1, wantErr: "lab1: the channel closed before the host confirmed the command (it may have run)", wantExecs: 1},
+	}
+	for _, kept := range []bool{false, true} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%s kept=%v", tc.name, kept), func(t *testing.T) {
+				srv := startServer(t, sshtest.Options{DropExec: tc.drop}, "host_ed25519")
+				kh := knownHostsFor(t, "plain", srv)
+				cfg := configFor(srv, kh)
+				if kept {
+					dir := filepath.Join(t.TempDir(), "persist")
+					cfg = persistConfig(t, srv, kh, time.Minute)
+					cfg.Persist.Dir, cfg.Persist.DaemonEnv = dir, []string{daemonHelperEnv + "=" + dir}
+				}
+				var logs []string
+				var mu sync.Mutex
+				cfg.Log = func(format string, args ...any) {
+					mu.Lock()
+					defer mu.Unlock()
+					logs = append(logs, fmt.Sprintf(format, args...))
+				}
+				c := dial(t, cfg)
+				if c.persisted != kept {
+					t.Fatalf("persisted %v, want %v", c.persisted, kept)
+				}
+				res, err := c.Run(context.Background(), Command{Script: "echo ok", Quick: tc.quick})
+				switch {
+				case tc.wantErr == "" && err != nil:
+					t.Fatalf("error %v", err)
+				case tc.wantErr == "" && strings.TrimSpace(string(res.Stdout)) != "ok":
+					t.Errorf("stdout %q", res.Stdout)
+				case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+					t.Errorf("error %v, want %q", err, tc.wantErr)
+				}
+				if n := srv.Execs.Load(); n != tc.wantExecs {
+					t.Errorf("%d exec requests, want %d", n, tc.wantExecs)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(logs) != tc.wantLogs {
+					t.Errorf("log %q, want %d lines", logs, tc.wantLogs)
+				}
+				for _, l := range logs {
+					if !strings.Contains(l, "trying again") {
+						t.Errorf("log line %q", l)
+					}
+				}
+			})
+		}
+	}
+}

@@ -81,6 +81,8 @@ type SSHConfig struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Persist keeps the connection open for later runs (zero: closed with the run).
 	Persist Persist
+	// Log receives debug messages (a read-only command tried again, and why). nil: none.
+	Log func(format string, args ...any)
 }
 
 // SSHConn is a Conn over one SSH connection.
@@ -93,6 +95,7 @@ type SSHConn struct {
 	// persisted: client is the connection daemon's, which holds the login (see Persist).
 	persisted bool
 	endpoint  Endpoint // the target, for CheckKeptHostKeys
+	log       func(format string, args ...any)
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
@@ -239,6 +242,7 @@ func newSSHConn(cfg SSHConfig, target *ssh.Client, jumps []*ssh.Client, lost <-c
 		limit:     newSessionLimiter(sessions),
 		persisted: persisted,
 		endpoint:  cfg.Endpoint,
+		log:       cfg.Log,
 		closed:    make(chan struct{}),
 	}
 	go func() {
@@ -448,8 +452,61 @@ func isRefused(err error) bool {
 	return errors.As(err, &oce) && (oce.Reason == ssh.Prohibited || oce.Reason == ssh.ResourceShortage)
 }
 
-// Run runs cmd with /bin/sh -c as the login user.
+// quickAttempts bounds how often a read-only (Quick) command is tried when its channel failed
+// before the command ran or was confirmed.
+const quickAttempts = 4
+
+// Run runs cmd with /bin/sh -c as the login user. A Quick command (read-only by its contract)
+// whose channel was refused or closed before the host confirmed it is tried again, with backoff,
+// up to quickAttempts times; any other command is never tried twice: its error says whether it
+// may have run.
 func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		res, err := c.runOnce(ctx, cmd)
+		var se *startError
+		if err == nil || !cmd.Quick || cmd.Stdin != nil || !errors.As(err, &se) ||
+			attempt == quickAttempts || ctx.Err() != nil || c.deadErr() != nil {
+			return res, err
+		}
+		if c.log != nil {
+			c.log("%s: read-only command not started: %v; trying again in %s (attempt %d of %d)", c.name, se.err, backoff, attempt+1, quickAttempts)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctxError(ctx, c.name, cmd.Timeout, ctx.Err())
+		}
+		backoff *= 2
+	}
+}
+
+// startError is a command that failed before the host confirmed it started.
+type startError struct {
+	err        error
+	mayHaveRun bool // the exec request went out: the host may have run it
+}
+
+func (e *startError) Error() string {
+	if e.mayHaveRun {
+		return e.err.Error() + " (it may have run)"
+	}
+	return e.err.Error() + " (it did not run)"
+}
+
+func (e *startError) Unwrap() error { return e.err }
+
+// startFailed says why s.Start failed: the channel closed before the host's answer came (the
+// host may have run it), or the host refused the command.
+func startFailed(host string, err error) error {
+	if errors.Is(err, io.EOF) {
+		return &startError{err: fmt.Errorf("%s: the channel closed before the host confirmed the command", host), mayHaveRun: true}
+	}
+	// x/crypto's error for a refused exec quotes the whole command line: not for messages.
+	return &startError{err: fmt.Errorf("%s: the host refused to start the command", host)}
+}
+
+func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 	if err := checkPrivilege(c.name, c.user, cmd); err != nil {
 		return nil, err
 	}
@@ -469,7 +526,10 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 	return runCommand(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
 		s, release, err := c.session(ctx)
 		if err != nil {
-			return nil, nil, err
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			return nil, nil, &startError{err: err}
 		}
 		s.Stdin = stdin
 		s.Stdout, s.Stderr = stdout, stderr
@@ -481,7 +541,10 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 		if err := s.Start(line); err != nil {
 			s.Close()
 			release()
-			return nil, nil, fmt.Errorf("%s: start command: %w", c.name, err)
+			if d := c.deadErr(); d != nil {
+				err = d
+			}
+			return nil, nil, startFailed(c.name, err)
 		}
 		wait := func() error {
 			defer release()
@@ -492,11 +555,11 @@ func (c *SSHConn) Run(ctx context.Context, cmd Command) (*Result, error) {
 			case err == nil, errors.As(err, &exit):
 				return err
 			case c.deadErr() != nil:
-				return c.deadErr()
+				return fmt.Errorf("%w, while the command ran (it may have run in part or whole)", c.deadErr())
 			default:
 				var missing *ssh.ExitMissingError
 				if errors.As(err, &missing) {
-					return fmt.Errorf("%s: command ended without an exit status (connection lost?)", c.name)
+					return fmt.Errorf("%s: command ended without an exit status (connection lost?); it may have run", c.name)
 				}
 				return fmt.Errorf("%s: %w", c.name, err)
 			}

@@ -50,6 +50,9 @@ type Options struct {
 	// running nothing: the tightest order a fast command gives on a real sshd (its reply, exit
 	// status and close in one burst), which a relay must keep.
 	InstantExit bool
+	// DropExec is how many exec requests, the first ones, close their channel without an answer:
+	// a channel that breaks between the command's request and its confirmation.
+	DropExec int
 }
 
 // Server is a running in-process SSH server.
@@ -71,6 +74,8 @@ type Server struct {
 	peak      atomic.Int64
 	logins    atomic.Int64
 	Keepalive atomic.Int64 // keepalive requests received
+	Execs     atomic.Int64 // exec requests received
+	dropped   atomic.Int64
 }
 
 // NewKey returns a new key of type "ed25519", "ecdsa" or "rsa".
@@ -311,6 +316,10 @@ func (s *Server) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			if err := ssh.Unmarshal(r.Payload, &p); err != nil {
 				r.Reply(false, nil)
 				continue
+			}
+			s.Execs.Add(1)
+			if s.dropped.Add(1) <= int64(s.opts.DropExec) {
+				return
 			}
 			if s.opts.InstantExit {
 				r.Reply(true, nil)
