@@ -18,15 +18,20 @@ import (
 // and downloads in parallel, as the engine opens them. Every operation must succeed: a channel
 // that does not fit waits its turn, as on a direct connection.
 func TestPersistManyChannelsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("stress test")
-	}
-	const hosts, opsPerHost = 12, 40
+	throughOneDaemon(t, 12, 40, sshtest.Options{MaxSessions: 10}, func(ctx context.Context, c *SSHConn, i int) error {
+		return stressOp(ctx, c, t.TempDir(), i)
+	})
+}
+
+// throughOneDaemon connects to hosts servers made with opts, all through one daemon, and runs
+// op ops times at once on each; every op must succeed.
+func throughOneDaemon(t *testing.T, hosts, ops int, opts sshtest.Options, op func(ctx context.Context, c *SSHConn, i int) error) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "persist")
 	var wg sync.WaitGroup
-	errs := make(chan error, hosts*opsPerHost)
+	errs := make(chan error, hosts*ops)
 	for h := 0; h < hosts; h++ {
-		srv := startServer(t, sshtest.Options{MaxSessions: 10}, "host_ed25519")
+		srv := startServer(t, opts, "host_ed25519")
 		cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Minute)
 		cfg.Persist.Dir, cfg.Persist.DaemonEnv = dir, []string{daemonHelperEnv + "=" + dir}
 		cfg.Name = fmt.Sprintf("h%d", h)
@@ -45,18 +50,17 @@ func TestPersistManyChannelsAtOnce(t *testing.T) {
 				errs <- fmt.Errorf("%s: not through the daemon", cfg.Name)
 				return
 			}
-			tmp := t.TempDir()
-			var ops sync.WaitGroup
-			for i := 0; i < opsPerHost; i++ {
-				ops.Add(1)
+			var running sync.WaitGroup
+			for i := 0; i < ops; i++ {
+				running.Add(1)
 				go func() {
-					defer ops.Done()
-					if err := stressOp(ctx, c, tmp, i); err != nil {
+					defer running.Done()
+					if err := op(ctx, c, i); err != nil {
 						errs <- fmt.Errorf("%s op %d: %w", cfg.Name, i, err)
 					}
 				}()
 			}
-			ops.Wait()
+			running.Wait()
 		}()
 	}
 	wg.Wait()
@@ -69,7 +73,7 @@ func TestPersistManyChannelsAtOnce(t *testing.T) {
 		n++
 	}
 	if n > 0 {
-		t.Errorf("%d of %d operations failed", n, hosts*opsPerHost)
+		t.Errorf("%d of %d operations failed", n, hosts*ops)
 	}
 }
 
@@ -108,55 +112,13 @@ func stressOp(ctx context.Context, c *SSHConn, tmp string, i int) error {
 // come from the server in one burst: the run must see each command start and end with status 0,
 // never "start command: EOF" (the daemon closing the run's channel before passing on the reply).
 func TestPersistFastCommands(t *testing.T) {
-	const hosts, runsPerHost = 4, 200
-	dir := filepath.Join(t.TempDir(), "persist")
-	var wg sync.WaitGroup
-	errs := make(chan error, hosts*runsPerHost)
-	for h := 0; h < hosts; h++ {
-		srv := startServer(t, sshtest.Options{MaxSessions: 10, InstantExit: true}, "host_ed25519")
-		cfg := persistConfig(t, srv, knownHostsFor(t, "plain", srv), time.Minute)
-		cfg.Persist.Dir, cfg.Persist.DaemonEnv = dir, []string{daemonHelperEnv + "=" + dir}
-		cfg.Name = fmt.Sprintf("h%d", h)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			c, err := DialSSH(ctx, cfg)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.Close()
-			var runs sync.WaitGroup
-			for i := 0; i < runsPerHost; i++ {
-				runs.Add(1)
-				go func() {
-					defer runs.Done()
-					res, err := c.Run(ctx, Command{Script: "true", Quick: true})
-					switch {
-					case err != nil:
-						errs <- fmt.Errorf("%s run %d: %w", cfg.Name, i, err)
-					case res.ExitStatus != 0:
-						errs <- fmt.Errorf("%s run %d: exit status %d", cfg.Name, i, res.ExitStatus)
-					}
-				}()
-			}
-			runs.Wait()
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	n := 0
-	for err := range errs {
-		if n < 5 {
-			t.Error(err)
+	throughOneDaemon(t, 4, 200, sshtest.Options{MaxSessions: 10, InstantExit: true}, func(ctx context.Context, c *SSHConn, i int) error {
+		res, err := c.Run(ctx, Command{Script: "true", Quick: true})
+		if err == nil && res.ExitStatus != 0 {
+			err = fmt.Errorf("exit status %d", res.ExitStatus)
 		}
-		n++
-	}
-	if n > 0 {
-		t.Errorf("%d of %d commands failed", n, hosts*runsPerHost)
-	}
+		return err
+	})
 }
 
 // TestRetryBeforeStart: a channel that closes between the command's request and its confirmation
