@@ -52,10 +52,13 @@ func (e *startError) Error() string {
 
 func (e *startError) Unwrap() error { return e.err }
 
-// startFailed says why s.Start failed: the channel closed before the host's answer came (the
-// host may have run it), or the host refused the command.
-func startFailed(host string, err error) error {
-	if errors.Is(err, io.EOF) {
+// startFailed says why s.Start failed: the connection ended (dead) or the channel closed before
+// the host's answer came (the host may have run it either way), or the host refused the command.
+func startFailed(host string, err, dead error) error {
+	switch {
+	case dead != nil:
+		return &startError{err: fmt.Errorf("%w, before the host confirmed the command", dead), mayHaveRun: true}
+	case errors.Is(err, io.EOF):
 		return &startError{err: fmt.Errorf("%s: the channel closed before the host confirmed the command", host), mayHaveRun: true}
 	}
 	// x/crypto's error for a refused exec quotes the whole command line: not for messages.

@@ -488,10 +488,7 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 		if err := s.Start(line); err != nil {
 			s.Close()
 			release()
-			if d := c.deadErr(); d != nil {
-				err = d
-			}
-			return nil, nil, startFailed(c.name, err)
+			return nil, nil, startFailed(c.name, err, c.deadErr())
 		}
 		wait := func() error {
 			defer release()
