@@ -79,6 +79,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	opts := engineOptions(env, spec, *parallel, cache)
 	opts.Audit = audit
 	opts.LogDir = defaultLogDir
+	opts.HostLock, opts.LockHolder = engine.LockPath, lockHolder(env)
 
 	var run *engine.Run
 	if *autoApprove {
@@ -155,6 +156,19 @@ func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int, perfCache *facts.P
 	}
 }
 
+// lockHolder is how this run names itself in a host's lock file, for a second run that is refused.
+func lockHolder(env *cliEnv) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	user := env.getenv("USER")
+	if user == "" {
+		user = fmt.Sprintf("uid %d", os.Getuid())
+	}
+	return fmt.Sprintf("perfprov apply, pid %d on %s, user %s, since %s", os.Getpid(), host, user, time.Now().UTC().Format(time.RFC3339))
+}
+
 // confirm asks on the terminal; SIGINT while waiting cancels.
 func confirm(env *cliEnv, prompt string) (bool, error) {
 	fmt.Fprint(env.stdout, prompt)
@@ -219,8 +233,8 @@ func (o *applyOutput) event(e engine.Event) {
 		o.order = append(o.order, e.Host)
 	}
 	o.state[e.Host] = line
-	// Failures scroll above the live view so that they stay visible.
-	if e.Type == engine.EventApplyErrored {
+	// Failures and warnings scroll above the live view so that they stay visible.
+	if e.Type == engine.EventApplyErrored || e.Type == engine.EventWarning {
 		o.clear()
 		fmt.Fprintf(o.w, "%s: %s\n", e.Host, line)
 	}
@@ -283,6 +297,8 @@ func eventLine(e engine.Event) string {
 		return fmt.Sprintf("%s failed: %s", e.Address, firstLine(e.Message))
 	case engine.EventApplySkipped:
 		return fmt.Sprintf("%s skipped: %s", e.Address, e.Message)
+	case engine.EventWarning:
+		return "warning: " + e.Message
 	case engine.EventHostSummary:
 		if e.Message != "" {
 			return e.Status + ": " + firstLine(e.Message)

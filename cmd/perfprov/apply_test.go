@@ -113,7 +113,7 @@ func TestPlanApplyLocal(t *testing.T) {
 		t.Errorf("event types %v", types)
 	}
 	b, err := os.ReadFile(audit)
-	if err != nil || strings.Count(string(b), "\n") != 3 {
+	if err != nil || strings.Count(string(b), "\n") != 6 || strings.Count(string(b), `"outcome":"attempt"`) != 3 {
 		t.Errorf("audit log: %v\n%s", err, b)
 	}
 	code, out, _ = applyCLI(t, "plan", "-detailed-exitcode", spec)

@@ -11,8 +11,9 @@ import (
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
-// AuditLog appends one JSON line per change made (or attempted) to a local file. Sensitive values
-// never reach it: they are recorded as "(sensitive)".
+// AuditLog appends JSON lines to a local file: an "attempt" line before each change starts, and
+// its outcome ("changed" or "failed") after, so that a controller killed mid-change leaves a record
+// of what it had started. Sensitive values never reach it: they are recorded as "(sensitive)".
 type AuditLog struct {
 	mu  sync.Mutex
 	f   *os.File
@@ -25,6 +26,7 @@ type auditRecord struct {
 	Host     string            `json:"host"`
 	Resource string            `json:"resource"`
 	Action   string            `json:"action"`
+	Outcome  string            `json:"outcome"` // attempt, changed, failed
 	Before   map[string]string `json:"before"`
 	After    map[string]string `json:"after"`
 	Error    string            `json:"error,omitempty"`
@@ -42,15 +44,27 @@ func OpenAuditLog(path string) (*AuditLog, error) {
 	return &AuditLog{f: f, now: time.Now}, nil
 }
 
-// Record appends one change; err is the failure of an attempted change (nil: made and verified).
+// Attempt appends the line that says a change is about to start.
+func (a *AuditLog) Attempt(host, addr string, d *resource.Diff) {
+	if a == nil || d == nil {
+		return
+	}
+	a.write(auditRecord{Host: host, Resource: addr, Action: d.Action.String(), Outcome: "attempt", Before: d.Before(), After: d.After()})
+}
+
+// Record appends the outcome of a change; err is its failure (nil: made and verified).
 func (a *AuditLog) Record(host, addr string, d *resource.Diff, err error) {
 	if a == nil || d == nil {
 		return
 	}
-	rec := auditRecord{Host: host, Resource: addr, Action: d.Action.String(), Before: d.Before(), After: d.After()}
+	rec := auditRecord{Host: host, Resource: addr, Action: d.Action.String(), Outcome: "changed", Before: d.Before(), After: d.After()}
 	if err != nil {
-		rec.Error = err.Error()
+		rec.Outcome, rec.Error = "failed", err.Error()
 	}
+	a.write(rec)
+}
+
+func (a *AuditLog) write(rec auditRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rec.Time = a.now().UTC().Format(time.RFC3339Nano)

@@ -52,6 +52,9 @@ type Options struct {
 	// CloseAfterPlan closes each host's connection as soon as it is planned (plan only: the
 	// connections are not needed for an Apply).
 	CloseAfterPlan bool
+	// HostLock, when set, is the path of the lock file an apply holds on a host from before its
+	// first change to its end (LockPath); LockHolder names this run in it. "": no lock.
+	HostLock, LockHolder string
 	// NewResource prepares a resource; nil uses resource.New (tests plug in fakes).
 	NewResource func(r *hcl.Resource, env *resource.Env) (resource.Resource, error)
 }
@@ -374,6 +377,26 @@ func (h *HostRun) fail(err error) {
 	h.Status, h.Err = StatusFailed, err
 }
 
+// refuse fails a host before any change was made to it: its planned resources are not started.
+func (h *HostRun) refuse(err error) {
+	h.fail(err)
+	for _, rr := range h.Resources {
+		if rr.Status == StatusPlanned {
+			rr.Status, rr.Cause = StatusNotStarted, "the host was refused"
+		}
+	}
+}
+
+// hasChanges reports whether applying the host's plan changes anything (or may: pending reads).
+func (h *HostRun) hasChanges() bool {
+	for _, rr := range h.Resources {
+		if rr.Status == StatusPlanned && (rr.Pending || (rr.Diff != nil && !rr.Diff.InSync())) {
+			return true
+		}
+	}
+	return false
+}
+
 func diagText(d hcl2.Diagnostics) string {
 	var parts []string
 	for _, x := range d {
@@ -538,6 +561,17 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 	}
 	t0 := time.Now()
 	defer func() { h.Timings.Apply = time.Since(t0) }()
+	if r.opts.HostLock != "" && h.hasChanges() && !r.interrupted() && ctx.Err() == nil {
+		l, err := lockHost(ctx, h.conn, r.opts.HostLock, r.opts.LockHolder, func(w string) {
+			r.emit(Event{Type: EventWarning, Host: h.Name, Message: w})
+		})
+		if err != nil {
+			h.refuse(err)
+			r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
+			return
+		}
+		defer l.release()
+	}
 	bad := map[string]string{} // address -> why its dependents are skipped
 	changedEarlier := false
 	stopped := ""
@@ -636,6 +670,7 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 	r.emit(Event{Type: EventApplyStart, Host: h.Name, Address: rr.Addr, Action: rr.Diff.Action.String(), Changes: redacted(rr.Diff.Changes)})
 	t := &resource.Target{Conn: h.conn, Info: h.info, LogDir: hostLogDir(r.opts.LogDir, h.Name)}
 	before := rr.Diff
+	r.opts.Audit.Attempt(h.Name, rr.Addr, before) // written (and so kept) before the host changes
 	if err := rr.res.Apply(ctx, t, rr.state, rr.Diff); err != nil {
 		r.audit(h, rr, before, err)
 		r.failed(h, rr, err)

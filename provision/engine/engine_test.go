@@ -128,16 +128,25 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	var recap bytes.Buffer
 	WriteRecap(&recap, r, false)
 	golden(t, "recap-failure.golden", recap.Bytes())
-	// Audit: one line per change attempted, with the failure recorded.
+	// Audit: an attempt line before each change and its outcome after, the failure recorded.
 	b, _ := os.ReadFile(audit)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 5+3+5 {
-		t.Errorf("audit has %d lines, want 13:\n%s", len(lines), b)
+	if len(lines) != 2*(5+3+5) {
+		t.Errorf("audit has %d lines, want 26:\n%s", len(lines), b)
 	}
-	var rec auditRecord
-	json.Unmarshal([]byte(lines[0]), &rec)
-	if rec.Host == "" || rec.Resource == "" || rec.Action != "create" || rec.After["value"] == "" || rec.Time == "" {
-		t.Errorf("audit record %+v", rec)
+	outcomes := map[string]int{}
+	for i, l := range lines {
+		var rec auditRecord
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("audit line %d: %v", i+1, err)
+		}
+		outcomes[rec.Outcome]++
+		if i == 0 && (rec.Host == "" || rec.Resource == "" || rec.Action != "create" || rec.After["value"] == "" || rec.Time == "" || rec.Outcome != "attempt") {
+			t.Errorf("audit record %+v", rec)
+		}
+	}
+	if outcomes["attempt"] != 13 || outcomes["failed"] == 0 || outcomes["attempt"] != outcomes["changed"]+outcomes["failed"] {
+		t.Errorf("audit outcomes %v: want 13 attempts, each with an outcome, some failed", outcomes)
 	}
 
 	// Second run: the failing resource is fixed; everything converges, and the converged hosts

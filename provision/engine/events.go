@@ -14,6 +14,7 @@ const (
 	EventApplySkipped  = "apply_skipped"
 	EventHostSummary   = "host_summary"
 	EventSummary       = "summary"
+	EventWarning       = "warning" // host, message: something the user should know; the run goes on
 )
 
 // Event is one step of a run, for progress lines, the live view and -json.

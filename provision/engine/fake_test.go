@@ -36,6 +36,9 @@ func (c *shConn) Run(ctx context.Context, cmd transport.Command) (*transport.Res
 	x.Stdin = cmd.Stdin
 	var out, errb bytes.Buffer
 	x.Stdout, x.Stderr = &out, &errb
+	if cmd.Stdout != nil {
+		x.Stdout = io.MultiWriter(&out, cmd.Stdout)
+	}
 	err := x.Run()
 	res := &transport.Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
 	var ee *exec.ExitError

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/perfprov/perfprov/provision/shell"
 )
@@ -108,13 +109,21 @@ func (f *pidFilter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// remotePID returns the PID the reaper reported, if it did.
-func (f *pidFilter) remotePID() int {
+// waitPID returns the PID the reaper reported, waiting up to limit for it (0: none came).
+func (f *pidFilter) waitPID(limit time.Duration) int {
 	select {
 	case pid := <-f.pid:
 		f.pid <- pid
 		return pid
 	default:
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case pid := <-f.pid:
+		f.pid <- pid
+		return pid
+	case <-t.C:
 		return 0
 	}
 }

@@ -28,8 +28,8 @@ func TestPIDFilter(t *testing.T) {
 				t.Fatalf("%s: write %d %v", tt.name, n, err)
 			}
 		}
-		if f.remotePID() != tt.pid || b.String() != tt.out {
-			t.Errorf("%s: pid %d out %q, want %d %q", tt.name, f.remotePID(), b.String(), tt.pid, tt.out)
+		if f.waitPID(0) != tt.pid || b.String() != tt.out {
+			t.Errorf("%s: pid %d out %q, want %d %q", tt.name, f.waitPID(0), b.String(), tt.pid, tt.out)
 		}
 	}
 }

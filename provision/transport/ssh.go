@@ -103,6 +103,9 @@ type SSHConn struct {
 	dead      atomic.Pointer[error] // why the connection ended, when it did
 	closed    chan struct{}
 	closeOnce sync.Once
+	// kills are the cancelled commands being ended from a second session: Close waits for them,
+	// or a process that exits right after a cancel would leave them running on the host.
+	kills sync.WaitGroup
 }
 
 var _ Conn = (*SSHConn)(nil)
@@ -393,6 +396,7 @@ func (c *SSHConn) User() string { return c.user }
 func (c *SSHConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.kills.Wait() // each is bounded by its own timeout
 		c.markDead(fmt.Errorf("connection to %s closed", c.name))
 		close(c.closed)
 		c.sftpMu.Lock()
@@ -516,9 +520,14 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 			if pids == nil {
 				return
 			}
-			if pid := pids.remotePID(); pid > 0 {
-				go c.kill(pid)
-			}
+			c.kills.Add(1)
+			go func() {
+				defer c.kills.Done()
+				// A command cancelled right after it started may not have said its PID yet.
+				if pid := pids.waitPID(2 * time.Second); pid > 0 {
+					c.kill(pid)
+				}
+			}()
 		}
 		return wait, stop, nil
 	}, func(err error) (int, bool) {
