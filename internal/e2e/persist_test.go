@@ -125,18 +125,24 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Fatalf("waited 5s for %s", what)
 }
 
-// daemonConns returns the local ports of the established TCP connections that the connection
-// daemon serving dir holds to addr:port (none when no daemon runs).
-func daemonConns(t *testing.T, dir, addr string, port int) []int {
-	t.Helper()
-	pid := 0
+// daemonPID is the PID of the connection daemon serving dir (0: none runs).
+func daemonPID(dir string) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
 		if err == nil && bytes.Contains(b, []byte("\x00__persist\x00")) && bytes.HasSuffix(b, []byte("\x00"+dir+"\x00")) {
-			pid, _ = strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
 		}
 	}
+	return 0
+}
+
+// daemonConns returns the local ports of the established TCP connections that the connection
+// daemon serving dir holds to addr:port (none when no daemon runs).
+func daemonConns(t *testing.T, dir, addr string, port int) []int {
+	t.Helper()
+	pid := daemonPID(dir)
 	if pid == 0 {
 		return nil
 	}

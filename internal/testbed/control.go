@@ -357,3 +357,42 @@ func isFrozen(h *Host) bool {
 	}
 	return false
 }
+
+// Kill ends the host at once, as a power cut does: its init and with it every process of the
+// host (sshd and the sessions in it) are killed. Its disk (the overlay's upper layer) stays, and
+// Restart boots it again; /run and /tmp, tmpfs as on a real host, are lost.
+func (l *Lab) Kill(ctx context.Context, host string) error {
+	h, err := l.running(host)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(h.pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("%s: kill its init: %w", host, err)
+	}
+	if ch, ok := hostExited.Load(h.pid); ok {
+		select {
+		case <-ch.(chan struct{}):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return waitNamespacesEmpty(ctx, []string{h.pidNS}, 10*time.Second)
+}
+
+// Restart boots a host that Kill ended, on the disk it had, and waits for its sshd.
+func (l *Lab) Restart(ctx context.Context, host string) error {
+	h, err := l.Host(host)
+	if err != nil {
+		return err
+	}
+	if h.alive() {
+		return fmt.Errorf("%s: the host is running: Kill it first", host)
+	}
+	if err := l.startHost(h); err != nil {
+		return err
+	}
+	if err := l.waitListening(ctx, []*Host{h}); err != nil {
+		return err
+	}
+	return l.writeState()
+}

@@ -301,11 +301,15 @@ func (s *source) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
 	script := fmt.Sprintf(`set -e
 d=%s; f=%s
 parent=$(dirname -- "$d"); mkdir -p -- "$parent"
+# What a run killed mid-unpack left (runs on a host are serialised by its lock).
+rm -rf -- "$parent"/.perfprov-src.* "$parent"/.perfprov-old.*
 tmp=$(mktemp -d "$parent/.perfprov-src.XXXXXX")
 old=
 trap 'rm -rf -- "$tmp"' EXIT
 [ "$(sha256sum < "$f" | cut -c1-64)" = %s ] || { echo "$f: sha256 mismatch" >&2; exit 1; }
-tar -x %s --no-same-owner --no-same-permissions --strip-components=%d -C "$tmp" -f "$f"
+tar -x %s --no-same-owner --no-same-permissions --strip-components=%d -C "$tmp" -f "$f" || {
+  s=$?; [ "$(df -Pk -- "$parent" | awk 'NR==2 {print $4}')" = 0 ] && echo "no space left on device: the filesystem of $parent is full" >&2
+  exit $s; }
 printf '%%s\n' %s > "$tmp/%s"
 chmod 0755 "$tmp"
 if [ -e "$d" ]; then old="$parent/.perfprov-old.$$"; mv -- "$d" "$old"; fi

@@ -153,6 +153,10 @@ func (s *Sudo) probe(ctx context.Context, target string) (bool, error) {
 		return false, err
 	}
 	if !res.OK() {
+		if bytes.Contains(res.Stderr, []byte("not in the sudoers")) || bytes.Contains(res.Stderr, []byte("not allowed to")) {
+			// sudo asks for the password before it looks up the rules: this is no rule, not a bad password.
+			return false, fmt.Errorf("%s: become: sudo refused %s, who has no sudo rule for this: %s", host, s.loginUser, firstLine(res.Stderr))
+		}
 		from := ""
 		if s.source != "" {
 			from = " from " + s.source
