@@ -78,7 +78,7 @@ type liveApply struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    bytes.Buffer // everything, stdout and stderr
-	events []applyEvent  // the JSON lines so far, under mu
+	events []applyEvent // the JSON lines so far, under mu
 	done   chan struct{}
 	code   int
 	start  time.Time

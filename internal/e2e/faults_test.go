@@ -109,7 +109,7 @@ func TestFaultInterrupt(t *testing.T) {
 	r = a.wait(t, 30*time.Second)
 	mustCode(t, r, 130, "apply after two SIGINTs")
 	for _, h := range hs {
-		if out, ok := hostTry(t, lab, h, "pgrep -a -f 'sleep 300'"); ok {
+		if out, ok := hostTry(t, lab, h, "pgrep -a -x sleep | grep -w 300"); ok {
 			t.Errorf("%s: the interrupted command still runs after the second SIGINT:\n%s", h, out)
 		}
 	}

@@ -376,6 +376,19 @@ func (c *SSHConn) markDead(err error) {
 	c.dead.CompareAndSwap(nil, &err)
 }
 
+// settle gives a kept connection a moment to learn why it ended, when a channel of it ended
+// unexpectedly: the daemon's word on the host's connection (lost@perfprov) and the channel's close
+// race on the way here, and the reason is what the user needs.
+func (c *SSHConn) settle() {
+	if !c.persisted || c.deadErr() != nil {
+		return
+	}
+	select {
+	case <-c.closed:
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
 func (c *SSHConn) deadErr() error {
 	if p := c.dead.Load(); p != nil {
 		return *p
@@ -489,6 +502,7 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 		if err := s.Start(line); err != nil {
 			s.Close()
 			release()
+			c.settle()
 			return nil, nil, startFailed(c.name, err, c.deadErr())
 		}
 		wait := func() error {
@@ -496,6 +510,9 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 			defer s.Close()
 			err := s.Wait()
 			var exit *ssh.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				c.settle()
+			}
 			switch {
 			case err == nil, errors.As(err, &exit):
 				return err
@@ -669,4 +686,3 @@ func checkPrivilege(host, user string, cmd Command) error {
 	}
 	return nil
 }
-
