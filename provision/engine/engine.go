@@ -377,25 +377,6 @@ func (h *HostRun) fail(err error) {
 	h.Status, h.Err = StatusFailed, err
 }
 
-// refuse fails a host before any change was made to it: its planned resources are not started.
-func (h *HostRun) refuse(err error) {
-	h.fail(err)
-	for _, rr := range h.Resources {
-		if rr.Status == StatusPlanned {
-			rr.Status, rr.Cause = StatusNotStarted, "the host was refused"
-		}
-	}
-}
-
-// hasChanges reports whether applying the host's plan changes anything (or may: pending reads).
-func (h *HostRun) hasChanges() bool {
-	for _, rr := range h.Resources {
-		if rr.Status == StatusPlanned && (rr.Pending || (rr.Diff != nil && !rr.Diff.InSync())) {
-			return true
-		}
-	}
-	return false
-}
 
 func diagText(d hcl2.Diagnostics) string {
 	var parts []string
@@ -561,17 +542,11 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 	}
 	t0 := time.Now()
 	defer func() { h.Timings.Apply = time.Since(t0) }()
-	if r.opts.HostLock != "" && h.hasChanges() && !r.interrupted() && ctx.Err() == nil {
-		l, err := lockHost(ctx, h.conn, r.opts.HostLock, r.opts.LockHolder, func(w string) {
-			r.emit(Event{Type: EventWarning, Host: h.Name, Message: w})
-		})
-		if err != nil {
-			h.refuse(err)
-			r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
-			return
-		}
-		defer l.release()
+	l, ok := r.lock(ctx, h)
+	if !ok {
+		return
 	}
+	defer l.release()
 	bad := map[string]string{} // address -> why its dependents are skipped
 	changedEarlier := false
 	stopped := ""

@@ -39,6 +39,44 @@ IFS= read -r done || done=
 [ "$done" = release ] && : > "$l"
 exit 0`
 
+// lock takes the host's lock before the host's first change (Options.HostLock; none when the
+// plan changes nothing). When another run holds it, the host is refused and reported, and ok is
+// false. The returned lock may be nil; release accepts that.
+func (r *Run) lock(ctx context.Context, h *HostRun) (l *hostLock, ok bool) {
+	if r.opts.HostLock == "" || !h.hasChanges() || r.interrupted() || ctx.Err() != nil {
+		return nil, true
+	}
+	l, err := lockHost(ctx, h.conn, r.opts.HostLock, r.opts.LockHolder, func(w string) {
+		r.emit(Event{Type: EventWarning, Host: h.Name, Message: w})
+	})
+	if err != nil {
+		h.refuse(err)
+		r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
+		return nil, false
+	}
+	return l, true
+}
+
+// refuse fails a host before any change was made to it: its planned resources are not started.
+func (h *HostRun) refuse(err error) {
+	h.fail(err)
+	for _, rr := range h.Resources {
+		if rr.Status == StatusPlanned {
+			rr.Status, rr.Cause = StatusNotStarted, "the host was refused"
+		}
+	}
+}
+
+// hasChanges reports whether applying the host's plan changes anything (or may: pending reads).
+func (h *HostRun) hasChanges() bool {
+	for _, rr := range h.Resources {
+		if rr.Status == StatusPlanned && (rr.Pending || (rr.Diff != nil && !rr.Diff.InSync())) {
+			return true
+		}
+	}
+	return false
+}
+
 // hostLock is a held lock: release lets it go and waits for the host to confirm.
 type hostLock struct {
 	stdin *io.PipeWriter
