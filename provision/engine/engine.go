@@ -377,7 +377,6 @@ func (h *HostRun) fail(err error) {
 	h.Status, h.Err = StatusFailed, err
 }
 
-
 func diagText(d hcl2.Diagnostics) string {
 	var parts []string
 	for _, x := range d {
