@@ -299,6 +299,8 @@ func eventLine(e engine.Event) string {
 		return fmt.Sprintf("%s skipped: %s", e.Address, e.Message)
 	case engine.EventWarning:
 		return "warning: " + e.Message
+	case engine.EventApplyProgress:
+		return e.Address + ": " + e.Message
 	case engine.EventHostSummary:
 		if e.Message != "" {
 			return e.Status + ": " + firstLine(e.Message)

@@ -130,7 +130,8 @@ func TestFaultLinkCutDuringUpload(t *testing.T) {
 	checkClean(t, lab, hs[0])
 }
 
-// TestFaultSlowLink: a 100 MB upload over a link of 20 MB/s completes, whole.
+// TestFaultSlowLink: a 100 MB upload over a link of 20 MB/s completes, whole, and says how far it
+// has come as it goes.
 func TestFaultSlowLink(t *testing.T) {
 	lab, hs := faultHosts(t)
 	link := newLinkProxy(t, lab, hs[0])
@@ -144,6 +145,16 @@ func TestFaultSlowLink(t *testing.T) {
 	r := perfprovEnv(t, t.TempDir(), nil, "apply", "-auto-approve", "-json", "-inventory", inv,
 		"-var", "tarball="+small, "-var", "blob="+blob, spec)
 	mustCode(t, r, 0, "the apply over a slow link")
+	// The upload shows how far it has come, about once a second.
+	progress := 0
+	for _, line := range strings.Split(r.out, "\n") {
+		if strings.Contains(line, `"type":"apply_progress"`) && strings.Contains(line, `"address":"file.blob"`) && strings.Contains(line, "MB") {
+			progress++
+		}
+	}
+	if progress < 2 {
+		t.Errorf("%d progress lines for the 100 MB upload, want one a second:\n%s", progress, r.out)
+	}
 	if d := time.Since(start); d < 4*time.Second {
 		t.Errorf("100 MB went through a 20 MB/s link in %.1fs: the toxic did not hold", d.Seconds())
 	}

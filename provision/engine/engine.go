@@ -642,7 +642,8 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 		return
 	}
 	r.emit(Event{Type: EventApplyStart, Host: h.Name, Address: rr.Addr, Action: rr.Diff.Action.String(), Changes: redacted(rr.Diff.Changes)})
-	t := &resource.Target{Conn: h.conn, Info: h.info, LogDir: hostLogDir(r.opts.LogDir, h.Name)}
+	t := &resource.Target{Conn: h.conn, Info: h.info, LogDir: hostLogDir(r.opts.LogDir, h.Name),
+		Progress: r.progress(h, rr)}
 	before := rr.Diff
 	r.opts.Audit.Attempt(h.Name, rr.Addr, before) // written (and so kept) before the host changes
 	if err := rr.res.Apply(ctx, t, rr.state, rr.Diff); err != nil {

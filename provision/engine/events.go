@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"fmt"
+	"sync"
+	"time"
+
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -14,7 +18,8 @@ const (
 	EventApplySkipped  = "apply_skipped"
 	EventHostSummary   = "host_summary"
 	EventSummary       = "summary"
-	EventWarning       = "warning" // host, message: something the user should know; the run goes on
+	EventWarning       = "warning"        // host, message: something the user should know; the run goes on
+	EventApplyProgress = "apply_progress" // host, address, message: how far a long upload has come
 )
 
 // Event is one step of a run, for progress lines, the live view and -json.
@@ -58,4 +63,21 @@ func redacted(cs []resource.Change) []resource.Change {
 		out[i] = c
 	}
 	return out
+}
+
+// progress is a resource's Target.Progress: an apply_progress event at most once a second while
+// an upload of more than a second runs, with what was sent of how much.
+func (r *Run) progress(h *HostRun, rr *ResourceResult) func(sent, total int64) {
+	var mu sync.Mutex
+	last := time.Now()
+	return func(sent, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second || sent >= total {
+			return
+		}
+		last = time.Now()
+		r.emit(Event{Type: EventApplyProgress, Host: h.Name, Address: rr.Addr,
+			Message: fmt.Sprintf("uploaded %.1f of %.1f MB (%d%%)", float64(sent)/1e6, float64(total)/1e6, sent*100/max(total, 1))})
+	}
 }

@@ -134,7 +134,7 @@ func (f *file) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
 	}
 	tmp := tempBeside(f.path)
 	// Uploaded private; it gets its final owner and mode before it takes the target's name.
-	if err := t.Conn.Upload(ctx, tmp, bytes.NewReader(f.content), 0o600); err != nil {
+	if err := t.Conn.Upload(ctx, tmp, t.withProgress(bytes.NewReader(f.content), int64(len(f.content))), 0o600); err != nil {
 		return fmt.Errorf("upload %s: %w", f.path, err)
 	}
 	// Owner and group unknown (whoever uploaded it): the script sets both.

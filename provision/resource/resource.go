@@ -123,6 +123,9 @@ type Target struct {
 	Info HostInfo
 	// LogDir is a controller directory for this host's logs (build logs); created on demand.
 	LogDir string
+	// Progress, when set, hears how far an upload has come: bytes read of its content, of total.
+	// It is called often: the listener throttles.
+	Progress func(sent, total int64)
 }
 
 // Resource is one resource instance of one host, with its controller-side preparation done.

@@ -289,7 +289,11 @@ func (s *source) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
 		if err != nil {
 			return err
 		}
-		err = t.Conn.Upload(ctx, archive, f, 0o600)
+		var size int64
+		if fi, serr := f.Stat(); serr == nil {
+			size = fi.Size()
+		}
+		err = t.Conn.Upload(ctx, archive, t.withProgress(f, size), 0o600)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", archive, err)
