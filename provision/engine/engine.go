@@ -601,23 +601,6 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 		Failed: h.Count(StatusFailed), Skipped: h.Count(StatusSkipped) + h.Count(StatusNotStarted)})
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-// depCause names the first dependency of m that failed or was skipped ("" if none).
-func depCause(m *hcl.Resource, bad map[string]string) string {
-	for _, d := range m.DependsOn {
-		if why, ok := bad[d]; ok {
-			return why
-		}
-	}
-	return ""
-}
-
 // verifiable is implemented by types whose success cannot always be read back (command).
 type verifiable interface{ Verifiable() bool }
 
@@ -684,18 +667,6 @@ func (r *Run) audit(h *HostRun, rr *ResourceResult, d *resource.Diff, err error)
 		return
 	}
 	r.opts.Audit.Record(h.Name, rr.Addr, d, err)
-}
-
-func changesText(cs []resource.Change) string {
-	var parts []string
-	for _, c := range cs {
-		if c.Sensitive {
-			parts = append(parts, c.Attr+" (sensitive)")
-		} else {
-			parts = append(parts, fmt.Sprintf("%s: %q -> %q", c.Attr, c.Old, c.New))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // SetEvents changes where events go (after a plan printed as a whole, apply reports progress).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -96,4 +97,33 @@ func factsValue(f *facts.Facts) (cty.Value, resource.HostInfo, error) {
 		}
 	}
 	return v, info, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// depCause names the first dependency of m that failed or was skipped ("" if none).
+func depCause(m *hcl.Resource, bad map[string]string) string {
+	for _, d := range m.DependsOn {
+		if why, ok := bad[d]; ok {
+			return why
+		}
+	}
+	return ""
+}
+
+func changesText(cs []resource.Change) string {
+	var parts []string
+	for _, c := range cs {
+		if c.Sensitive {
+			parts = append(parts, c.Attr+" (sensitive)")
+		} else {
+			parts = append(parts, fmt.Sprintf("%s: %q -> %q", c.Attr, c.Old, c.New))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
