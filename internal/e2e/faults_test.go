@@ -26,6 +26,11 @@ func faultSpec(t *testing.T) string {
 	return filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "faults")
 }
 
+// faultDiskSpec is the spec of the upload and unpack cases: a source tree and a file in /opt/big.
+func faultDiskSpec(t *testing.T) string {
+	return filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "faults-disk")
+}
+
 // TestFaultHostKilled: every process of a host (sshd included) killed while its command runs, as
 // a power cut does; it is reported as lost, the others converge, and once booted again the next
 // apply converges on its disk as the cut left it.
@@ -252,7 +257,7 @@ func TestFaultSudoRefused(t *testing.T) {
 // tmpfs at /opt/big): "no space left on device" in one line, and the previous file and tree intact.
 func TestFaultDiskFull(t *testing.T) {
 	lab, hs := faultHosts(t)
-	spec := filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "faults-disk")
+	spec := faultDiskSpec(t)
 	inv := faultInventory(t, lab, "", hs...)
 	hostExec(t, lab, hs[0], "mkdir -p /opt/big && mount -t tmpfs -o size=1m tmpfs /opt/big")
 	dir := t.TempDir()
