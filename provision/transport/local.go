@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -63,14 +62,8 @@ func (l *Local) Run(ctx context.Context, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
-	script = asUser(l.user, cmd.RunAs, script)
-	argv, stdin := []string{"-c", script}, cmd.Stdin
-	if len(script) > maxArgLen {
-		if stdin != nil {
-			return nil, fmt.Errorf("%s: script of %d bytes is too long for an argument and stdin is taken", l.name, len(script))
-		}
-		argv, stdin = []string{"-s"}, strings.NewReader(script)
-	}
+	// The script goes on stdin, not in argv, where every local user could read it.
+	argv, stdin := []string{"-c", asUser(l.user, cmd.RunAs, stdinBoot)}, framedStdin(script, cmd.Stdin)
 	return runCommand(ctx, l.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
 		c := exec.Command("/bin/sh", argv...)
 		c.Env = localEnv()

@@ -24,7 +24,8 @@ func ValidUserName(name string) bool {
 	return len(name) <= 32 && userName.MatchString(name)
 }
 
-// ShellScript is cmd.Script with cmd.Env exported in front of it: the text to give /bin/sh -c.
+// ShellScript is cmd.Script with cmd.Env exported in front of it: the text the host's shell runs
+// (it reaches the shell on stdin: see stdinBoot).
 // The environment goes inside the script because sshd accepts only the variables its AcceptEnv
 // lists, and sudo resets the environment.
 func ShellScript(cmd Command) (string, error) {
@@ -128,30 +129,42 @@ func (f *pidFilter) waitPID(limit time.Duration) int {
 	}
 }
 
-// shCommand is the command line sent to the login shell: SCRIPT for /bin/sh -c, quoted once,
-// under the reaper.
-func shCommand(script string, quick bool) string {
+// shCommand is the command line sent to the login shell: CMD for /bin/sh -c, quoted once, under
+// the reaper. CMD is fixed text (stdinBoot, perhaps behind runuser or sudo): the script itself
+// comes on stdin (framedStdin), so that no value of it shows in a process listing.
+func shCommand(cmd string, quick bool) string {
 	if quick {
-		return "/bin/sh -c " + shell.Quote(script)
+		return "/bin/sh -c " + shell.Quote(cmd)
 	}
-	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -c " + shell.Quote(script)
+	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -c " + shell.Quote(cmd)
 }
 
-// shStdinCommand runs a script read on stdin, under the reaper (for scripts too long for -c).
-func shStdinCommand(quick bool) string {
-	if quick {
-		return "/bin/sh -s"
-	}
-	return "/bin/sh -c " + shell.Quote(reaper) + " perfprov /bin/sh -s"
-}
+// stdinBoot is what /bin/sh -c runs in place of a script: it reads the script from stdin, framed
+// by framedStdin (its length on a line, then its text), and evaluates it in the same shell. The
+// script's values (an environment it exports, a sensitive command) thus never appear in argv,
+// where every user of the host can read them (ps, /proc/PID/cmdline). read takes the length line
+// byte by byte and head -c reads exactly the script, so the rest of stdin is the command's own.
+const stdinBoot = `IFS= read -r _pp_n || exit 125
+_pp_s=$(head -c "$_pp_n") || exit 125
+eval "unset _pp_n _pp_s
+$_pp_s"`
 
-// maxArgLen stays under Linux's MAX_ARG_STRLEN (128 KiB for one argument): a longer script goes
-// to /bin/sh -s on stdin.
-const maxArgLen = 100 * 1024
+// framedStdin is the stdin that stdinBoot reads: script framed, then rest (nil: nothing). A
+// comment ends the frame, so that command substitution keeps the script's last newline (a here
+// document's end).
+func framedStdin(script string, rest io.Reader) io.Reader {
+	body := script + "\n#"
+	frame := strings.NewReader(strconv.Itoa(len(body)) + "\n" + body)
+	if rest == nil {
+		return frame
+	}
+	return io.MultiReader(frame, rest)
+}
 
 // asUser wraps script so that a root login runs it as target, with target's supplementary groups
 // (runuser and su both call initgroups), without sudo: root needs no become. For any other login,
-// or no target, script is returned as it is (checkPrivilege has refused what needs sudo).
+// or no target, script is returned as it is (checkPrivilege has refused what needs sudo). script
+// is stdinBoot: the target's shell reads the script from the stdin it inherits.
 // runuser is util-linux's; su is the fallback where it is missing (busybox systems).
 func asUser(login, target, script string) string {
 	if login != "root" || target == "" || target == login {

@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
@@ -44,12 +46,58 @@ func TestShellScriptRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, quick := range []bool{false, true} {
-			out, err := exec.Command("/bin/sh", "-c", shCommand(script, quick)).Output()
+			c := exec.Command("/bin/sh", "-c", shCommand(stdinBoot, quick))
+			c.Stdin = framedStdin(script, nil)
+			out, err := c.Output()
 			if err != nil {
 				t.Fatalf("%q (quick %v): %v", v, quick, err)
 			}
 			if string(out) != v {
 				t.Errorf("%q came back as %q (quick %v)", v, out, quick)
+			}
+		}
+	}
+}
+
+// TestFramedStdin: the script comes on stdin, its exit status and last newline are kept, and
+// the rest of stdin is the command's own input; the command line holds none of its text.
+func TestFramedStdin(t *testing.T) {
+	tests := []struct {
+		name, script, rest, out string
+		status                  int
+	}{
+		{"plain", "echo hi", "", "hi\n", 0},
+		{"exit status", "echo a; exit 7", "", "a\n", 7},
+		{"last command's status", "false", "", "", 1},
+		{"reads the rest", "read x; echo \"got $x\"; cat", "line1\nline2\n", "got line1\nline2\n", 0},
+		{"here document at the end", "cat <<'EOF'\nbody\nEOF", "", "body\n", 0},
+		{"no leftover variables", `echo "[${_pp_n-unset}${_pp_s-unset}]"`, "", "[unsetunset]\n", 0},
+		{"syntax error", "if then", "", "", 2},
+	}
+	for _, tt := range tests {
+		for _, quick := range []bool{false, true} {
+			line := shCommand(asUser("root", "", stdinBoot), quick)
+			if strings.Contains(line, tt.script) {
+				t.Fatalf("%s: the command line holds the script: %s", tt.name, line)
+			}
+			var rest io.Reader
+			if tt.rest != "" {
+				rest = strings.NewReader(tt.rest)
+			}
+			c := exec.Command("/bin/sh", "-c", line)
+			c.Stdin = framedStdin(tt.script, rest)
+			var out bytes.Buffer
+			c.Stdout = &out
+			err := c.Run()
+			status := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				status = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.out || status != tt.status {
+				t.Errorf("%s (quick %v): out %q status %d, want %q %d", tt.name, quick, out.String(), status, tt.out, tt.status)
 			}
 		}
 	}

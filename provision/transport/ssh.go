@@ -475,15 +475,8 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
-	script = asUser(c.user, cmd.RunAs, script)
-	line := shCommand(script, cmd.Quick)
-	stdin := cmd.Stdin
-	if len(line) > maxArgLen {
-		if stdin != nil {
-			return nil, fmt.Errorf("%s: script of %d bytes is too long for an argument and stdin is taken", c.name, len(script))
-		}
-		line, stdin = shStdinCommand(cmd.Quick), strings.NewReader(script)
-	}
+	line := shCommand(asUser(c.user, cmd.RunAs, stdinBoot), cmd.Quick)
+	stdin := framedStdin(script, cmd.Stdin)
 	return runCommand(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
 		s, release, err := c.session(ctx)
 		if err != nil {
@@ -492,7 +485,15 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 			}
 			return nil, nil, &startError{err: err}
 		}
-		s.Stdin = stdin
+		// Stdin is copied here, not by the session: a command may end before it read all of it
+		// (it failed, or exited at once), and the session would report that write as an error
+		// (EOF) of a command that ran and exited with a status.
+		in, err := s.StdinPipe()
+		if err != nil {
+			s.Close()
+			release()
+			return nil, nil, fmt.Errorf("%s: %w", c.name, err)
+		}
 		s.Stdout, s.Stderr = stdout, stderr
 		var pids *pidFilter // the reaper's PID line, when there is a reaper
 		if !cmd.Quick {
@@ -505,6 +506,7 @@ func (c *SSHConn) runOnce(ctx context.Context, cmd Command) (*Result, error) {
 			c.settle()
 			return nil, nil, startFailed(c.name, err, c.deadErr())
 		}
+		go func() { _, _ = io.Copy(in, stdin); _ = in.Close() }()
 		wait := func() error {
 			defer release()
 			defer s.Close()

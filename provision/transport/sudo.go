@@ -88,8 +88,11 @@ func (s *Sudo) Run(ctx context.Context, cmd Command) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// sudo's command reads the script from stdin (stdinBoot), after the password: sudo's argv,
+	// which every user of the host can read, holds no value of it.
 	cmd.Env = nil
-	cmd.Script = SudoCommand(target, usePassword, script)
+	cmd.Script = SudoCommand(target, usePassword, stdinBoot)
+	cmd.Stdin = framedStdin(script, cmd.Stdin)
 	if usePassword {
 		cmd.Stdin = s.passwordStdin(cmd.Stdin)
 	}
