@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/perfprov/perfprov/provision/captrust"
 )
 
 // Verdict is the outcome for one host.
@@ -249,6 +252,14 @@ func (j *judge) checkBinary() bool {
 	case o.PerfIsScript:
 		j.check("perf-binary", CheckFail, fmt.Sprintf("%s is a script (#!): file capabilities cannot apply to a script; point perf at the real ELF binary", path))
 		return false
+	}
+	// A perf with capabilities that a user other than root could swap is root for that user,
+	// whatever the counters say: the check apply makes, on hosts set up by hand too.
+	if o.FileCaps != 0 {
+		if err := o.Trust.Check(o.PerfReal); err != nil && errors.Is(err, captrust.ErrUntrusted) {
+			j.check("perf-binary", CheckFail, err.Error())
+			return false
+		}
 	}
 	j.check("perf-binary", CheckOK, fmt.Sprintf("%s mode %s %s:%s", path, o.PerfMode, o.PerfOwner, o.PerfGroup))
 	return true

@@ -68,7 +68,8 @@ func TestRunOnThisMachine(t *testing.T) {
 	}
 	newDir := func(t *testing.T) string {
 		t.Helper()
-		d, err := os.MkdirTemp("/var/tmp", "perfprov-bench-test-")
+		// Not /var/tmp: a binary with capabilities under a world-writable directory is refused.
+		d, err := os.MkdirTemp("/var/lib", "perfprov-bench-test-")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +89,7 @@ func TestRunOnThisMachine(t *testing.T) {
 			t.Fatal(err)
 		}
 		if rep.Verdict == Fail && strings.Contains(rep.Reason, "nosuid") && !strings.Contains(perf, "nosuid") {
-			t.Skipf("/var/tmp is mounted nosuid here: %s", rep.Reason)
+			t.Skipf("/var/lib is mounted nosuid here: %s", rep.Reason)
 		}
 		return rep
 	}
@@ -134,6 +135,16 @@ func TestRunOnThisMachine(t *testing.T) {
 		r := run(t, "nobody", p, false)
 		if r.Verdict != Fail || r.NonMember != "allowed" {
 			t.Errorf("%s: %s (non-member %s)", r.Verdict, r.Reason, r.NonMember)
+		}
+	})
+	t.Run("directory a user owns", func(t *testing.T) {
+		d := filepath.Join(newDir(t), "daemon-owned")
+		os.Mkdir(d, 0o755)
+		sh(t, "chown", "daemon", d)
+		p := install(t, d, "0750", true)
+		r := run(t, "nobody", p, false)
+		if r.Verdict != Fail || !strings.Contains(r.Reason, d+" (a directory above "+p+") is owned by daemon") {
+			t.Errorf("%s: %s", r.Verdict, r.Reason)
 		}
 	})
 	t.Run("nosuid", func(t *testing.T) {

@@ -3,6 +3,8 @@ package bench
 import (
 	"strconv"
 	"strings"
+
+	"github.com/perfprov/perfprov/provision/captrust"
 )
 
 // Observations is everything the on-host procedure saw, as plain data. Judge turns it into a
@@ -36,10 +38,12 @@ type Observations struct {
 	PerfStatError string
 	PerfMode      string // octal, e.g. "750"
 	PerfOwner     string
-	PerfGroup     string
-	PerfIsScript  bool
-	MountPoint    string
-	MountOptions  []string
+	// Trust: the owners and modes of perf's path and library path (captrust).
+	Trust        captrust.Report
+	PerfGroup    string
+	PerfIsScript bool
+	MountPoint   string
+	MountOptions []string
 	// FileCaps is the effective set getcap reports; FileCapsKnown is false without getcap.
 	FileCaps      CapMask
 	FileCapsKnown bool
@@ -198,6 +202,7 @@ func runOf(s *section, body string) StatRun {
 }
 
 func (o *Observations) parseFacts(lines []string) {
+	o.Trust = captrust.Parse([]byte(strings.Join(lines, "\n")))
 	for _, line := range lines {
 		if line == "refused: running as root" {
 			o.RefusedRoot = true

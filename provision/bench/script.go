@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/shell"
 )
 
@@ -169,7 +170,9 @@ for g in getcap /sbin/getcap /usr/sbin/getcap; do
 		break
 	fi
 done
-fin facts 0
+# Whether a user other than root could swap perf or what it loads (the same rule as apply's).
+_ct_r=$real; _ct_x=
+` + captrust.Script + `fin facts 0
 
 tmp=
 for d in "${TMPDIR:-/tmp}" /var/tmp /dev/shm "$HOME"; do

@@ -18,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -91,6 +92,7 @@ type ResourceResult struct {
 	res     resource.Resource
 	state   resource.State
 	changed bool
+	applied bool // its Apply returned (its verify may still have failed)
 }
 
 // HostRun is one host of a run.
@@ -524,6 +526,10 @@ func (r *Run) diffAll(h *HostRun) {
 			rr.Diff = &resource.Diff{Action: resource.Update, Changes: []resource.Change{{Attr: "(pending)", Old: err.Error(), New: "known after earlier changes"}}}
 		case err != nil:
 			rr.Status, rr.Err = StatusFailed, err
+			if errors.Is(err, captrust.ErrUntrusted) {
+				refuseUntrusted(h, rr)
+				return
+			}
 			continue
 		default:
 			rr.Diff = d
@@ -584,6 +590,7 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 			changedEarlier = true
 		}
 	}
+	r.revertOnFailure(ctx, h)
 	h.Status = StatusOK
 	for _, rr := range h.Resources {
 		switch rr.Status {
@@ -634,6 +641,7 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 		r.failed(h, rr, err)
 		return
 	}
+	rr.applied = true
 	// Verify: read back and diff again; what was applied must now be in sync.
 	if v, ok := rr.res.(verifiable); !ok || v.Verifiable() {
 		if err := r.readOne(ctx, h, rr); err != nil {

@@ -269,7 +269,7 @@ cat /proc/sys/kernel/domainname; cat /etc/sysctl.d/99-zz-perfprov.conf; id -Gn a
 
 	// Drift by hand on one host appears as exactly that change and is repaired.
 	h := lab.Hosts[1].Name
-	labExec(t, lab, h, "setcap -r /opt/pp/src/hello; sysctl -qw kernel.domainname=drifted; chmod 0777 /opt/pp")
+	labExec(t, lab, h, "setcap -r /opt/pp/src/hello; sysctl -qw kernel.domainname=drifted; chmod 0700 /opt/pp")
 	ch, code := plannedChanges(t, dir)
 	want := []string{"capabilities.hello create", "directory.pp update", "sysctl.domain update"}
 	got := append([]string(nil), ch[h]...)

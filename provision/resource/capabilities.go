@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -82,6 +83,7 @@ type capState struct {
 	mountPt   string
 	mountOpts string
 	fsType    string
+	trust     captrust.Report // owners and modes of the path, its directories, its library path
 }
 
 // The read costs what it starts: a process start is milliseconds on a small host, and the read
@@ -124,11 +126,12 @@ if [ -e "$p" ]; then
   if [ -n "$gc" ]; then out=$("$gc" "$r") && printf 'getcap=%%s\n' "$out"; fi
   if [ -z "$gc" ] && [ -n "$want" ] && "$sc" -v "$want" "$r" >/dev/null 2>&1; then echo verified=1; fi
   %s
-else echo exists=0; fi
+  _ct_r=$r; _ct_x=$sc
+%selse echo exists=0; fi
 `, shell.Quote(c.path), shell.Quote(c.setcap), shell.Quote(c.capText),
 		// stat -L of the path is that of its real path.
 		statLookup(`printf 'kind=%s\nmode=%s\n' "$_k" "$_m"`, `stat -L -c 'kind=%F
-mode=%a' -- "$r"`), magicMountAwk)
+mode=%a' -- "$r"`), magicMountAwk, captrust.Script)
 }
 
 func (c *capabilities) StatPaths() []string { return []string{c.path} }
@@ -139,6 +142,7 @@ func (c *capabilities) Parse(s Section) (State, error) {
 		exists: m["exists"] == "1", symlink: m["symlink"] == "1", real: m["real"], kind: m["kind"],
 		magic: m["magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
 		mountPt: m["mountpoint"], mountOpts: m["mountopts"], fsType: m["fstype"],
+		trust: captrust.Parse(s.Stdout),
 	}
 	if !st.exists {
 		return st, nil
@@ -175,6 +179,15 @@ func (c *capabilities) check(st capState) error {
 		return fmt.Errorf("%s is on a ramfs filesystem, which has no extended attributes: it cannot carry file capabilities; install the binary on a disk filesystem", st.real)
 	case hasOpt(st.mountOpts, "nosuid") && !c.want.Empty():
 		return fmt.Errorf("%s is on a nosuid mount (%s, options %s): setcap would succeed but exec ignores file capabilities there; install the binary on a filesystem mounted without nosuid", st.real, st.mountPt, st.mountOpts)
+	}
+	// Before the mode: a binary a user could swap is refused, not restricted and then given
+	// capabilities (the engine refuses the host before any change).
+	if !c.want.Empty() {
+		if err := st.trust.Check(st.real); err != nil {
+			return err
+		}
+	}
+	switch {
 	case st.mode&0o001 != 0 && !c.want.Empty():
 		return notReady("%s is executable by everyone (mode %s): a binary with capabilities must never be world-executable; restrict it first (a permissions resource before this one, e.g. mode 0750 with a group, as the perf_users module does)", st.real, fmtMode(st.mode))
 	case !st.setcapOK:
@@ -231,9 +244,12 @@ func (c *capabilities) Apply(ctx context.Context, t *Target, s State, _ *Diff) e
 		set = `"$sc" -r "$r"`
 	} else {
 		// The mode is checked again right before setcap: no instant with caps on a world-executable file.
+		// So are its owner and write bits (the read checked the directories above it, which only
+		// root can change). A set that does not verify is removed again, never left half right.
 		set = `case $(stat -L -c %a -- "$r") in *[1357]) echo "$r is executable by everyone: restrict it first" >&2; exit 3;; esac
+case $(stat -L -c '%u %a' -- "$r") in "0 "*[2367]? | "0 "*[2367]) echo "$r is writable by group or others: refusing to give it capabilities" >&2; exit 3;; "0 "*) ;; *) echo "$r is not owned by root: refusing to give it capabilities" >&2; exit 3;; esac
 "$sc" "$want" "$r"
-"$sc" -v "$want" "$r"`
+"$sc" -v "$want" "$r" || { "$sc" -r "$r"; exit 1; }`
 	}
 	script := fmt.Sprintf("set -e\nr=%s; sc=%s; want=%s\n%s\n", shell.Quote(st.real), shell.Quote(c.setcap), shell.Quote(c.capText), set)
 	res, err := t.Conn.Run(ctx, transport.Command{Script: script, Privileged: true})
@@ -257,4 +273,19 @@ func (c *capabilities) Apply(ctx context.Context, t *Target, s State, _ *Diff) e
 
 func (c *capabilities) Fingerprint() string {
 	return fingerprintOf("capabilities", c.path, c.want.String())
+}
+
+// Revert removes the capabilities this run set, when the host failed after they were set (the
+// end-to-end check included): a host is never left with capabilities on a binary a check
+// rejected. The engine calls it; an empty set has nothing to revert.
+func (c *capabilities) Revert(ctx context.Context, t *Target, s State) error {
+	st := s.(capState)
+	if c.want.Empty() || st.real == "" {
+		return nil
+	}
+	script := fmt.Sprintf("r=%s; sc=%s\n\"$sc\" -r \"$r\"\n", shell.Quote(st.real), shell.Quote(c.setcap))
+	if _, err := run(ctx, t, transport.Command{Script: script}, "setcap -r "+st.real); err != nil {
+		return err
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/captrust"
 )
 
 // TestParseDiffFixtures parses recorded read outputs (testdata/reads) and checks the diff.
@@ -15,13 +16,14 @@ func TestParseDiffFixtures(t *testing.T) {
 	paranoid := mkres("sysctl", "paranoid", map[string]cty.Value{"name": s("kernel.perf_event_paranoid"), "value": s("2")})
 	perfCaps := mkres("capabilities", "perf", map[string]cty.Value{"path": s("/opt/perf/bin/perf"), "caps": list("cap_perfmon", "cap_sys_ptrace", "cap_syslog")})
 	tests := []struct {
-		fixture  string
-		res      *hcl.Resource
-		action   Action
-		attrs    string // changed attributes, comma-separated
-		old      string // Old of the first change, when checked
-		err      string // substring of the expected error
-		notReady bool
+		fixture   string
+		res       *hcl.Resource
+		action    Action
+		attrs     string // changed attributes, comma-separated
+		old       string // Old of the first change, when checked
+		err       string // substring of the expected error
+		notReady  bool
+		untrusted bool // the error refuses the host (captrust.ErrUntrusted)
 	}{
 		{fixture: "group-exists.out", res: mkres("group", "perf_users", nil), action: Noop},
 		{fixture: "group-missing.out", res: mkres("group", "perf_users", map[string]cty.Value{"gid": cty.NumberIntVal(990)}), action: Create, attrs: "name,gid"},
@@ -48,6 +50,10 @@ func TestParseDiffFixtures(t *testing.T) {
 		{fixture: "caps-ramfs.out", res: perfCaps, err: "no extended attributes"},
 		{fixture: "caps-no-getcap.out", res: perfCaps, action: Noop},
 		{fixture: "caps-no-getcap-differs.out", res: perfCaps, action: Update, attrs: "caps"},
+		{fixture: "caps-untrusted-dir.out", res: perfCaps, err: "/opt/perf/bin (a directory above /opt/perf/bin/perf) is owned by alice (mode 0755), not root", untrusted: true},
+		{fixture: "caps-group-writable.out", res: perfCaps, err: "the binary /opt/perf/bin/perf is writable by its group (mode 0770)", untrusted: true},
+		{fixture: "caps-origin-rpath.out", res: perfCaps, err: "$ORIGIN/../lib is a loader token", untrusted: true},
+		{fixture: "caps-rpath-dir.out", res: perfCaps, err: "/opt/libcap/lib (a library directory /opt/perf/bin/perf names in its RPATH/RUNPATH, or one above it) is writable by group and others", untrusted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture+"/"+tt.res.Addr, func(t *testing.T) {
@@ -63,6 +69,9 @@ func TestParseDiffFixtures(t *testing.T) {
 				}
 				if errors.Is(err, ErrNotReady) != tt.notReady {
 					t.Errorf("ErrNotReady = %v", errors.Is(err, ErrNotReady))
+				}
+				if errors.Is(err, captrust.ErrUntrusted) != tt.untrusted {
+					t.Errorf("ErrUntrusted = %v", errors.Is(err, captrust.ErrUntrusted))
 				}
 				return
 			}

@@ -194,3 +194,18 @@ func changeAttrs(d *Diff) string {
 	}
 	return strings.Join(a, ",")
 }
+
+// trustedTempDir is a temporary directory that only root can change, up to /: capabilities
+// refuse a binary under t.TempDir() (/tmp is world-writable, sticky or not).
+func trustedTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/var/lib", "perfprov-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

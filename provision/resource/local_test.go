@@ -231,8 +231,14 @@ func TestCapabilitiesRefusals(t *testing.T) {
 		t.Skip("setcap not installed")
 	}
 	c := &localConn{}
-	dir := t.TempDir()
+	dir := trustedTempDir(t)
 	elf := elfCopy(t, dir, "perf", 0o750)
+	groupWritable := elfCopy(t, dir, "gw", 0o770)
+	userDir := filepath.Join(dir, "alice")
+	os.Mkdir(userDir, 0o755)
+	os.Chown(userDir, 65534, 65534)
+	swappable := elfCopy(t, userDir, "perf", 0o750)
+	inTmp := elfCopy(t, t.TempDir(), "perf", 0o750)
 	script := filepath.Join(dir, "wrapper")
 	os.WriteFile(script, []byte("#!/bin/sh\nexec perf \"$@\"\n"), 0o750)
 	link := filepath.Join(dir, "link")
@@ -250,6 +256,9 @@ func TestCapabilitiesRefusals(t *testing.T) {
 		{link, true, ""},
 		{world, false, "executable by everyone"},
 		{filepath.Join(dir, "missing"), false, "does not exist"},
+		{groupWritable, false, "the binary " + groupWritable + " is writable by its group (mode 0770)"},
+		{swappable, false, userDir + " (a directory above " + swappable + ") is owned by nobody (mode 0755), not root"},
+		{inTmp, false, "/tmp (a directory above " + inTmp + ") is writable by group and others (mode 1777; the sticky bit"},
 	}
 	for _, tt := range tests {
 		r := mustNew(t, mkres("capabilities", "perf", map[string]cty.Value{"path": s(tt.path), "caps": caps, "follow_symlinks": cty.BoolVal(tt.follow)}), nil)
@@ -276,7 +285,7 @@ func TestCapabilitiesApply(t *testing.T) {
 		t.Skip("setcap not installed")
 	}
 	c := &localConn{}
-	elf := elfCopy(t, t.TempDir(), "perf", 0o750)
+	elf := elfCopy(t, trustedTempDir(t), "perf", 0o750)
 	r := mustNew(t, mkres("capabilities", "perf", map[string]cty.Value{"path": s(elf), "caps": list("cap_perfmon", "cap_sys_ptrace", "cap_syslog")}), nil)
 	st, d, err := diffLocal(t, c, r)
 	if err != nil {
