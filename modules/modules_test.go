@@ -40,11 +40,16 @@ func helper(t *testing.T) string {
 // The mounts come from a fixture mountinfo whose mount points are directories of the test.
 func TestHelperCheckPrefix(t *testing.T) {
 	h := helper(t)
-	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	// Not under /tmp: a prefix under a world-writable directory is refused for that alone.
+	tmp, err := os.MkdirTemp("/var/lib", "perfprov-prefix-test-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"nosuid", "stack", "ram", "with space", "fine"} {
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"nosuid", "stack", "ram", "with space", "fine", "alice"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -73,6 +78,13 @@ func TestHelperCheckPrefix(t *testing.T) {
 		{tmp + "/ram/perf", false, []string{"on a ramfs filesystem (" + tmp + "/ram), which cannot hold the security.capability extended attribute"}},
 		{tmp + "/with space/perf", false, []string{"noexec mount (" + tmp + "/with space, tmpfs"}},
 		{tmp + "/fine/perf", true, nil},
+		{tmp + "/alice/perf", false, []string{"refusing prefix " + tmp + "/alice/perf: " + tmp + "/alice is owned by nobody, not root: that user could swap the binary"}},
+	}
+	if err := os.Chown(filepath.Join(tmp, "alice"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sh", h, "check-prefix", "/tmp/perfprov-no-such-prefix").CombinedOutput(); err == nil || !strings.Contains(string(out), "/tmp is writable by group or others (mode 1777)") {
+		t.Errorf("a prefix under /tmp: %v %s", err, out)
 	}
 	for _, tt := range tests {
 		cmd := exec.Command("sh", h, "check-prefix", tt.prefix)

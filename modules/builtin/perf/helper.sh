@@ -2,7 +2,8 @@
 # perfprov builtin/perf helper. Written by perfprov: edits are overwritten on the next apply.
 #
 #   helper.sh check-prefix PREFIX [-q]     exit 0 when binaries under PREFIX can carry file
-#                                          capabilities that exec honours; else say why and
+#                                          capabilities that exec honours and only root can
+#                                          change the directories above them; else say why and
 #                                          propose another prefix (-q: silent)
 #   helper.sh real-perf                    print the distribution's perf ELF, found through
 #                                          symlinks and behind wrapper scripts
@@ -42,8 +43,22 @@ EOF
 	esac
 	case $ft in
 	ramfs | vfat | msdos | exfat | ntfs | ntfs3 | iso9660 | squashfs | nfs | nfs4 | cifs | smb3 | 9p)
-		echo "$1 is on a $ft filesystem ($mp), which cannot hold the security.capability extended attribute that file capabilities live in" ;;
+		echo "$1 is on a $ft filesystem ($mp), which cannot hold the security.capability extended attribute that file capabilities live in"
+		return ;;
 	esac
+	# A user who owns or may write a directory of the prefix could swap the binary that gets
+	# capabilities (the capabilities resource refuses it too, after the build: this says so first).
+	d=$r
+	while :; do
+		own=$(stat -c '%u %U %a' -- "$d") || return
+		case $own in
+		"0 "*" "*[2367]? | "0 "*" "*[2367]) echo "$d is writable by group or others (mode ${own##* }): a user could swap the binary that gets capabilities"; return ;;
+		"0 "*) ;;
+		*) u=${own#* }; echo "$d is owned by ${u% *}, not root: that user could swap the binary that gets capabilities"; return ;;
+		esac
+		[ "$d" = / ] && break
+		d=${d%/*}; [ -n "$d" ] || d=/
+	done
 }
 
 check_prefix() {
@@ -57,7 +72,7 @@ check_prefix() {
 	done
 	echo "refusing prefix $1: $why." >&2
 	if [ -n "$alt" ]; then
-		echo "Install perf under a prefix on a mount without nosuid that keeps extended attributes, for example prefix = \"$alt\" in the perf module (and the same path/bin/perf for perf_users)." >&2
+		echo "Install perf under a root-owned prefix on a mount without nosuid that keeps extended attributes, for example prefix = \"$alt\" in the perf module (and the same path/bin/perf for perf_users)." >&2
 	else
 		echo "Install perf under a prefix on a local filesystem mounted without nosuid (none of /opt, /usr/local, /usr qualifies on this host), or use the perf_users module's perf_shell." >&2
 	fi
