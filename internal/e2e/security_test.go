@@ -43,6 +43,7 @@ func TestSecuritySwappableBinary(t *testing.T) {
 		for _, cmd := range [][]string{{"plan", "-inventory", inv, spec}, {"apply", "-auto-approve", "-inventory", inv, spec}} {
 			r := perfprov(t, work, cmd...)
 			mustCode(t, r, 1, what+": "+cmd[0])
+			t.Logf("%s, %s:\n%s", what, cmd[0], r.out)
 			if !strings.Contains(r.out, want) || !strings.Contains(r.out, "nothing was changed on this host") {
 				t.Errorf("%s: %s does not say %q and that nothing was changed:\n%s", what, cmd[0], want, r.out)
 			}

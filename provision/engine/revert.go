@@ -22,7 +22,8 @@ func refuseUntrusted(h *HostRun, rr *ResourceResult) {
 	h.fail(fmt.Errorf("%s: %w; nothing was changed on this host", rr.Addr, rr.Err))
 	for _, o := range h.Resources {
 		if o != rr && o.Status == StatusPlanned {
-			o.Status, o.Cause = StatusNotStarted, rr.Addr+" refused an untrusted path"
+			// No diff: the plan counts no change it will not make.
+			o.Status, o.Cause, o.Diff = StatusNotStarted, rr.Addr+" refused an untrusted path", nil
 		}
 	}
 }
