@@ -37,6 +37,9 @@ func connectOptions(env *cliEnv) connect.Options {
 		opts.Persist = transport.Persist{
 			Dir:    transport.DefaultPersistDir(env.getenv),
 			Daemon: []string{exe, persistCommand},
+			// Why connections are not kept, when it is for a directory or daemon not the
+			// user's own: once per run, not once per host.
+			Warn: transport.WarnOnce(env.stderr),
 		}
 	}
 	return opts

@@ -1,10 +1,9 @@
 package transport
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,11 +11,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,30 +41,64 @@ type Persist struct {
 	// dials with comes in each request, so a secret in perfprov's environment (a password_env
 	// variable) does not live on in a long-lived process.
 	DaemonEnv []string
+	// Warn, when set, is told in words why kept connections were refused for this run (a
+	// directory or daemon that is not the caller's own: see persistDir), before the run connects
+	// directly. It may be called once per host dialed; WarnOnce prints the first only.
+	Warn func(msg string)
+}
+
+// WarnOnce is a Persist.Warn that writes the first message it is given to w as one line, and
+// drops the rest: every host of a run meets the same refusal, the user needs to read it once.
+func WarnOnce(w io.Writer) func(msg string) {
+	var once sync.Once
+	return func(msg string) { once.Do(func() { fmt.Fprintf(w, "perfprov: %s\n", msg) }) }
 }
 
 // DefaultPersistIdle is how long a connection outlives its run unless the spec says otherwise.
 const DefaultPersistIdle = 60 * time.Second
 
-// DefaultPersistDir is $XDG_RUNTIME_DIR/perfprov, or /tmp/perfprov-UID without it.
+// DefaultPersistDir is $XDG_RUNTIME_DIR/perfprov when that runtime directory is the effective
+// user's own, else /run/perfprov for root and /tmp/perfprov-UID for others. A runtime directory
+// of another user is ignored: root that kept a user's environment (sudo -E, su without -l) would
+// otherwise put the socket of its logins, and the passwords it sends, where that user can swap
+// the directory.
 func DefaultPersistDir(getenv func(string) string) string {
-	if d := getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
+	euid := os.Geteuid()
+	if d := getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) && ownDir(d, euid) {
 		return filepath.Join(d, "perfprov")
 	}
-	return filepath.Join(os.TempDir(), "perfprov-"+strconv.Itoa(os.Geteuid()))
+	if euid == 0 && ownDir("/run", 0) {
+		return "/run/perfprov"
+	}
+	return filepath.Join(os.TempDir(), "perfprov-"+strconv.Itoa(euid))
+}
+
+// ownDir says whether path is a directory (not a symbolic link to one) of uid that no one else
+// may write to.
+func ownDir(path string, uid int) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == uid && fi.Mode().Perm()&0o022 == 0
 }
 
 // persistVersion changes whenever the daemon protocol does; it is part of the socket's name, so
-// a newer perfprov never talks to an older daemon.
-const persistVersion = 1
+// a newer perfprov never talks to an older daemon. Version 2: the run checks the daemon (its uid,
+// its SSH host key) before it sends anything, and the request goes inside that SSH connection.
+const persistVersion = 2
 
-func socketPath(dir string) string { return filepath.Join(dir, "s"+strconv.Itoa(persistVersion)) }
-func daemonKeyPath(dir string) string {
-	return filepath.Join(dir, "s"+strconv.Itoa(persistVersion)+".pub")
-}
+var (
+	socketName = "s" + strconv.Itoa(persistVersion)
+	keyName    = socketName + ".pub"
+)
 
-// persistEndpoint is an Endpoint as the daemon receives it. The login password travels over the
-// private socket, never in argv or the environment.
+func socketPath(dir string) string { return filepath.Join(dir, socketName) }
+
+// persistEndpoint is an Endpoint as the daemon receives it. The login password travels inside
+// the SSH connection to the daemon, once the daemon is authenticated (see attachRequest), never
+// in argv or the environment.
 type persistEndpoint struct {
 	Address              string   `json:"address"`
 	Port                 int      `json:"port"`
@@ -99,30 +131,6 @@ type persistRequest struct {
 
 type persistResponse struct {
 	Error string `json:"error,omitempty"`
-}
-
-// key names the connection a request may share: every setting of the login, none of the timings.
-func (r *persistRequest) key() string {
-	k := *r
-	k.Timeout, k.Keepalive, k.KeepaliveMax, k.Retries, k.Idle, k.MaxSessions = 0, 0, 0, 0, 0, 0
-	b, _ := json.Marshal(k)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func (r *persistRequest) config() SSHConfig {
-	ep := func(p persistEndpoint) Endpoint {
-		return Endpoint{Address: p.Address, Port: p.Port, User: p.User,
-			Auth: Auth{AgentSocket: p.AgentSocket, IdentityFiles: p.IdentityFiles,
-				DefaultIdentityFiles: p.DefaultIdentityFiles, Password: p.Password},
-			HostKeys: HostKeyPolicy{Files: p.KnownHosts, Mode: p.HostKeyMode}}
-	}
-	cfg := SSHConfig{Name: r.Name, Endpoint: ep(r.Target), Timeout: r.Timeout, Keepalive: r.Keepalive,
-		KeepaliveMax: r.KeepaliveMax, MaxSessions: r.MaxSessions, Retries: r.Retries}
-	for _, j := range r.Jump {
-		cfg.Jump = append(cfg.Jump, ep(j))
-	}
-	return cfg
 }
 
 func newPersistRequest(cfg SSHConfig) *persistRequest {
@@ -172,66 +180,129 @@ type errNoDaemon struct{ err error }
 func (e *errNoDaemon) Error() string { return "connection daemon: " + e.err.Error() }
 func (e *errNoDaemon) Unwrap() error { return e.err }
 
-// dialPersisted gets cfg's connection from the daemon, starting the daemon if none runs.
+// refusedError is kept connections turned down because the directory, a file in it or the daemon
+// is not the caller's own: someone else may be listening there. Unlike a daemon that would not
+// start, the user is told (Persist.Warn): it may be an attack, and it costs every run its logins.
+type refusedError struct{ what, why string }
+
+func (e *refusedError) Error() string { return e.what + " " + e.why }
+
+func refusedDaemon(err error) bool {
+	var r *refusedError
+	return errors.As(err, &r)
+}
+
+// attachRequest carries the run's persistRequest (JSON) to the daemon, inside the SSH connection
+// to it and only once the daemon has proved its key: a login's password never reaches a process
+// that is not the daemon this user started.
+const attachRequest = "attach@perfprov"
+
+// dialPersisted gets cfg's connection from the daemon, starting the daemon if none runs, and says
+// why (Persist.Warn) when it refuses the daemon's directory or the daemon itself.
 func dialPersisted(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
-	dir := cfg.Persist.Dir
-	if err := privateDir(dir); err != nil {
+	c, err := dialThroughDaemon(ctx, cfg)
+	var refused *refusedError
+	if errors.As(err, &refused) && cfg.Persist.Warn != nil {
+		cfg.Persist.Warn("not keeping connections: " + refused.Error() + "; connecting directly")
+	}
+	return c, err
+}
+
+func dialThroughDaemon(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
+	dir, err := openPersistDir(cfg.Persist.Dir)
+	if err != nil {
 		return nil, &errNoDaemon{err}
 	}
-	nc, err := dialDaemon(ctx, dir)
+	defer dir.Close()
+	nc, err := dir.dial(ctx)
+	if err != nil && !refusedDaemon(err) {
+		if err = startDaemon(ctx, cfg.Persist, dir); err == nil {
+			nc, err = dir.dial(ctx)
+		}
+	}
 	if err != nil {
-		if err := startDaemon(ctx, cfg.Persist); err != nil {
-			return nil, &errNoDaemon{err}
-		}
-		if nc, err = dialDaemon(ctx, dir); err != nil {
-			return nil, &errNoDaemon{err}
-		}
+		return nil, &errNoDaemon{err}
 	}
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
-	req := newPersistRequest(cfg)
-	var resp persistResponse
-	// The daemon answers within its own dial's time (timeout per attempt, retries, backoff);
-	// a daemon that does not is given up on, and this run connects on its own.
-	retries := max(cfg.Retries, 0)
-	_ = nc.SetDeadline(time.Now().Add(time.Duration(retries+1)*(cfg.Timeout+2*time.Second) + 5*time.Second))
-	if err := writeFrame(nc, req); err != nil {
-		nc.Close()
-		return nil, &errNoDaemon{err}
-	}
-	if err := readFrame(nc, &resp); err != nil {
+	sc, chans, reqs, err := dir.handshake(nc)
+	if err != nil {
 		nc.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.Name, ctx.Err())
 		}
 		return nil, &errNoDaemon{err}
 	}
+	requests, lost := lostNotice(reqs)
+	// The daemon answers within its own dial's time (timeout per attempt, retries, backoff);
+	// a daemon that does not is given up on, and this run connects on its own.
+	retries := max(cfg.Retries, 0)
+	_ = nc.SetDeadline(time.Now().Add(time.Duration(retries+1)*(cfg.Timeout+2*time.Second) + 5*time.Second))
+	resp, err := sendAttach(sc, newPersistRequest(cfg))
+	if err != nil {
+		sc.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Name, ctx.Err())
+		}
+		return nil, &errNoDaemon{err}
+	}
 	if resp.Error != "" {
-		nc.Close()
+		sc.Close()
 		return nil, errors.New(resp.Error)
 	}
-	key, err := os.ReadFile(daemonKeyPath(dir))
+	_ = nc.SetDeadline(time.Time{})
+	return newSSHConn(cfg, ssh.NewClient(sc, chans, requests), nil, lost), nil
+}
+
+// handshake authenticates the daemon on nc: it must prove the key it wrote in the directory.
+// Nothing of the run's (no request, no password) has been sent yet.
+func (d *persistDir) handshake(nc net.Conn) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+	pub, err := d.daemonKey()
 	if err != nil {
-		nc.Close()
-		return nil, &errNoDaemon{err}
+		return nil, nil, nil, err
 	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(key)
-	if err != nil {
-		nc.Close()
-		return nil, &errNoDaemon{err}
+	// A callback of its own rather than ssh.FixedHostKey: its error is known for what it is,
+	// whatever the handshake wraps it in.
+	var mismatch error
+	check := func(_ string, _ net.Addr, key ssh.PublicKey) error {
+		if !bytes.Equal(key.Marshal(), pub.Marshal()) {
+			mismatch = &refusedError{"the connection daemon at " + filepath.Join(d.path, socketName),
+				"did not prove the key in " + keyName + " (it presented " + ssh.FingerprintSHA256(key) + ")"}
+			return mismatch
+		}
+		return nil
 	}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	sc, chans, reqs, err := ssh.NewClientConn(nc, "perfprov-daemon", &ssh.ClientConfig{
-		User:            "perfprov",
-		HostKeyCallback: ssh.FixedHostKey(pub),
+		User: "perfprov", HostKeyCallback: check, HostKeyAlgorithms: []string{pub.Type()},
 	})
-	if err != nil {
-		nc.Close()
-		return nil, &errNoDaemon{err}
+	if mismatch != nil {
+		return nil, nil, nil, mismatch
 	}
-	_ = nc.SetDeadline(time.Time{})
-	requests, lost := lostNotice(reqs)
-	return newSSHConn(cfg, ssh.NewClient(sc, chans, requests), nil, lost), nil
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("handshake with the connection daemon: %w", err)
+	}
+	return sc, chans, reqs, nil
+}
+
+// sendAttach asks the authenticated daemon for req's connection.
+func sendAttach(sc ssh.Conn, req *persistRequest) (persistResponse, error) {
+	var resp persistResponse
+	b, err := json.Marshal(req)
+	if err != nil {
+		return resp, err
+	}
+	ok, payload, err := sc.SendRequest(attachRequest, true, b)
+	if err != nil {
+		return resp, fmt.Errorf("request to the connection daemon: %w", err)
+	}
+	if !ok {
+		return resp, errors.New("the connection daemon refused the request")
+	}
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		return resp, fmt.Errorf("the connection daemon's answer: %w", err)
+	}
+	return resp, nil
 }
 
 // lostRequest is the daemon's last word on a run's connection when the host's connection
@@ -334,104 +405,155 @@ func unwrapSSH(c Conn) *SSHConn {
 	}
 }
 
-// privateDir makes dir if needed and refuses one that others could write to or that is not the
-// caller's: the socket in it is as good as the caller's SSH logins.
-func privateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+// persistDir is the daemon's directory, opened once and checked on the descriptor: the socket
+// and every file in it are reached through that descriptor (openat, /proc/self/fd/N/NAME for the
+// socket), so a directory swapped for a symbolic link or another one after the check is never
+// used. It must be the effective user's own, mode 0700: its socket is as good as the user's SSH
+// logins.
+type persistDir struct {
+	path string
+	f    *os.File
+}
+
+// openPersistDir makes path if needed and opens it, refusing (refusedError) a symbolic link,
+// something else than a directory, a directory of another user or one others may enter.
+func openPersistDir(path string) (*persistDir, error) {
+	const flags = syscall.O_RDONLY | syscall.O_DIRECTORY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC
+	fd, err := syscall.Open(path, flags, 0)
+	if errors.Is(err, syscall.ENOENT) {
+		// Made here, then opened like one found: a directory raced into its place is refused.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		if err := syscall.Mkdir(path, 0o700); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return nil, &os.PathError{Op: "mkdir", Path: path, Err: err}
+		}
+		fd, err = syscall.Open(path, flags, 0)
 	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
+	// O_NOFOLLOW with O_DIRECTORY refuses a symbolic link as ENOTDIR: Lstat tells which it is
+	// (for the message only).
+	fi, lerr := os.Lstat(path)
+	switch {
+	case err != nil && lerr == nil && fi.Mode()&os.ModeSymlink != 0:
+		return nil, &refusedError{path, "is a symbolic link, not a directory of your own"}
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, &refusedError{path, "is not a directory"}
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.IsDir() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%s must be a directory of user %d with mode 0700 (it holds the socket of open SSH connections)", dir, os.Geteuid())
+	d := &persistDir{path: path, f: os.NewFile(uintptr(fd), path)}
+	if err := checkOwn(d.f, path, syscall.S_IFDIR, "0700 (others could reach the socket of your SSH logins in it)"); err != nil {
+		d.f.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *persistDir) Close() error { return d.f.Close() }
+
+// checkOwn refuses f (at path) unless it is of kind (S_IFDIR, S_IFREG), the effective user's,
+// and without group or other bits.
+func checkOwn(f *os.File, path string, kind uint32, want string) error {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	euid := os.Geteuid()
+	switch {
+	case st.Mode&syscall.S_IFMT != kind:
+		return &refusedError{path, "is not a directory or regular file as expected"}
+	case int(st.Uid) != euid:
+		return &refusedError{path, fmt.Sprintf("is owned by uid %d, not by you (uid %d)", st.Uid, euid)}
+	case st.Mode&0o077 != 0:
+		return &refusedError{path, fmt.Sprintf("has mode %04o, want %s", st.Mode&0o7777, want)}
 	}
 	return nil
 }
 
-func dialDaemon(ctx context.Context, dir string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "unix", socketPath(dir))
+// at names name in the directory through its descriptor: for a socket, whose bind and connect
+// take a path (and one of at most 107 bytes, which this one is whatever the directory's length).
+func (d *persistDir) at(name string) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(d.f.Fd())) + "/" + name
 }
 
-// startDaemon starts the daemon unless another process did meanwhile (a lock file orders them),
-// and waits until it listens. The daemon gets a session of its own, so that the terminal's
-// Ctrl-C does not reach it, and none of the caller's streams, so that a pipe reading perfprov's
-// output ends when perfprov does.
-func startDaemon(ctx context.Context, p Persist) error {
-	lock, err := os.OpenFile(filepath.Join(p.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+// open opens name in the directory, never through a symbolic link.
+func (d *persistDir) open(name string, flags int, perm uint32) (*os.File, error) {
+	path := filepath.Join(d.path, name)
+	fd, err := syscall.Openat(int(d.f.Fd()), name, flags|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &refusedError{path, "is a symbolic link"}
+	}
 	if err != nil {
-		return err
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// remove removes name from the directory, if there.
+func (d *persistDir) remove(name string) error {
+	if err := syscall.Unlinkat(int(d.f.Fd()), name); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return &os.PathError{Op: "remove", Path: filepath.Join(d.path, name), Err: err}
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if nc, err := dialDaemon(ctx, p.Dir); err == nil {
+	return nil
+}
+
+// daemonKey reads the daemon's public key, from a file of the user's own.
+func (d *persistDir) daemonKey() (ssh.PublicKey, error) {
+	f, err := d.open(keyName, syscall.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := checkOwn(f, f.Name(), syscall.S_IFREG, "0600"); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return pub, nil
+}
+
+// dial connects to the daemon's socket and checks, before anything is sent, that the process
+// listening is the effective user's (SO_PEERCRED: the uid that made the socket listen).
+func (d *persistDir) dial(ctx context.Context) (net.Conn, error) {
+	var dialer net.Dialer
+	nc, err := dialer.DialContext(ctx, "unix", d.at(socketName))
+	if err != nil {
+		return nil, err
+	}
+	cred, err := peerCred(nc.(*net.UnixConn))
+	if err != nil {
 		nc.Close()
-		return nil
+		return nil, err
 	}
-	_ = os.Remove(socketPath(p.Dir))
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
+	if euid := os.Geteuid(); int(cred.Uid) != euid {
+		nc.Close()
+		return nil, &refusedError{"the connection daemon at " + filepath.Join(d.path, socketName),
+			fmt.Sprintf("runs as uid %d, not as you (uid %d)", cred.Uid, euid)}
 	}
-	defer r.Close()
-	logf, err := os.OpenFile(filepath.Join(p.Dir, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		w.Close()
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(p.Daemon[0], append(append([]string(nil), p.Daemon[1:]...), p.Dir)...)
-	cmd.Env = append([]string{}, p.DaemonEnv...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w} // fd 3: "ready" once it listens
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		return err
-	}
-	go cmd.Wait() // reap it if it ends while this process runs
-	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if strings.TrimSpace(line) != "ready" {
-		return fmt.Errorf("%s did not start (%v); see %s", p.Daemon[0], err, filepath.Join(p.Dir, "daemon.log"))
-	}
-	return nil
+	return nc, nil
 }
 
-// writeFrame and readFrame carry one JSON value with a 4-byte length in front.
-func writeFrame(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+// peerCred is the process at the other end of a Unix socket.
+func peerCred(nc *net.UnixConn) (*syscall.Ucred, error) {
+	raw, err := nc.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	buf := make([]byte, 4+len(b))
-	binary.BigEndian.PutUint32(buf, uint32(len(b)))
-	copy(buf[4:], b)
-	_, err = w.Write(buf)
-	return err
-}
-
-const maxFrame = 1 << 20
-
-func readFrame(r io.Reader, v any) error {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return err
+	var cred *syscall.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
 	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > maxFrame {
-		return fmt.Errorf("frame of %d bytes is too large", size)
+	if credErr != nil {
+		return nil, fmt.Errorf("SO_PEERCRED: %w", credErr)
 	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
+	return cred, nil
 }

@@ -1,14 +1,20 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -16,15 +22,17 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// ServePersist is the connection daemon (see Persist): it listens on the socket in dir, opens or
-// reuses the SSH connection a run asks for, and relays the run's channels to it. A connection
-// closes when it has been unused for its idle time, when its host stops answering, or when a run
-// forgets it; the daemon ends when it holds no connection. It writes "ready" on fd 3, if open,
-// once it listens.
-func ServePersist(ctx context.Context, dir string) error {
-	if err := privateDir(dir); err != nil {
+// ServePersist is the connection daemon (see Persist): it listens on the socket in the directory
+// at path (checked as a run checks it: see persistDir), opens or reuses the SSH connection a run
+// asks for, and relays the run's channels to it. A connection closes when it has been unused for
+// its idle time, when its host stops answering, or when a run forgets it; the daemon ends when
+// it holds no connection. It writes "ready" on fd 3, if open, once it listens.
+func ServePersist(ctx context.Context, path string) error {
+	dir, err := openPersistDir(path)
+	if err != nil {
 		return err
 	}
+	defer dir.Close()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -33,24 +41,26 @@ func ServePersist(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(daemonKeyPath(dir), ssh.MarshalAuthorizedKey(signer.PublicKey())); err != nil {
+	// The key before the socket: a run that reaches the socket finds the key it must prove.
+	if err := dir.writePrivate(keyName, ssh.MarshalAuthorizedKey(signer.PublicKey())); err != nil {
 		return err
 	}
-	sock := socketPath(dir)
-	_ = os.Remove(sock)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err := dir.remove(socketName); err != nil {
+		return err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: dir.at(socketName), Net: "unix"})
 	if err != nil {
 		return err
 	}
 	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(sock, 0o600); err != nil {
+	if err := syscall.Fchmodat(int(dir.f.Fd()), socketName, 0o600, 0); err != nil {
 		ln.Close()
-		return err
+		return fmt.Errorf("chmod %s: %w", socketPath(path), err)
 	}
 	d := &daemon{
 		conns:  map[string]*upstream{},
 		server: &ssh.ServerConfig{NoClientAuth: true},
-		sock:   sock,
+		dir:    dir,
 		ln:     ln,
 	}
 	d.server.AddHostKey(signer)
@@ -76,12 +86,101 @@ func ServePersist(ctx context.Context, dir string) error {
 	}
 }
 
-func writePrivate(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+// writePrivate writes name (mode 0600) whole or not at all: a run never reads half a key.
+func (d *persistDir) writePrivate(name string, b []byte) error {
+	tmp := name + ".tmp"
+	f, err := d.open(tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o600)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if err := syscall.Renameat(int(d.f.Fd()), tmp, int(d.f.Fd()), name); err != nil {
+		return fmt.Errorf("rename %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// key names the connection a request may share: every setting of the login, none of the timings.
+func (r *persistRequest) key() string {
+	k := *r
+	k.Timeout, k.Keepalive, k.KeepaliveMax, k.Retries, k.Idle, k.MaxSessions = 0, 0, 0, 0, 0, 0
+	b, _ := json.Marshal(k)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (r *persistRequest) config() SSHConfig {
+	ep := func(p persistEndpoint) Endpoint {
+		return Endpoint{Address: p.Address, Port: p.Port, User: p.User,
+			Auth: Auth{AgentSocket: p.AgentSocket, IdentityFiles: p.IdentityFiles,
+				DefaultIdentityFiles: p.DefaultIdentityFiles, Password: p.Password},
+			HostKeys: HostKeyPolicy{Files: p.KnownHosts, Mode: p.HostKeyMode}}
+	}
+	cfg := SSHConfig{Name: r.Name, Endpoint: ep(r.Target), Timeout: r.Timeout, Keepalive: r.Keepalive,
+		KeepaliveMax: r.KeepaliveMax, MaxSessions: r.MaxSessions, Retries: r.Retries}
+	for _, j := range r.Jump {
+		cfg.Jump = append(cfg.Jump, ep(j))
+	}
+	return cfg
+}
+
+// startDaemon starts the daemon unless another process did meanwhile (a lock file orders them),
+// and waits until it listens. The daemon gets a session of its own, so that the terminal's
+// Ctrl-C does not reach it, and none of the caller's streams, so that a pipe reading perfprov's
+// output ends when perfprov does.
+func startDaemon(ctx context.Context, p Persist, dir *persistDir) error {
+	lock, err := dir.open("lock", syscall.O_CREAT|syscall.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if nc, err := dir.dial(ctx); err == nil || refusedDaemon(err) {
+		if nc != nil {
+			nc.Close()
+		}
+		return err
+	}
+	if err := dir.remove(socketName); err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	logf, err := dir.open("daemon.log", syscall.O_CREAT|syscall.O_WRONLY|syscall.O_TRUNC, 0o600)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(p.Daemon[0], append(append([]string(nil), p.Daemon[1:]...), p.Dir)...)
+	cmd.Env = append([]string{}, p.DaemonEnv...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w} // fd 3: "ready" once it listens
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return err
+	}
+	go cmd.Wait() // reap it if it ends while this process runs
+	_ = r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		return fmt.Errorf("%s did not start (%v); see %s", p.Daemon[0], err, logf.Name())
+	}
+	return nil
 }
 
 type daemon struct {
@@ -90,7 +189,7 @@ type daemon struct {
 	clients int
 	idle    *time.Timer // ends the daemon when it holds nothing
 	server  *ssh.ServerConfig
-	sock    string
+	dir     *persistDir
 	ln      *net.UnixListener
 	closing bool
 }
@@ -141,7 +240,7 @@ func (d *daemon) shutdown() {
 		return
 	}
 	d.closing = true
-	_ = os.Remove(d.sock)
+	_ = d.dir.remove(socketName)
 	d.ln.Close()
 	conns := d.conns
 	d.conns = map[string]*upstream{}
@@ -154,8 +253,8 @@ func (d *daemon) shutdown() {
 	}
 }
 
-// serve handles one run's connection: check who it is, get its SSH connection, then be an SSH
-// server to it whose channels go to that connection.
+// serve handles one run's connection: check who it is, prove this daemon's key to it (the SSH
+// handshake), get the connection its request asks for, then relay its channels to that one.
 func (d *daemon) serve(nc *net.UnixConn) {
 	defer nc.Close()
 	if !sameUser(nc) {
@@ -172,30 +271,17 @@ func (d *daemon) serve(nc *net.UnixConn) {
 		d.mu.Unlock()
 	}()
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	var req persistRequest
-	if err := readFrame(nc, &req); err != nil {
-		return
-	}
-	if req.Version != persistVersion {
-		_ = writeFrame(nc, persistResponse{Error: fmt.Sprintf("connection daemon speaks version %d, not %d", persistVersion, req.Version)})
-		return
-	}
-	_ = nc.SetDeadline(time.Time{})
-	u, err := d.attach(&req)
-	if err != nil {
-		_ = writeFrame(nc, persistResponse{Error: err.Error()})
-		return
-	}
-	defer d.detach(u)
-	if err := writeFrame(nc, persistResponse{}); err != nil {
-		return
-	}
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	sc, chans, reqs, err := ssh.NewServerConn(nc, d.server)
 	if err != nil {
 		return
 	}
+	defer sc.Close()
 	_ = nc.SetDeadline(time.Time{})
+	u, err := d.awaitAttach(reqs)
+	if err != nil {
+		return
+	}
+	defer d.detach(u)
 	go func() {
 		for r := range reqs {
 			switch r.Type {
@@ -237,6 +323,48 @@ func (d *daemon) serve(nc *net.UnixConn) {
 	wg.Wait()
 }
 
+// awaitAttach takes the run's first request, which must be attachRequest, and answers it with
+// the connection it asks for (the error in words when there is none).
+func (d *daemon) awaitAttach(reqs <-chan *ssh.Request) (*upstream, error) {
+	var r *ssh.Request
+	select {
+	case r = <-reqs:
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("no request")
+	}
+	if r == nil {
+		return nil, errors.New("closed before its request")
+	}
+	if r.Type != attachRequest {
+		_ = r.Reply(false, nil)
+		return nil, fmt.Errorf("%s before %s", r.Type, attachRequest)
+	}
+	answer := func(resp persistResponse) error {
+		b, _ := json.Marshal(resp)
+		return r.Reply(true, b)
+	}
+	var req persistRequest
+	if err := json.Unmarshal(r.Payload, &req); err != nil {
+		_ = answer(persistResponse{Error: "connection daemon: bad request: " + err.Error()})
+		return nil, err
+	}
+	if req.Version != persistVersion {
+		err := fmt.Errorf("connection daemon speaks version %d, not %d", persistVersion, req.Version)
+		_ = answer(persistResponse{Error: err.Error()})
+		return nil, err
+	}
+	u, err := d.attach(&req)
+	if err != nil {
+		_ = answer(persistResponse{Error: err.Error()})
+		return nil, err
+	}
+	if err := answer(persistResponse{}); err != nil {
+		d.detach(u)
+		return nil, err
+	}
+	return u, nil
+}
+
 func waitDone(sc *ssh.ServerConn) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { _ = sc.Wait(); close(done) }()
@@ -246,18 +374,8 @@ func waitDone(sc *ssh.ServerConn) <-chan struct{} {
 // sameUser checks the peer of the socket is this daemon's user (or root): the directory's mode
 // already says so; this says it again at the door.
 func sameUser(nc *net.UnixConn) bool {
-	raw, err := nc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var cred *syscall.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	}); err != nil || credErr != nil {
-		return false
-	}
-	return int(cred.Uid) == os.Geteuid() || cred.Uid == 0
+	cred, err := peerCred(nc)
+	return err == nil && (int(cred.Uid) == os.Geteuid() || cred.Uid == 0)
 }
 
 // attach returns the connection for req, opened now or earlier. One that is open is first asked
