@@ -36,6 +36,10 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	if !diags.HasErrors() {
+		// The rules plan applies to each resource, for every host whose values are known.
+		diags = append(diags, checkResources(spec)...)
+	}
 	errs, warns := countDiags(diags)
 	if f.json {
 		res := validateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, spec.Files())}
