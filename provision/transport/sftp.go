@@ -75,8 +75,18 @@ func checkPath(host, path string) error {
 	return nil
 }
 
+// tempFile is the name of the upload in progress inside its private directory (tempName).
+const tempFile = ".perfprov-upload"
+
 // Upload writes content to path atomically through SFTP (through the shell when the server has no
 // SFTP subsystem).
+//
+// SFTP as pkg/sftp speaks it cannot give a mode when it creates a file: the server creates it 0666
+// less its umask, usually readable by everyone, and a reader who opens it in the moment before a
+// chmod keeps reading whatever is written after it. So the file is created inside a directory of
+// its own beside the target, made 0700 before the file exists: permissions on a directory are
+// checked at every lookup, so nobody else can open anything in it whatever they held before. The
+// file gets its final mode there and is renamed over the target (same filesystem: atomic).
 func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mode fs.FileMode) error {
 	if err := checkPath(c.name, path); err != nil {
 		return err
@@ -88,7 +98,34 @@ func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mo
 	if err != nil {
 		return err
 	}
-	tmp := tempName(path)
+	dir := tempName(path)
+	if err := privateDir(sc, dir); err != nil {
+		return fmt.Errorf("%s: upload %s: %w", c.name, path, c.sftpErr(explainFailure(sc, dir, err)))
+	}
+	err = c.uploadIn(ctx, sc, dir+"/"+tempFile, path, content, mode)
+	removeTemp(sc, dir)
+	if err != nil {
+		return err
+	}
+	removeStaleTemps(sc, path)
+	return nil
+}
+
+// privateDir creates dir and makes it 0700 before anything is put in it (Mkdir, like open, takes
+// the server's default mode).
+func privateDir(sc *sftp.Client, dir string) error {
+	if err := sc.Mkdir(dir); err != nil {
+		return fmt.Errorf("private directory %s: %w", dir, err)
+	}
+	if err := sc.Chmod(dir, 0o700); err != nil {
+		_ = sc.RemoveDirectory(dir)
+		return fmt.Errorf("private directory %s: make it 0700: %w", dir, err)
+	}
+	return nil
+}
+
+// uploadIn writes content to tmp (in a private directory), gives it mode and renames it to path.
+func (c *SSHConn) uploadIn(ctx context.Context, sc *sftp.Client, tmp, path string, content io.Reader, mode fs.FileMode) error {
 	f, err := sc.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("%s: upload %s: %w", c.name, path, c.sftpErr(explainFailure(sc, tmp, err)))
@@ -103,12 +140,6 @@ func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mo
 		err = explainFailure(sc, tmp, err) // before the removal frees the space
 		_ = sc.Remove(tmp)
 		return fmt.Errorf("%s: upload %s: %w", c.name, path, c.sftpErr(err))
-	}
-	// SFTP creates with the server's default mode (0644 less umask): close the file to others
-	// before any content is in it, and set the real mode before the rename, so the file is never
-	// visible under its name with the wrong permissions.
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
 	}
 	if _, err := f.ReadFrom(content); err != nil {
 		return fail(err)
@@ -131,12 +162,21 @@ func (c *SSHConn) Upload(ctx context.Context, path string, content io.Reader, mo
 		_ = sc.Remove(tmp)
 		return fmt.Errorf("%s: upload %s: rename into place: %w", c.name, path, c.sftpErr(err))
 	}
-	removeStaleTemps(sc, path)
 	return nil
 }
 
-// removeStaleTemps removes the temporary files of uploads to path that a killed run left beside
-// it (runs on a host are serialised by its lock, so none of them is in progress).
+// removeTemp removes an upload's private directory and the file in it, if still there.
+func removeTemp(sc *sftp.Client, dir string) {
+	if sc.RemoveDirectory(dir) == nil {
+		return
+	}
+	_ = sc.Remove(dir + "/" + tempFile)
+	_ = sc.RemoveDirectory(dir)
+}
+
+// removeStaleTemps removes the temporary files and directories of uploads to path that a killed
+// run left beside it (runs on a host are serialised by its lock, so none of them is in progress).
+// A directory is entered only when Lstat says it is one, not a symbolic link someone put there.
 func removeStaleTemps(sc *sftp.Client, path string) {
 	dir, base := pathpkg.Split(path)
 	stale, err := sc.Glob(dir + "." + escapeGlob(base) + ".perfprov-*")
@@ -144,6 +184,10 @@ func removeStaleTemps(sc *sftp.Client, path string) {
 		return
 	}
 	for _, p := range stale {
+		if fi, err := sc.Lstat(p); err == nil && fi.IsDir() {
+			removeTemp(sc, p)
+			continue
+		}
 		_ = sc.Remove(p)
 	}
 }
