@@ -278,7 +278,8 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn hcl.Co
 		}
 	}
 
-	keys := transport.HostKeyPolicy{Mode: conn.HostKeyChecking}
+	// HashKnownHosts yes (Debian's /etc/ssh/ssh_config has it) hashes the names accept-new writes.
+	keys := transport.HostKeyPolicy{Mode: conn.HostKeyChecking, HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
 	switch {
 	case conn.KnownHosts != "":
 		keys.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}

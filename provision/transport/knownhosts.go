@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
@@ -44,6 +45,9 @@ type HostKeyPolicy struct {
 	Files []string
 	// Mode is HostKeyStrict ("" means strict) or HostKeyAcceptNew.
 	Mode string
+	// HashNames writes the names of new entries hashed, |1|salt|hash, as OpenSSH does with
+	// HashKnownHosts yes: the file then does not list the hosts one connects to.
+	HashNames bool
 }
 
 // knownEntry is one line of a known_hosts file.
@@ -128,7 +132,8 @@ func matchHost(patterns []string, name string) bool {
 	return matched
 }
 
-// matchHashed matches a HashKnownHosts entry: |1|base64(salt)|base64(HMAC-SHA1(salt, name)).
+// matchHashed matches a HashKnownHosts entry: |1|base64(salt)|base64(HMAC-SHA1(salt, name)), of
+// the name in lower case as OpenSSH hashes it.
 func matchHashed(entry, name string) bool {
 	parts := strings.Split(entry, "|")
 	if len(parts) != 4 || parts[1] != "1" {
@@ -139,9 +144,23 @@ func matchHashed(entry, name string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	return hmac.Equal(hostHash(salt, name), want)
+}
+
+func hostHash(salt []byte, name string) []byte {
 	mac := hmac.New(sha1.New, salt)
-	mac.Write([]byte(name))
-	return hmac.Equal(mac.Sum(nil), want)
+	mac.Write([]byte(strings.ToLower(name)))
+	return mac.Sum(nil)
+}
+
+// hashHostName is name as HashKnownHosts writes it: |1|, a random 20-byte salt and the
+// HMAC-SHA1 of the name keyed with it, both in base64.
+func hashHostName(name string) (string, error) {
+	salt := make([]byte, sha1.Size)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("hash host name: %w", err)
+	}
+	return "|1|" + base64.StdEncoding.EncodeToString(salt) + "|" + base64.StdEncoding.EncodeToString(hostHash(salt, name)), nil
 }
 
 // wildcardMatch matches OpenSSH's * and ? wildcards (path.Match has also [classes], which
@@ -345,7 +364,7 @@ func (p HostKeyPolicy) checker(host string, port int) (ssh.HostKeyCallback, []st
 			return &HostKeyChangedError{Host: name, KeyType: key.Type(), Got: ssh.FingerprintSHA256(key), Known: known}
 		}
 		if p.Mode == HostKeyAcceptNew && len(p.Files) > 0 {
-			return appendKnownHost(p.Files[0], name, key)
+			return appendKnownHost(p.Files[0], name, key, p.HashNames)
 		}
 		return &HostKeyUnknownError{Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Files: p.Files}
 	}
@@ -389,8 +408,9 @@ func (p HostKeyPolicy) checker(host string, port int) (ssh.HostKeyCallback, []st
 
 // appendKnownHost records name's key at the end of file, under an exclusive lock so that hosts
 // connected in parallel do not interleave their lines. The line is checked again under the lock: a
-// parallel connection may have written the same host meanwhile.
-func appendKnownHost(file, name string, key ssh.PublicKey) error {
+// parallel connection may have written the same host meanwhile. With hash, the name is written
+// hashed (HashKnownHosts).
+func appendKnownHost(file, name string, key ssh.PublicKey, hash bool) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("record host key of %s: %w", name, err)
 	}
@@ -419,7 +439,13 @@ func appendKnownHost(file, name string, key ssh.PublicKey) error {
 				Known: []KnownKey{{ssh.FingerprintSHA256(e.key), e.file, e.line}}}
 		}
 	}
-	line := name + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) + "\n"
+	written := name
+	if hash {
+		if written, err = hashHostName(name); err != nil {
+			return fmt.Errorf("record host key of %s: %w", name, err)
+		}
+	}
+	line := written + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key))) + "\n"
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		line = "\n" + line
 	}

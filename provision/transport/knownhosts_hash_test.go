@@ -1,0 +1,76 @@
+package transport
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/provision/transport/sshtest"
+)
+
+var hashedLine = regexp.MustCompile(`^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-ed25519 [A-Za-z0-9+/=]+\n$`)
+
+// TestAcceptNewHashKnownHosts: with HashKnownHosts the line accept-new writes names the host
+// hashed, OpenSSH's ssh-keygen -F finds it, and strict checking accepts it; without, it is plain.
+func TestAcceptNewHashKnownHosts(t *testing.T) {
+	keygen, _ := exec.LookPath("ssh-keygen")
+	for _, tc := range []struct {
+		name string
+		hash bool
+	}{
+		{"HashKnownHosts yes", true},
+		{"HashKnownHosts no", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t, sshtest.Options{}, "host_ed25519")
+			kh := knownHostsFor(t, "empty", srv)
+			cfg := configFor(srv, kh)
+			cfg.HostKeys.Mode, cfg.HostKeys.HashNames = HostKeyAcceptNew, tc.hash
+			dial(t, cfg).Close()
+			data, _ := os.ReadFile(kh)
+			name := fmt.Sprintf("[127.0.0.1]:%d", srv.Port)
+			key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pubKey(t, "host_ed25519"))))
+			if tc.hash {
+				if !hashedLine.Match(data) || strings.Contains(string(data), "127.0.0.1") || !strings.Contains(string(data), key) {
+					t.Fatalf("known_hosts = %q, want one |1|salt|hash line of the key", data)
+				}
+			} else if string(data) != name+" "+key+"\n" {
+				t.Fatalf("known_hosts = %q, want %q", data, name+" "+key+"\n")
+			}
+			cfg.HostKeys.Mode = HostKeyStrict
+			dial(t, cfg).Close()
+			if keygen == "" {
+				t.Log("no ssh-keygen: OpenSSH's own lookup is not checked")
+				return
+			}
+			out, err := exec.Command(keygen, "-F", name, "-f", kh).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), key) {
+				t.Errorf("ssh-keygen -F %s: %v\n%s", name, err, out)
+			}
+			if other, _ := exec.Command(keygen, "-F", "[127.0.0.2]:1", "-f", kh).Output(); len(other) != 0 {
+				t.Errorf("ssh-keygen -F finds another host: %s", other)
+			}
+		})
+	}
+}
+
+func TestHashHostName(t *testing.T) {
+	for _, name := range []string{"web1.example.com", "[10.0.0.1]:2222", "Mixed.Case"} {
+		a, err := hashHostName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := hashHostName(name)
+		if a == b {
+			t.Errorf("%s: two hashes share a salt: %s", name, a)
+		}
+		if !matchHost([]string{a}, name) || !matchHost([]string{a}, strings.ToLower(name)) || matchHost([]string{a}, name+"x") {
+			t.Errorf("%s: %s does not match as OpenSSH would", name, a)
+		}
+	}
+}
