@@ -74,9 +74,13 @@ func DefaultPersistDir(getenv func(string) string) string {
 }
 
 // ownDir says whether path is a directory (not a symbolic link to one) of uid that no one else
-// may write to.
+// may write to, or, when it does not exist yet, whether its nearest existing parent is: the
+// directory perfprov then makes there is out of other users' reach too.
 func ownDir(path string, uid int) bool {
 	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) && filepath.Dir(path) != path {
+		return ownDir(filepath.Dir(path), uid)
+	}
 	if err != nil || !fi.IsDir() {
 		return false
 	}

@@ -282,6 +282,9 @@ func TestDefaultPersistDir(t *testing.T) {
 		{own, filepath.Join(own, "perfprov")},
 		{others, "/run/perfprov"}, // root keeping a user's environment (sudo -E)
 		{link, "/run/perfprov"},
+		{filepath.Join(own, "run"), filepath.Join(own, "run", "perfprov")}, // made as needed
+		{filepath.Join(others, "run"), "/run/perfprov"},
+		{"/tmp/perfprov-test-none", "/run/perfprov"}, // /tmp: others may write there
 	} {
 		getenv := func(k string) string {
 			if k == "XDG_RUNTIME_DIR" {
