@@ -52,19 +52,44 @@ func (e *evaluator) scope(m *module) *modScope {
 	return sc
 }
 
-func objectOf(names []string, vals map[string]cty.Value) cty.Value {
-	attrs := make(map[string]cty.Value, len(names))
-	for _, n := range names {
+// objectOf is the object of the module's variables or locals (unknown where vals has none),
+// narrowed to what u uses: an expression that reads local.a needs local.a only, and building every
+// local into the context of every expression made a spec of n locals load in O(n^2).
+func objectOf(m *module, kind string, vals map[string]cty.Value, u *usage) cty.Value {
+	attrs := map[string]cty.Value{}
+	add := func(n string) {
 		if v, ok := vals[n]; ok {
 			attrs[n] = v
 		} else {
 			attrs[n] = cty.DynamicVal
 		}
 	}
+	switch {
+	case u == nil:
+	case u.whole && kind == "var":
+		for _, v := range m.vars {
+			add(v.name)
+		}
+	case u.whole:
+		for _, l := range m.locals {
+			add(l.name)
+		}
+	default:
+		for n := range u.children {
+			if (kind == "var" && m.varIdx[n] != nil) || (kind == "local" && m.localIdx[n] != nil) {
+				add(n)
+			}
+		}
+	}
 	return cty.ObjectVal(attrs)
 }
 
-func (s *Spec) pathVal(m *module) cty.Value {
+// pathVal is path.module, path.root and path.cwd; unknown when the expression does not read them
+// (os.Getwd for every expression was a tenth of the load time of a large spec).
+func (s *Spec) pathVal(m *module, used *usage) cty.Value {
+	if used.child("path") == nil {
+		return cty.DynamicVal
+	}
 	cwd, _ := os.Getwd()
 	return cty.ObjectVal(map[string]cty.Value{
 		"module": cty.StringVal(m.dir),
@@ -73,35 +98,20 @@ func (s *Spec) pathVal(m *module) cty.Value {
 	})
 }
 
-func varNames(m *module) []string {
-	out := make([]string, len(m.vars))
-	for i, v := range m.vars {
-		out[i] = v.name
-	}
-	return out
-}
-
-func localNames(m *module) []string {
-	out := make([]string, len(m.locals))
-	for i, l := range m.locals {
-		out[i] = l.name
-	}
-	return out
-}
-
 // staticCtx is the evaluation context of load-time values: variables, the locals that follow
 // from them, and unknown everything else.
-func (s *Spec) staticCtx(m *module) *hcl2.EvalContext {
+func (s *Spec) staticCtx(m *module, expr hcl2.Expression) *hcl2.EvalContext {
+	used := usedBy(expr)
 	return &hcl2.EvalContext{
 		Variables: map[string]cty.Value{
-			"var":      objectOf(varNames(m), m.staticVars),
-			"local":    objectOf(localNames(m), m.staticLocals),
+			"var":      objectOf(m, "var", m.staticVars, used.child("var")),
+			"local":    objectOf(m, "local", m.staticLocals, used.child("local")),
 			"resource": cty.DynamicVal,
 			"module":   cty.DynamicVal,
 			"host":     cty.DynamicVal,
 			"each":     cty.DynamicVal,
 			"count":    cty.DynamicVal,
-			"path":     s.pathVal(m),
+			"path":     s.pathVal(m, used),
 		},
 		Functions: m.funcs,
 	}
@@ -119,7 +129,7 @@ func (s *Spec) evalStatic() {
 			}
 			val := n.v.def
 			if a := m.call.inputs[n.v.name]; a != nil {
-				v, d := a.Expr.Value(s.staticCtx(m.parent))
+				v, d := a.Expr.Value(s.staticCtx(m.parent, a.Expr))
 				if d.HasErrors() {
 					v = cty.DynamicVal
 				}
@@ -130,7 +140,7 @@ func (s *Spec) evalStatic() {
 			}
 			m.staticVars[n.v.name] = convertKeepMarks(val, n.v.typ, n.v.defaults)
 		case nLocal:
-			v, d := n.l.expr.Value(s.staticCtx(m))
+			v, d := n.l.expr.Value(s.staticCtx(m, n.l.expr))
 			if d.HasErrors() {
 				v = cty.DynamicVal
 			}
@@ -156,11 +166,13 @@ func convertKeepMarks(v cty.Value, ty cty.Type, defs *typeexpr.Defaults) cty.Val
 	return conv
 }
 
-func (e *evaluator) ctx(m *module, extra map[string]cty.Value) *hcl2.EvalContext {
+func (e *evaluator) ctx(m *module, expr hcl2.Expression, extra map[string]cty.Value) *hcl2.EvalContext {
 	sc := e.scope(m)
+	used := usedBy(expr)
+	usedRes := used.child("resource")
 	resTypes := map[string]cty.Value{}
 	byType := map[string]map[string]cty.Value{}
-	for _, r := range m.resources {
+	for _, r := range usedResources(m, usedRes) {
 		v, ok := sc.res[r.typ][r.name]
 		if !ok && e.host != nil && !e.applied[r] {
 			v, ok = cty.DynamicVal.Mark(notApplied{r.mod.prefix() + "resource." + r.key()}), true
@@ -184,17 +196,46 @@ func (e *evaluator) ctx(m *module, extra map[string]cty.Value) *hcl2.EvalContext
 		}
 	}
 	vars := map[string]cty.Value{
-		"var":      objectOf(varNames(m), sc.vars),
-		"local":    objectOf(localNames(m), sc.locals),
+		"var":      objectOf(m, "var", sc.vars, used.child("var")),
+		"local":    objectOf(m, "local", sc.locals, used.child("local")),
 		"resource": cty.ObjectVal(resTypes),
 		"module":   cty.ObjectVal(mods),
 		"host":     e.hostVal,
-		"path":     e.s.pathVal(m),
+		"path":     e.s.pathVal(m, used),
 	}
 	for k, v := range extra {
 		vars[k] = v
 	}
 	return &hcl2.EvalContext{Variables: vars, Functions: m.funcs}
+}
+
+// usedResources are the resources of m that u (the usage of "resource") reads.
+func usedResources(m *module, u *usage) []*resourceDecl {
+	if u == nil {
+		return nil
+	}
+	var out []*resourceDecl
+	anyWhole := u.whole
+	for typ, tu := range u.children {
+		if tu.whole {
+			anyWhole = true
+			continue
+		}
+		for name := range tu.children {
+			if r := m.resIdx[typ+"."+name]; r != nil {
+				out = append(out, r)
+			}
+		}
+	}
+	for _, r := range m.resources {
+		if !anyWhole {
+			break
+		}
+		if u.whole || (u.children[r.typ] != nil && u.children[r.typ].whole) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // notApplied marks the value of a resource that does not apply to the host being evaluated.
@@ -219,7 +260,7 @@ func hasSensitive(marks cty.ValueMarks) bool {
 
 // eval evaluates expr in module m.
 func (e *evaluator) eval(m *module, expr hcl2.Expression, extra map[string]cty.Value) (cty.Value, hcl2.Diagnostics) {
-	v, d := expr.Value(e.ctx(m, extra))
+	v, d := expr.Value(e.ctx(m, expr, extra))
 	if d.HasErrors() {
 		return cty.DynamicVal, d
 	}

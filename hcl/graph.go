@@ -1,6 +1,7 @@
 package hcl
 
 import (
+	"container/heap"
 	"fmt"
 	"sort"
 	"strings"
@@ -458,28 +459,22 @@ func topoSort(all []*node) ([]*node, [][]*node) {
 			users[d] = append(users[d], n)
 		}
 	}
-	var ready []*node
+	// ready is a heap by declaration order: the earliest declared ready node comes next (a linear
+	// search for it made a spec of many independent nodes load in O(n^2)).
+	ready := &nodeHeap{}
 	for _, n := range all {
 		if indeg[n] == 0 {
-			ready = append(ready, n)
+			heap.Push(ready, n)
 		}
 	}
 	var order []*node
-	for len(ready) > 0 {
-		// take the earliest declared ready node
-		best := 0
-		for i := range ready {
-			if ready[i].index < ready[best].index {
-				best = i
-			}
-		}
-		n := ready[best]
-		ready = append(ready[:best], ready[best+1:]...)
+	for ready.Len() > 0 {
+		n := heap.Pop(ready).(*node)
 		order = append(order, n)
 		for _, u := range users[n] {
 			indeg[u]--
 			if indeg[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, u)
 			}
 		}
 	}
@@ -487,6 +482,20 @@ func topoSort(all []*node) ([]*node, [][]*node) {
 		return order, nil
 	}
 	return order, findCycles(all)
+}
+
+// nodeHeap orders nodes by declaration index, for container/heap.
+type nodeHeap []*node
+
+func (h nodeHeap) Len() int           { return len(h) }
+func (h nodeHeap) Less(i, j int) bool { return h[i].index < h[j].index }
+func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*node)) }
+func (h *nodeHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
 }
 
 // findCycles returns one cycle per strongly connected component with a cycle (Tarjan).

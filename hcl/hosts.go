@@ -70,7 +70,7 @@ func (s *Spec) staticValue(m *module, expr hcl2.Expression, ty cty.Type, what st
 	if diags.HasErrors() {
 		return cty.NullVal(ty), diags
 	}
-	val, d := expr.Value(s.staticCtx(m))
+	val, d := expr.Value(s.staticCtx(m, expr))
 	if d.HasErrors() {
 		return cty.NullVal(ty), d
 	}

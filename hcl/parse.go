@@ -98,13 +98,13 @@ func (s *Spec) load(p string, opts LoadOptions) hcl2.Diagnostics {
 		return hcl2.Diagnostics{errorDiag(nil, "No spec files", fmt.Sprintf("The directory %q holds no .hcl files. A spec is a directory of .hcl files, or one .hcl file.", p))}
 	}
 	root := newModule("", dir, moduleFS{dir: dir}, nil)
-	root.source = absPath(dir)
+	root.source = realDir(dir)
 	st.root = root
 	raw := &rawRoot{}
 	for _, name := range names {
-		src, err := os.ReadFile(name)
+		src, err := readSpecFile(name)
 		if err != nil {
-			diags = append(diags, errorDiag(nil, "Cannot read a spec file", fmt.Sprintf("Reading %s failed: %v.", name, err)))
+			diags = append(diags, readDiag("Cannot read a spec file", name, err))
 			continue
 		}
 		diags = append(diags, s.parseModuleFile(root, name, src, raw)...)
@@ -145,7 +145,7 @@ func absPath(p string) string {
 // parseModuleFile parses one file of module m and decodes its blocks. raw collects root-only
 // blocks (nil for child modules).
 func (s *Spec) parseModuleFile(m *module, name string, src []byte, raw *rawRoot) hcl2.Diagnostics {
-	f, diags := hclsyntax.ParseConfig(src, name, hcl2.Pos{Line: 1, Column: 1, Byte: 0})
+	f, diags := parseHCL(src, name)
 	if f == nil {
 		return diags
 	}
@@ -574,19 +574,25 @@ func (s *Spec) loadModule(parent *module, c *moduleCall, depth int) (*module, hc
 		if err != nil || !info.IsDir() {
 			return nil, notFound(fmt.Sprintf("The module directory %q (from source %q) does not exist or is not a directory.", dir, src))
 		}
+		// A local module lies in the spec's own tree, symbolic links resolved: a source such as
+		// "../../etc" must not read (and quote in diagnostics) files from anywhere else.
+		if real, top := realDir(dir), realDir(s.state.rootDir); !within(real, top) {
+			return nil, hcl2.Diagnostics{errorDiag(rangePtr(c.sourceRng), "Module source outside the spec",
+				fmt.Sprintf("Module source %q resolves to %q, which is outside the spec directory %q. A local module must be inside the spec's directory tree: move or copy it there.", src, real, top))}
+		}
 		names, err := HCLFiles(dir)
 		if err != nil || len(names) == 0 {
 			return nil, notFound(fmt.Sprintf("The module directory %q holds no .hcl files.", dir))
 		}
 		for _, n := range names {
-			b, err := os.ReadFile(n)
+			b, err := readSpecFile(n)
 			if err != nil {
-				return nil, notFound(fmt.Sprintf("Reading %s failed: %v.", n, err))
+				return nil, hcl2.Diagnostics{readDiag("Cannot read a module file", n, err)}
 			}
 			files = append(files, file{name: n, src: b})
 		}
 		child = newModule(addr, dir, moduleFS{dir: dir}, parent)
-		child.source = absPath(dir)
+		child.source = realDir(dir)
 	default:
 		return nil, hcl2.Diagnostics{errorDiag(rangePtr(c.sourceRng), "Invalid module source",
 			fmt.Sprintf(`Module source %q is neither a local directory ("./DIR" or "../DIR") nor a built-in module ("builtin/NAME"). Registries and URLs are not supported.`, src))}
@@ -717,13 +723,13 @@ func (s *Spec) parseInventory(paths []string, raw *rawRoot) hcl2.Diagnostics {
 	var diags hcl2.Diagnostics
 	raw.hosts, raw.groups, raw.connections = nil, nil, nil
 	for _, name := range paths {
-		src, err := os.ReadFile(name)
+		src, err := readSpecFile(name)
 		if err != nil {
 			diags = append(diags, errorDiag(nil, "Cannot read the inventory",
 				fmt.Sprintf("Reading the inventory file %s failed: %v.", name, err)))
 			continue
 		}
-		f, pdiags := hclsyntax.ParseConfig(src, name, hcl2.Pos{Line: 1, Column: 1, Byte: 0})
+		f, pdiags := parseHCL(src, name)
 		diags = append(diags, pdiags...)
 		if f == nil || f.Body == nil {
 			continue

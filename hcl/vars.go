@@ -2,7 +2,6 @@ package hcl
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,12 +78,12 @@ func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
 		}
 	}
 	for _, file := range opts.VarFiles {
-		src, err := os.ReadFile(file)
+		src, err := readSpecFile(file)
 		if err != nil {
 			diags = append(diags, errorDiag(nil, "Cannot read variable file", fmt.Sprintf("-var-file %s: %v.", file, err)))
 			continue
 		}
-		f, d := hclsyntax.ParseConfig(src, file, hcl2.Pos{Line: 1, Column: 1})
+		f, d := parseHCL(src, file)
 		if f != nil {
 			st.files[file] = f
 		}
