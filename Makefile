@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 LAB   ?= .lab/demo
 
-.PHONY: all build deps test unit vet bench demo fmt clean
+.PHONY: all build deps test unit vet bench fuzz demo fmt clean
 
 all: build
 
@@ -31,6 +31,18 @@ unit:
 
 bench: deps build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# Each fuzz target for FUZZTIME (-fuzz takes one target per package run). Findings are written to
+# the package's testdata/fuzz/NAME/, where plain `go test` then runs them as seeds.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzLoad:./hcl FuzzKnownHosts:./provision/transport FuzzAttachRequest:./provision/transport \
+	FuzzSSHConfig:./provision/connect FuzzParse:./provision/facts FuzzParse:./provision/bench
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== $${t%%:*} $${t#*:}"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
 
 demo: build
 	./scripts/demo.sh
