@@ -111,6 +111,13 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{opts: opts, HostKeys: opts.HostKeys, thaw: make(chan struct{})}
 	s.config = &ssh.ServerConfig{
+		// Counted before the server sends its success, so that a client that has logged in
+		// always sees its login counted (counting after NewServerConn races with the client).
+		AuthLogCallback: func(_ ssh.ConnMetadata, _ string, err error) {
+			if err == nil {
+				s.logins.Add(1)
+			}
+		},
 		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			for _, k := range opts.AuthorizedKeys {
 				if string(k.Marshal()) == string(key.Marshal()) {
@@ -216,7 +223,6 @@ func (s *Server) handle(nc net.Conn) {
 	if err != nil {
 		return
 	}
-	s.logins.Add(1)
 	defer conn.Close()
 	go func() {
 		for r := range reqs {
