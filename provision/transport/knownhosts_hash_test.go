@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -17,19 +18,26 @@ var hashedLine = regexp.MustCompile(`^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}
 
 // TestAcceptNewHashKnownHosts: with HashKnownHosts the line accept-new writes names the host
 // hashed, OpenSSH's ssh-keygen -F finds it, and strict checking accepts it; without, it is plain.
+// The same holds when the connection daemon makes the login.
 func TestAcceptNewHashKnownHosts(t *testing.T) {
 	keygen, _ := exec.LookPath("ssh-keygen")
 	for _, tc := range []struct {
-		name string
-		hash bool
+		name   string
+		hash   bool
+		daemon bool
 	}{
-		{"HashKnownHosts yes", true},
-		{"HashKnownHosts no", false},
+		{"HashKnownHosts yes", true, false},
+		{"HashKnownHosts no", false, false},
+		{"HashKnownHosts yes through the daemon", true, true},
+		{"HashKnownHosts no through the daemon", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t, sshtest.Options{}, "host_ed25519")
 			kh := knownHostsFor(t, "empty", srv)
 			cfg := configFor(srv, kh)
+			if tc.daemon {
+				cfg = persistConfig(t, srv, kh, time.Minute)
+			}
 			cfg.HostKeys.Mode, cfg.HostKeys.HashNames = HostKeyAcceptNew, tc.hash
 			dial(t, cfg).Close()
 			data, _ := os.ReadFile(kh)

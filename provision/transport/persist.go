@@ -113,6 +113,7 @@ type persistEndpoint struct {
 	Password             string   `json:"password,omitempty"`
 	KnownHosts           []string `json:"known_hosts,omitempty"`
 	HostKeyMode          string   `json:"host_key_mode,omitempty"`
+	HashNames            bool     `json:"hash_names,omitempty"` // accept-new records names hashed
 	// KnownHostsSum is the sha256 of the known_hosts files' content: a connection opened under
 	// other known_hosts content is not reused (an entry removed or replaced is checked again).
 	KnownHostsSum string `json:"known_hosts_sum"`
@@ -142,7 +143,7 @@ func newPersistRequest(cfg SSHConfig) *persistRequest {
 		return persistEndpoint{Address: e.Address, Port: e.port(), User: e.User,
 			AgentSocket: e.Auth.AgentSocket, IdentityFiles: e.Auth.IdentityFiles,
 			DefaultIdentityFiles: e.Auth.DefaultIdentityFiles, Password: e.Auth.Password,
-			KnownHosts: e.HostKeys.Files, HostKeyMode: e.HostKeys.Mode, KnownHostsSum: filesSum(e.HostKeys.Files)}
+			KnownHosts: e.HostKeys.Files, HostKeyMode: e.HostKeys.Mode, HashNames: e.HostKeys.HashNames, KnownHostsSum: filesSum(e.HostKeys.Files)}
 	}
 	r := &persistRequest{Version: persistVersion, Name: cfg.Name, Target: ep(cfg.Endpoint), Timeout: cfg.Timeout,
 		Keepalive: cfg.Keepalive, KeepaliveMax: cfg.KeepaliveMax, MaxSessions: cfg.MaxSessions, Retries: cfg.Retries,
