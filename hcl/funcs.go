@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"io/fs"
 	"os"
 	"path"

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
-	"github.com/perfprov/perfprov/provision/shell"
 )
 
 // The on-host procedure is one script run as the member (one round trip) plus one tiny probe

@@ -18,8 +18,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 

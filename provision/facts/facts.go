@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/perfprov/perfprov/hcl"
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 

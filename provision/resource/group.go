@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/perfprov/perfprov/hcl"
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 )
 
 // ownership is the owner, group and mode a path should have; empty/hasMode false: leave as is.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/hcl"
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/pkg/sftp"
 
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 )
 
 // errNoSFTP is a server without the SFTP subsystem: files then go through the shell.

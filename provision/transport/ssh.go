@@ -19,7 +19,7 @@ import (
 
 	"github.com/pkg/sftp"
 
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 	"golang.org/x/crypto/ssh"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/perfprov/perfprov/provision/shell"
+	"github.com/perfprov/perfprov/internal/shell"
 )
 
 // Sudo is the become decorator: it runs privileged commands (Command.Privileged, Command.RunAs)
