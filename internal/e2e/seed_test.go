@@ -188,7 +188,7 @@ func checkSeedHost(t *testing.T, lab *testbed.Lab, host string) {
 	}
 	// The member's running perf, seen from outside: /proc/PID/status.
 	status := hostExec(t, lab, host, `cd / && runuser -u alice -- `+perfBin+` stat -a -e task-clock -- sleep 3 >/dev/null 2>&1 &
-for i in $(seq 50); do pid=$(pgrep -u alice -x perf) && break; sleep 0.1; done
+for i in $(seq 50); do pid=$(pgrep -o -u alice -x perf) && break; sleep 0.1; done
 [ -n "$pid" ] && cat /proc/$pid/status; wait`)
 	if m := capEffRE.FindStringSubmatch(status); m == nil || m[1] != perfmonEff {
 		t.Errorf("the member's running perf: CapEff %v, want %s\n%s", m, perfmonEff, status)
