@@ -226,7 +226,7 @@ func ctxT(t testing.TB) context.Context {
 func checkMemberCaps(t *testing.T, lab *testbed.Lab, host, perf string) {
 	t.Helper()
 	status := hostExec(t, lab, host, `cd / && runuser -u alice -- `+perf+` stat -a -e task-clock -- sleep 3 >/dev/null 2>&1 &
-for i in $(seq 50); do pid=$(pgrep -u alice -x perf) && break; sleep 0.1; done
+for i in $(seq 50); do pid=$(pgrep -o -u alice -x perf) && break; sleep 0.1; done
 [ -n "$pid" ] && cat /proc/$pid/status; wait`)
 	if m := capEffRE.FindStringSubmatch(status); m == nil || m[1] != perfmonEff {
 		t.Errorf("%s: the member's running perf: CapEff %v, want %s", host, m, perfmonEff)
