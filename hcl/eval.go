@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -34,10 +35,10 @@ type modScope struct {
 
 type evaluator struct {
 	s         *Spec
-	host      *Host // nil: the load-time check that applies every resource with no host
+	host      *spec.Host // nil: the load-time check that applies every resource with no host
 	hostVal   cty.Value
 	scopes    map[*module]*modScope
-	instances map[*resourceDecl][]*Resource
+	instances map[*resourceDecl][]*spec.Resource
 	applied   map[*resourceDecl]bool
 	diags     hcl2.Diagnostics
 }
@@ -295,7 +296,7 @@ func (e *evaluator) applies(r *resourceDecl) bool {
 	return true
 }
 
-func hostValue(h *Host, facts cty.Value) cty.Value {
+func hostValue(h *spec.Host, facts cty.Value) cty.Value {
 	groups := cty.ListValEmpty(cty.String)
 	if len(h.Groups) > 0 {
 		var gs []cty.Value
@@ -319,13 +320,13 @@ func hostValue(h *Host, facts cty.Value) cty.Value {
 }
 
 // evaluate resolves the spec for host h (nil: every resource, no host, for checking).
-func (s *Spec) evaluate(h *Host, facts cty.Value, _ bool) (*HostConfig, hcl2.Diagnostics) {
+func (s *Spec) evaluate(h *spec.Host, facts cty.Value, _ bool) (*spec.HostConfig, hcl2.Diagnostics) {
 	e := &evaluator{s: s, host: h, hostVal: cty.DynamicVal, scopes: map[*module]*modScope{},
-		instances: map[*resourceDecl][]*Resource{}, applied: map[*resourceDecl]bool{}}
+		instances: map[*resourceDecl][]*spec.Resource{}, applied: map[*resourceDecl]bool{}}
 	if h != nil {
 		e.hostVal = hostValue(h, facts)
 	}
-	hc := &HostConfig{Host: h}
+	hc := &spec.HostConfig{Host: h}
 	for _, n := range s.state.nodes {
 		m := n.mod
 		sc := e.scope(m)
@@ -534,16 +535,16 @@ func (e *evaluator) instancesOf(r *resourceDecl) ([]instance, string) {
 	return []instance{{}}, ""
 }
 
-func (e *evaluator) evalResource(r *resourceDecl) []*Resource {
+func (e *evaluator) evalResource(r *resourceDecl) []*spec.Resource {
 	m := r.mod
 	sc := e.scope(m)
 	insts, mode := e.instancesOf(r)
-	var out []*Resource
+	var out []*spec.Resource
 	objs := map[string]cty.Value{}
 	var tuple []cty.Value
 	unknown := false
 	for _, in := range insts {
-		res := &Resource{Addr: r.addr() + in.key, Type: r.typ, Name: r.name, Attrs: map[string]cty.Value{},
+		res := &spec.Resource{Addr: r.addr() + in.key, Type: r.typ, Name: r.name, Attrs: map[string]cty.Value{},
 			Sensitive: map[string]bool{}, Dir: r.dir, Range: r.declRange, Module: m.addr}
 		obj := e.evalAttrs(r, in.extra, res)
 		out = append(out, res)
@@ -583,7 +584,7 @@ func (e *evaluator) evalResource(r *resourceDecl) []*Resource {
 
 // evalAttrs evaluates one instance's attributes into res (unmarked) and returns the object that
 // references read (marked where sensitive).
-func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *Resource) cty.Value {
+func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *spec.Resource) cty.Value {
 	m := r.mod
 	marked := map[string]cty.Value{}
 	for _, as := range r.schema.Attrs {
@@ -817,9 +818,9 @@ func checkAttrValue(typ, name string, v cty.Value) string {
 	return ""
 }
 
-func (e *evaluator) evalBenchmark(b *benchmarkDecl) *Benchmark {
+func (e *evaluator) evalBenchmark(b *benchmarkDecl) *spec.Benchmark {
 	m := e.s.state.root
-	out := &Benchmark{Name: b.name, Perf: "perf", Events: append([]string(nil), DefaultBenchmarkEvents...), Tolerance: 0.01, Repeat: 1, Range: b.declRange}
+	out := &spec.Benchmark{Name: b.name, Perf: "perf", Events: append([]string(nil), spec.DefaultBenchmarkEvents...), Tolerance: 0.01, Repeat: 1, Range: b.declRange}
 	get := func(name string, ty cty.Type) (cty.Value, *hcl2.Attribute) {
 		a := b.body[name]
 		if a == nil {

@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"bytes"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,31 +31,31 @@ func writeSpec(t *testing.T, files map[string]string) string {
 
 func mustLoad(t *testing.T, dir string, opts LoadOptions) *Spec {
 	t.Helper()
-	spec, diags := Load(dir, opts)
+	sp, diags := Load(dir, opts)
 	if diags.HasErrors() {
 		var buf bytes.Buffer
-		WriteDiagnostics(&buf, diags, spec.Files(), false)
+		WriteDiagnostics(&buf, diags, sp.Files(), false)
 		t.Fatalf("Load: %s", buf.String())
 	}
-	return spec
+	return sp
 }
 
-func mustEval(t *testing.T, spec *Spec, host string, facts cty.Value) *HostConfig {
+func mustEval(t *testing.T, sp *Spec, host string, facts cty.Value) *spec.HostConfig {
 	t.Helper()
-	hc, diags := spec.Evaluate(host, facts)
+	hc, diags := sp.Evaluate(host, facts)
 	if diags.HasErrors() {
 		var buf bytes.Buffer
-		WriteDiagnostics(&buf, diags, spec.Files(), false)
+		WriteDiagnostics(&buf, diags, sp.Files(), false)
 		t.Fatalf("Evaluate(%s): %s", host, buf.String())
 	}
 	return hc
 }
 
 func TestConnectionPrecedence(t *testing.T) {
-	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
-	web1, db1 := spec.Host("web1"), spec.Host("db1")
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	web1, db1 := sp.Host("web1"), sp.Host("db1")
 	// top: user deploy, timeout 15s; group web (declared first): port 2200; group eu: user eu-admin.
-	want := Connection{Type: "ssh", User: "eu-admin", Port: 2200, Timeout: 15 * time.Second,
+	want := spec.Connection{Type: "ssh", User: "eu-admin", Port: 2200, Timeout: 15 * time.Second,
 		IdentityFiles: []string{filepath.Join("testdata", "valid", "full", "keys", "id_ed25519")}}
 	if !reflect.DeepEqual(web1.Conn, want) {
 		t.Errorf("web1.Conn = %+v, want %+v", web1.Conn, want)
@@ -71,15 +72,15 @@ func TestConnectionPrecedence(t *testing.T) {
 	if vars["role"].AsString() != "web" || vars["region"].AsString() != "eu" || !vars["tier"].RawEquals(cty.NumberIntVal(3)) {
 		t.Errorf("web1.Vars = %#v", web1.Vars)
 	}
-	if g := spec.Groups[0]; g.Name != "web" || !reflect.DeepEqual(g.Hosts, []string{"web1"}) {
+	if g := sp.Groups[0]; g.Name != "web" || !reflect.DeepEqual(g.Hosts, []string{"web1"}) {
 		t.Errorf("group web = %+v", g)
 	}
-	if spec.Rollout != (Rollout{Parallel: 5, BatchPercent: 50, MaxFailPercentage: 10}) {
-		t.Errorf("Rollout = %+v", spec.Rollout)
+	if sp.Rollout != (spec.Rollout{Parallel: 5, BatchPercent: 50, MaxFailPercentage: 10}) {
+		t.Errorf("Rollout = %+v", sp.Rollout)
 	}
 }
 
-func addrs(rs []*Resource) []string {
+func addrs(rs []*spec.Resource) []string {
 	var out []string
 	for _, r := range rs {
 		out = append(out, r.Addr)
@@ -88,9 +89,9 @@ func addrs(rs []*Resource) []string {
 }
 
 func TestEvaluateOrderAndDependencies(t *testing.T) {
-	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
 	facts := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(40)})
-	hc := mustEval(t, spec, "web1", facts)
+	hc := mustEval(t, sp, "web1", facts)
 	want := []string{
 		"module.grp.group.this",
 		`user.members["alice"]`,
@@ -107,7 +108,7 @@ func TestEvaluateOrderAndDependencies(t *testing.T) {
 	if got := addrs(hc.Resources); !reflect.DeepEqual(got, want) {
 		t.Fatalf("order:\n got %q\nwant %q", got, want)
 	}
-	byAddr := map[string]*Resource{}
+	byAddr := map[string]*spec.Resource{}
 	for _, r := range hc.Resources {
 		byAddr[r.Addr] = r
 	}
@@ -156,7 +157,7 @@ func TestEvaluateOrderAndDependencies(t *testing.T) {
 
 	// db1: the module and the users are for the web group only; the facts say no CAP_PERFMON.
 	old := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(37)})
-	hc = mustEval(t, spec, "db1", old)
+	hc = mustEval(t, sp, "db1", old)
 	for _, r := range hc.Resources {
 		if strings.HasPrefix(r.Addr, "module.grp") || strings.HasPrefix(r.Addr, "user.") {
 			t.Errorf("db1 got %s", r.Addr)
@@ -174,7 +175,7 @@ func TestEvaluateOrderAndDependencies(t *testing.T) {
 		t.Errorf("db1 benchmarks = %d, want 0 (hosts = [web1])", len(hc.Benchmarks))
 	}
 	// Offline: facts unknown.
-	hc = mustEval(t, spec, "web1", cty.DynamicVal)
+	hc = mustEval(t, sp, "web1", cty.DynamicVal)
 	for _, r := range hc.Resources {
 		if r.Addr == "capabilities.perf" && r.Attrs["caps"].IsWhollyKnown() {
 			t.Errorf("offline caps should be unknown, got %#v", r.Attrs["caps"])
@@ -183,8 +184,8 @@ func TestEvaluateOrderAndDependencies(t *testing.T) {
 }
 
 func TestSensitiveValues(t *testing.T) {
-	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
-	hc := mustEval(t, spec, "web1", cty.DynamicVal)
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	hc := mustEval(t, sp, "web1", cty.DynamicVal)
 	for _, r := range hc.Resources {
 		for name, v := range r.Attrs {
 			if v.ContainsMarked() {
@@ -219,12 +220,12 @@ resource "command" "c" {
   run = "login ${var.password} ${var.pin}"
 }
 `})
-	spec, diags := Load(dir, LoadOptions{Vars: []string{"password=hunter2xyz", "pin=hunter3abc"}})
+	sp, diags := Load(dir, LoadOptions{Vars: []string{"password=hunter2xyz", "pin=hunter3abc"}})
 	if !diags.HasErrors() {
 		t.Fatal("expected errors")
 	}
 	var buf bytes.Buffer
-	WriteDiagnostics(&buf, diags, spec.Files(), false)
+	WriteDiagnostics(&buf, diags, sp.Files(), false)
 	for _, secret := range []string{"hunter2xyz", "hunter3abc"} {
 		if strings.Contains(buf.String(), secret) || strings.Contains(diags.Error(), secret) {
 			t.Errorf("diagnostics echo %q:\n%s", secret, buf.String())
@@ -269,12 +270,12 @@ l = ["x", "y"]
 `,
 	})
 	env := map[string]string{"PERFPROV_VAR_a": "env", "PERFPROV_VAR_b": "env", "PERFPROV_VAR_n": "7"}
-	spec := mustLoad(t, dir, LoadOptions{
+	sp := mustLoad(t, dir, LoadOptions{
 		Vars:     []string{"d=cli1", "d=cli2"},
 		VarFiles: []string{filepath.Join(dir, "one.vars"), filepath.Join(dir, "two.vars")},
 		Getenv:   func(k string) string { return env[k] },
 	})
-	hc := mustEval(t, spec, "h", cty.DynamicVal)
+	hc := mustEval(t, sp, "h", cty.DynamicVal)
 	if got := hc.Resources[0].Attrs["run"].AsString(); got != "env,file1,file2,cli2,7,x,y" {
 		t.Errorf("run = %q", got)
 	}
@@ -292,8 +293,8 @@ l = ["x", "y"]
 }
 
 func TestTargets(t *testing.T) {
-	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
-	names := func(hs []*Host) []string {
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	names := func(hs []*spec.Host) []string {
 		var out []string
 		for _, h := range hs {
 			out = append(out, h.Name)
@@ -309,12 +310,12 @@ func TestTargets(t *testing.T) {
 		{[]string{"web"}, []string{"web1"}},
 		{[]string{"db1", "eu"}, []string{"web1", "db1"}},
 	} {
-		hs, err := spec.Targets(tc.limit)
+		hs, err := sp.Targets(tc.limit)
 		if err != nil || !reflect.DeepEqual(names(hs), tc.want) {
 			t.Errorf("Targets(%q) = %q, %v; want %q", tc.limit, names(hs), err, tc.want)
 		}
 	}
-	_, err := spec.Targets([]string{"wbe"})
+	_, err := sp.Targets([]string{"wbe"})
 	if err == nil || !strings.Contains(err.Error(), `Did you mean "web"?`) || !strings.Contains(err.Error(), "db1") {
 		t.Errorf("Targets(wbe) error = %v", err)
 	}
@@ -322,9 +323,9 @@ func TestTargets(t *testing.T) {
 
 func TestWriteDiagnosticsFormat(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "unknown_attribute.hcl")
-	spec, diags := Load(path, LoadOptions{})
+	sp, diags := Load(path, LoadOptions{})
 	var buf bytes.Buffer
-	WriteDiagnostics(&buf, diags, spec.Files(), false)
+	WriteDiagnostics(&buf, diags, sp.Files(), false)
 	out := buf.String()
 	for _, s := range []string{
 		"Error: Unsupported argument\n\n  on testdata/invalid/unknown_attribute.hcl:3:3, in host \"a\":\n",
@@ -335,16 +336,16 @@ func TestWriteDiagnosticsFormat(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
 	}
-	js := JSONDiagnostics(diags, spec.Files())
+	js := JSONDiagnostics(diags, sp.Files())
 	if len(js) != 2 || js[0].Range == nil || js[0].Range.Start.Line != 3 || js[0].Range.Start.Column != 3 || js[0].Snippet == nil || js[0].Snippet.Context != `host "a"` {
 		t.Errorf("JSON = %+v", js)
 	}
 }
 
 func TestLoadReturnsSpecOnFailure(t *testing.T) {
-	spec, diags := Load(filepath.Join(t.TempDir(), "missing"), LoadOptions{})
-	if spec == nil || spec.Files() == nil || !diags.HasErrors() {
-		t.Fatalf("spec %v files %v diags %v", spec, spec.Files(), diags)
+	sp, diags := Load(filepath.Join(t.TempDir(), "missing"), LoadOptions{})
+	if sp == nil || sp.Files() == nil || !diags.HasErrors() {
+		t.Fatalf("spec %v files %v diags %v", sp, sp.Files(), diags)
 	}
 	empty := t.TempDir()
 	if _, diags := Load(empty, LoadOptions{}); !diags.HasErrors() || diags[0].Summary != "No spec files" {
@@ -367,13 +368,13 @@ func TestFunctionNames(t *testing.T) {
 
 // TestEvaluateConcurrent: the engine evaluates hosts in parallel on one Spec.
 func TestEvaluateConcurrent(t *testing.T) {
-	spec := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
 	facts := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(40)})
 	done := make(chan string, 16)
 	for i := 0; i < 16; i++ {
-		host := spec.Hosts[i%len(spec.Hosts)].Name
+		host := sp.Hosts[i%len(sp.Hosts)].Name
 		go func() {
-			hc, diags := spec.Evaluate(host, facts)
+			hc, diags := sp.Evaluate(host, facts)
 			if diags.HasErrors() || hc == nil {
 				done <- host + ": " + diags.Error()
 				return

@@ -40,8 +40,8 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		spec, diags := Load(dir, LoadOptions{})
-		if spec == nil {
+		sp, diags := Load(dir, LoadOptions{})
+		if sp == nil {
 			t.Fatal("nil spec")
 		}
 		for _, d := range diags {
@@ -49,14 +49,14 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("%s: %s", d.Summary, d.Detail)
 			}
 		}
-		WriteDiagnostics(io.Discard, diags, spec.Files(), true)
-		_ = JSONDiagnostics(diags, spec.Files())
+		WriteDiagnostics(io.Discard, diags, sp.Files(), true)
+		_ = JSONDiagnostics(diags, sp.Files())
 		if diags.HasErrors() {
 			return
 		}
-		for _, h := range spec.Hosts {
+		for _, h := range sp.Hosts {
 			for _, fv := range []cty.Value{cty.DynamicVal, facts} {
-				_, d := spec.Evaluate(h.Name, fv)
+				_, d := sp.Evaluate(h.Name, fv)
 				for _, x := range d {
 					if strings.HasPrefix(x.Summary, "Internal error") {
 						t.Fatalf("Evaluate: %s: %s", x.Summary, x.Detail)

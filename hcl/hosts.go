@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -49,14 +50,11 @@ var benchmarkSchema = &hcl2.BodySchema{Attributes: []hcl2.AttributeSchema{
 	{Name: "require_hardware_counters"}, {Name: "tolerance"}, {Name: "repeat"},
 }}
 
-// DefaultBenchmarkEvents are counted when a benchmark block does not list events.
-var DefaultBenchmarkEvents = []string{"cycles", "instructions", "branches", "branch-misses", "task-clock", "context-switches"}
-
 // enumValues are the allowed values of connection attributes that are enumerations.
 var enumValues = map[string][]string{
-	"type":              {"ssh", "local"},
-	"host_key_checking": {"strict", "accept-new"},
-	"become":            {"sudo", "none"},
+	"type":              spec.ConnTypes,
+	"host_key_checking": spec.HostKeyCheckings,
+	"become":            spec.Becomes,
 }
 
 // staticValue evaluates an expression of the root spec that must be known when the spec loads
@@ -328,19 +326,22 @@ func resolveLocalPath(dir, p string) string {
 	return filepath.Join(dir, p)
 }
 
-func (c *Connection) apply(cs connSettings) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
+// setOver copies a setting that was given over the one below it.
+func setOver[T ~string](dst *T, v *string) {
+	if v != nil {
+		*dst = T(*v)
 	}
-	set(&c.Type, cs.typ)
-	set(&c.User, cs.user)
-	set(&c.PasswordEnv, cs.passwordEnv)
-	set(&c.KnownHosts, cs.knownHosts)
-	set(&c.HostKeyChecking, cs.hostKeyChecking)
-	set(&c.Become, cs.become)
-	set(&c.BecomePasswordEnv, cs.becomePasswordEnv)
+}
+
+// applySettings lays cs over c: what cs sets wins (top level, then group, then host).
+func applySettings(c *spec.Connection, cs connSettings) {
+	setOver(&c.Type, cs.typ)
+	setOver(&c.User, cs.user)
+	setOver(&c.PasswordEnv, cs.passwordEnv)
+	setOver(&c.KnownHosts, cs.knownHosts)
+	setOver(&c.HostKeyChecking, cs.hostKeyChecking)
+	setOver(&c.Become, cs.become)
+	setOver(&c.BecomePasswordEnv, cs.becomePasswordEnv)
 	if cs.port != nil {
 		c.Port = *cs.port
 	}
@@ -417,8 +418,8 @@ func validJump(j string) error {
 func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 	st := s.state
 	var diags hcl2.Diagnostics
-	st.hostIdx = map[string]*Host{}
-	st.groupIdx = map[string]*Group{}
+	st.hostIdx = map[string]*spec.Host{}
+	st.groupIdx = map[string]*spec.Group{}
 
 	var top connSettings
 	for i, b := range raw.connections {
@@ -433,7 +434,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 	}
 
 	type groupInfo struct {
-		g         *Group
+		g         *spec.Group
 		conn      connSettings
 		hostsAttr *hcl2.Attribute
 		hosts     []string
@@ -447,7 +448,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 			diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Invalid group name",
 				fmt.Sprintf("%q is not a valid group name: use letters, digits, '.', '_' and '-'.", name)))
 		}
-		gi := &groupInfo{g: &Group{Name: name, Range: b.DefRange}, hostsAttr: content.Attributes["hosts"]}
+		gi := &groupInfo{g: &spec.Group{Name: name, Range: b.DefRange}, hostsAttr: content.Attributes["hosts"]}
 		hs, _, d := s.attrStrings(gi.hostsAttr, "A group's hosts")
 		diags = append(diags, d...)
 		gi.hosts = hs
@@ -477,7 +478,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 	}
 
 	type hostInfo struct {
-		h          *Host
+		h          *spec.Host
 		b          *hcl2.Block
 		content    *hcl2.BodyContent
 		conn       connSettings
@@ -498,7 +499,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 			diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Invalid host name",
 				fmt.Sprintf("%q is not a valid host name: use letters, digits, '.', '_' and '-', starting with a letter or digit.", name)))
 		}
-		hi := &hostInfo{h: &Host{Name: name, Range: b.DefRange}, b: b, content: content, address: content.Attributes["address"], groupsAttr: content.Attributes["groups"]}
+		hi := &hostInfo{h: &spec.Host{Name: name, Range: b.DefRange}, b: b, content: content, address: content.Attributes["address"], groupsAttr: content.Attributes["groups"]}
 		if addr, ok, d := s.attrString(hi.address, "A host's address"); ok {
 			hi.h.Address = addr
 		} else {
@@ -581,21 +582,21 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 	}
 	for _, hi := range hosts {
 		h := hi.h
-		h.Conn = Connection{Type: "ssh"} // HostKeyChecking stays "" unless set: ~/.ssh/config may then decide, else strict
-		h.Conn.apply(top)
+		h.Conn = spec.Connection{Type: spec.ConnSSH} // HostKeyChecking stays "" unless set: ~/.ssh/config may then decide, else strict
+		applySettings(&h.Conn, top)
 		vars := map[string]cty.Value{}
 		for _, gi := range groups {
 			if !member[gi.g.Name][h.Name] {
 				continue
 			}
 			h.Groups = append(h.Groups, gi.g.Name)
-			h.Conn.apply(gi.conn)
+			applySettings(&h.Conn, gi.conn)
 			for it := gi.g.Vars.ElementIterator(); it.Next(); {
 				k, v := it.Element()
 				vars[k.AsString()] = v
 			}
 		}
-		h.Conn.apply(hi.conn)
+		applySettings(&h.Conn, hi.conn)
 		if hi.user != nil {
 			h.Conn.User = *hi.user
 		}
@@ -626,7 +627,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 
 func (s *Spec) decodeRollout(blocks []*hcl2.Block) hcl2.Diagnostics {
 	var diags hcl2.Diagnostics
-	s.Rollout = Rollout{Parallel: 20, MaxFailPercentage: 100}
+	s.Rollout = spec.Rollout{Parallel: 20, MaxFailPercentage: 100}
 	for i, b := range blocks {
 		if i > 0 {
 			diags = append(diags, errorDiag(rangePtr(b.DefRange), "Duplicate rollout block",

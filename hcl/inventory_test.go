@@ -23,7 +23,7 @@ func TestInventoryReplacesHosts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec, diags := Load("testdata/inventory", LoadOptions{Inventory: tt.inventory})
+			sp, diags := Load("testdata/inventory", LoadOptions{Inventory: tt.inventory})
 			if tt.wantErr != "" {
 				var got []string
 				for _, d := range diags {
@@ -42,7 +42,7 @@ func TestInventoryReplacesHosts(t *testing.T) {
 				t.Fatalf("unexpected errors: %v", diags)
 			}
 			var got []string
-			for _, h := range spec.Hosts {
+			for _, h := range sp.Hosts {
 				got = append(got, h.Name+"@"+h.Address+":"+h.Conn.User)
 			}
 			if strings.Join(got, ",") != tt.wantHosts {

@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,20 +28,20 @@ type LoadOptions struct {
 // Load parses and checks the spec at path (a directory of .hcl files, or one file). It returns
 // every problem it finds, not just the first. Files are available from Files even when loading
 // failed, so that diagnostics can show source snippets. The returned Spec is never nil.
-func Load(path string, opts LoadOptions) (spec *Spec, diags hcl2.Diagnostics) {
-	spec = &Spec{Dir: path, state: &specState{files: map[string]*hcl2.File{}}}
+func Load(path string, opts LoadOptions) (sp *Spec, diags hcl2.Diagnostics) {
+	sp = &Spec{Dir: path, state: &specState{files: map[string]*hcl2.File{}}}
 	defer func() {
 		if r := recover(); r != nil {
-			spec.state.loadFailed = true
+			sp.state.loadFailed = true
 			diags = append(diags, errorDiag(nil, "Internal error while loading the spec",
 				fmt.Sprintf("perfprov failed unexpectedly (%v). This is a bug in perfprov; please report it with the spec that caused it.\n%s", r, firstStackLines(debug.Stack()))))
 		}
-		diags = spec.state.redact(dedupe(diags))
+		diags = sp.state.redact(dedupe(diags))
 		sortDiagnostics(diags)
 	}()
-	diags = spec.load(path, opts)
-	spec.state.loadFailed = diags.HasErrors()
-	return spec, diags
+	diags = sp.load(path, opts)
+	sp.state.loadFailed = diags.HasErrors()
+	return sp, diags
 }
 
 func firstStackLines(stack []byte) string {
@@ -60,7 +61,7 @@ func (s *Spec) Files() map[string]*hcl2.File {
 }
 
 // Host returns the named host, or nil.
-func (s *Spec) Host(name string) *Host {
+func (s *Spec) Host(name string) *spec.Host {
 	for _, h := range s.Hosts {
 		if h.Name == name {
 			return h
@@ -71,9 +72,9 @@ func (s *Spec) Host(name string) *Host {
 
 // Targets resolves -limit: names of hosts or groups (empty: every host), in declaration order.
 // An unknown name is an error that says which names exist.
-func (s *Spec) Targets(limit []string) ([]*Host, error) {
+func (s *Spec) Targets(limit []string) ([]*spec.Host, error) {
 	if len(limit) == 0 {
-		return append([]*Host(nil), s.Hosts...), nil
+		return append([]*spec.Host(nil), s.Hosts...), nil
 	}
 	want := map[string]bool{}
 	var unknown []string
@@ -121,7 +122,7 @@ func (s *Spec) Targets(limit []string) ([]*Host, error) {
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
-	var out []*Host
+	var out []*spec.Host
 	for _, h := range s.Hosts {
 		if want[h.Name] {
 			out = append(out, h)
@@ -185,7 +186,7 @@ func HCLFiles(path string) ([]string, error) {
 
 // Evaluate resolves the spec for one host with its facts (an object; cty.DynamicVal offline,
 // which makes every value that reads host.facts unknown).
-func (s *Spec) Evaluate(host string, facts cty.Value) (hc *HostConfig, diags hcl2.Diagnostics) {
+func (s *Spec) Evaluate(host string, facts cty.Value) (hc *spec.HostConfig, diags hcl2.Diagnostics) {
 	defer func() {
 		if r := recover(); r != nil {
 			hc = nil

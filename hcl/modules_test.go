@@ -1,6 +1,7 @@
 package hcl
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"reflect"
 	"strings"
 	"testing"
@@ -46,10 +47,10 @@ module "perf_users" {
   extra_caps = ["cap_ipc_lock"]
 }
 `})
-	spec := mustLoad(t, dir, LoadOptions{})
-	hc := mustEval(t, spec, "h", hostFacts("debian", 40))
+	sp := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, sp, "h", hostFacts("debian", 40))
 	var got []string
-	byAddr := map[string]*Resource{}
+	byAddr := map[string]*spec.Resource{}
 	for _, r := range hc.Resources {
 		if strings.HasPrefix(r.Addr, "module.perf_users.") {
 			got = append(got, strings.TrimPrefix(r.Addr, "module.perf_users."))
@@ -109,7 +110,7 @@ module "perf_users" {
 		t.Errorf("sysctl = %#v", sysctl.Attrs)
 	}
 
-	hc = mustEval(t, spec, "h", hostFacts("debian", 37))
+	hc = mustEval(t, sp, "h", hostFacts("debian", 37))
 	for _, r := range hc.Resources {
 		if r.Addr == "module.perf_users.capabilities.perf[0]" && stringsOf(r.Attrs["caps"])[0] != "cap_sys_admin" {
 			t.Errorf("kernel without CAP_PERFMON: caps %q", stringsOf(r.Attrs["caps"]))
@@ -138,8 +139,8 @@ resource "command" "versions" {
   run = "echo ${module.pkg.version} ${module.src.version} ${module.src.binary}"
 }
 `})
-	spec := mustLoad(t, dir, LoadOptions{})
-	hc := mustEval(t, spec, "h", hostFacts("ubuntu", 40))
+	sp := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, sp, "h", hostFacts("ubuntu", 40))
 	var pkg, src []string
 	var run string
 	for _, r := range hc.Resources {
@@ -195,12 +196,12 @@ resource "command" "per_cpu" {
   run   = "echo ${count.index}"
 }
 `})
-	spec := mustLoad(t, dir, LoadOptions{})
-	hc := mustEval(t, spec, "h", cty.DynamicVal)
+	sp := mustLoad(t, dir, LoadOptions{})
+	hc := mustEval(t, sp, "h", cty.DynamicVal)
 	if len(hc.Resources) != 1 || hc.Resources[0].Addr != "command.per_cpu[*]" || hc.Resources[0].Attrs["run"].IsKnown() {
 		t.Errorf("offline: %q", addrs(hc.Resources))
 	}
-	hc = mustEval(t, spec, "h", cty.ObjectVal(map[string]cty.Value{"cpu_count": cty.NumberIntVal(3)}))
+	hc = mustEval(t, sp, "h", cty.ObjectVal(map[string]cty.Value{"cpu_count": cty.NumberIntVal(3)}))
 	if got := addrs(hc.Resources); !reflect.DeepEqual(got, []string{"command.per_cpu[0]", "command.per_cpu[1]", "command.per_cpu[2]"}) {
 		t.Errorf("with facts: %q", got)
 	}

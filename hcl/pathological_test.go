@@ -239,8 +239,8 @@ func loadBounded(t *testing.T, path string) (hcl2.Diagnostics, time.Duration, ui
 				done <- result{err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
-		spec, diags := Load(path, LoadOptions{})
-		if spec == nil {
+		sp, diags := Load(path, LoadOptions{})
+		if sp == nil {
 			done <- result{err: fmt.Errorf("nil spec")}
 			return
 		}

@@ -1,6 +1,7 @@
 package hcl
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
@@ -20,8 +21,8 @@ type specState struct {
 	graphOK    bool
 	loadFailed bool // Load reported errors: Evaluate refuses the spec
 
-	groupIdx   map[string]*Group
-	hostIdx    map[string]*Host
+	groupIdx   map[string]*spec.Group
+	hostIdx    map[string]*spec.Host
 	benchmarks []*benchmarkDecl
 
 	// sensitiveStrings are the string values of sensitive variables, redacted from any diagnostic.

@@ -77,8 +77,8 @@ func fixtures(t *testing.T, dir string) []string {
 func TestInvalidFixtures(t *testing.T) {
 	for _, path := range fixtures(t, filepath.Join("testdata", "invalid")) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			spec, diags := Load(path, LoadOptions{})
-			if spec == nil {
+			sp, diags := Load(path, LoadOptions{})
+			if sp == nil {
 				t.Fatal("Load returned a nil spec")
 			}
 			wants := fixtureWants(t, path)
@@ -109,7 +109,7 @@ func TestInvalidFixtures(t *testing.T) {
 			}
 			if t.Failed() {
 				var buf bytes.Buffer
-				WriteDiagnostics(&buf, diags, spec.Files(), false)
+				WriteDiagnostics(&buf, diags, sp.Files(), false)
 				t.Logf("diagnostics:\n%s", buf.String())
 			}
 		})
@@ -126,14 +126,14 @@ func describeDiag(d *hcl2.Diagnostic) string {
 func TestValidFixtures(t *testing.T) {
 	for _, path := range fixtures(t, filepath.Join("testdata", "valid")) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			spec, diags := Load(path, LoadOptions{})
+			sp, diags := Load(path, LoadOptions{})
 			if diags.HasErrors() {
 				var buf bytes.Buffer
-				WriteDiagnostics(&buf, diags, spec.Files(), false)
+				WriteDiagnostics(&buf, diags, sp.Files(), false)
 				t.Fatalf("unexpected errors:\n%s", buf.String())
 			}
-			for _, h := range spec.Hosts {
-				if _, d := spec.Evaluate(h.Name, cty.DynamicVal); d.HasErrors() {
+			for _, h := range sp.Hosts {
+				if _, d := sp.Evaluate(h.Name, cty.DynamicVal); d.HasErrors() {
 					t.Errorf("Evaluate(%s): %s", h.Name, d.Error())
 				}
 			}
@@ -150,13 +150,13 @@ func TestExamplesValidate(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			spec, diags := Load(dir, LoadOptions{})
+			sp, diags := Load(dir, LoadOptions{})
 			if len(diags) > 0 {
 				var buf bytes.Buffer
-				WriteDiagnostics(&buf, diags, spec.Files(), false)
+				WriteDiagnostics(&buf, diags, sp.Files(), false)
 				t.Fatalf("diagnostics:\n%s", buf.String())
 			}
-			if len(spec.Hosts) == 0 {
+			if len(sp.Hosts) == 0 {
 				t.Fatal("example declares no hosts")
 			}
 		})

@@ -2,6 +2,7 @@ package modules_test
 
 import (
 	"bytes"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // evaluate loads a spec made of main.hcl and evaluates it for host "h" with the given facts; it
 // returns the resources by address.
-func evaluate(t *testing.T, main string, facts map[string]cty.Value) map[string]*hcl.Resource {
+func evaluate(t *testing.T, main string, facts map[string]cty.Value) map[string]*spec.Resource {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte("host \"h\" {\n  address = \"192.0.2.1\"\n}\n"+main), 0o644); err != nil {
@@ -25,19 +26,19 @@ func evaluate(t *testing.T, main string, facts map[string]cty.Value) map[string]
 			t.Fatal(err)
 		}
 	}
-	spec, diags := hcl.Load(dir, hcl.LoadOptions{})
+	sp, diags := hcl.Load(dir, hcl.LoadOptions{})
 	if diags.HasErrors() {
 		var b bytes.Buffer
-		hcl.WriteDiagnostics(&b, diags, spec.Files(), false)
+		hcl.WriteDiagnostics(&b, diags, sp.Files(), false)
 		t.Fatalf("load: %s", b.String())
 	}
-	hc, diags := spec.Evaluate("h", cty.ObjectVal(facts))
+	hc, diags := sp.Evaluate("h", cty.ObjectVal(facts))
 	if diags.HasErrors() {
 		var b bytes.Buffer
-		hcl.WriteDiagnostics(&b, diags, spec.Files(), false)
+		hcl.WriteDiagnostics(&b, diags, sp.Files(), false)
 		t.Fatalf("evaluate: %s", b.String())
 	}
-	out := map[string]*hcl.Resource{}
+	out := map[string]*spec.Resource{}
 	for _, r := range hc.Resources {
 		out[r.Addr] = r
 	}
@@ -66,14 +67,14 @@ const (
 // TestPerfUsersFromFacts: the capability set, the notes and the check's expected mask follow
 // the kernel's facts.
 func TestPerfUsersFromFacts(t *testing.T) {
-	spec := `
+	sp := `
 module "perf_users" {
   source     = "builtin/perf_users"
   members    = ["alice"]
   extra_caps = ["cap_ipc_lock"]
 }
 `
-	rs := evaluate(t, spec, facts(40, true))
+	rs := evaluate(t, sp, facts(40, true))
 	if rs[warning] != nil || rs[blocked] != nil {
 		t.Errorf("notes on a CAP_PERFMON kernel with paranoid 2: %v %v", rs[warning], rs[blocked])
 	}
@@ -87,7 +88,7 @@ module "perf_users" {
 		t.Errorf("verify = %v", v)
 	}
 
-	rs = evaluate(t, spec, facts(37, true))
+	rs = evaluate(t, sp, facts(37, true))
 	if rs[warning] == nil {
 		t.Error("no warning on a kernel without CAP_PERFMON")
 	}
@@ -95,7 +96,7 @@ module "perf_users" {
 		t.Error("the check does not expect cap_sys_admin on a kernel without CAP_PERFMON")
 	}
 
-	paranoid3 := strings.Replace(spec, `members    = ["alice"]`, `members    = ["alice"]
+	paranoid3 := strings.Replace(sp, `members    = ["alice"]`, `members    = ["alice"]
   paranoid   = 3`, 1)
 	rs = evaluate(t, paranoid3, facts(40, true))
 	if rs[blocked] == nil || !strings.Contains(rs[blocked].Attrs["run"].AsString(), "paranoid 3 voids CAP_PERFMON") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"os"
 	"strings"
@@ -59,11 +60,11 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, "perfprov apply: refusing to apply without confirmation: stdin is not a terminal. Review the changes with 'perfprov plan', then run 'perfprov apply -auto-approve'.")
 		return &exitError{code: exitFailure}
 	}
-	spec, err := loadSpec(env, path, &sf)
+	sp, err := loadSpec(env, path, &sf)
 	if err != nil {
 		return err
 	}
-	hosts, err := spec.Targets(sf.limitNames())
+	hosts, err := sp.Targets(sf.limitNames())
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	out := newApplyOutput(env, sf.json)
 	cache, saveCache := openPerfCache(env, "apply")
 	defer saveCache()
-	opts := engineOptions(env, spec, *parallel, cache)
+	opts := engineOptions(env, sp, *parallel, cache)
 	opts.Audit = audit
 	opts.LogDir = defaultLogDir
 	opts.HostLock, opts.LockHolder = engine.LockPath, lockHolder(env)
@@ -84,10 +85,10 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	var run *engine.Run
 	if *autoApprove {
 		opts.Events = out.event
-		run = engine.PlanAndApply(ctx, spec, hosts, opts)
+		run = engine.PlanAndApply(ctx, sp, hosts, opts)
 		defer run.Close()
 	} else {
-		run = engine.Plan(ctx, spec, hosts, opts)
+		run = engine.Plan(ctx, sp, hosts, opts)
 		defer run.Close()
 		engine.WritePlan(env.stdout, run, useColorOut(env))
 		if ctx.Err() != nil || run.Interrupted {
@@ -100,7 +101,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 				fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
 			}
 			// The hosts in sync are converged: their benchmarks run as after an apply.
-			benchFail, stopped := benchAfterApply(ctx, env, spec, path, run, false, *parallel, true)
+			benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, false, *parallel, true)
 			switch {
 			case stopped:
 				return errInterrupted
@@ -125,7 +126,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		return errInterrupted
 	}
 	// Benchmark blocks run on the hosts that converged; a failed verdict fails the apply.
-	benchFail, stopped := benchAfterApply(ctx, env, spec, path, run, sf.json, *parallel, false)
+	benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, sf.json, *parallel, false)
 	if stopped {
 		return errInterrupted
 	}
@@ -137,17 +138,17 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 
 // engineOptions wires the engine to the real connections, the facts cache and the CLI's interrupt.
 // The caller saves perfCache when the run is over.
-func engineOptions(env *cliEnv, spec *hcl.Spec, parallel int, perfCache *facts.PerfCache) engine.Options {
-	ro := spec.Rollout
+func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.PerfCache) engine.Options {
+	ro := sp.Rollout
 	if parallel > 0 {
 		ro.Parallel = parallel
 	}
 	keys := map[string]string{}
-	for _, h := range spec.Hosts {
+	for _, h := range sp.Hosts {
 		keys[h.Name] = factsCacheKey(h)
 	}
 	return engine.Options{
-		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
+		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
 			return connect.Open(ctx, h, connectOptions(env))
 		},
 		Gather:      engine.CachedGather(perfCache, func(host string) string { return keys[host] }),

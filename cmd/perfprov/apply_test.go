@@ -14,7 +14,7 @@ import (
 func localSpec(t *testing.T, dir string) string {
 	t.Helper()
 	specDir := t.TempDir()
-	spec := `connection {
+	sp := `connection {
   type = "local"
 }
 host "here" {}
@@ -36,7 +36,7 @@ resource "command" "c" {
   creates = "` + dir + `/d/ran"
 }
 `
-	if err := os.WriteFile(filepath.Join(specDir, "main.hcl"), []byte(spec), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(specDir, "main.hcl"), []byte(sp), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return specDir
@@ -72,12 +72,12 @@ func applyCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestApplyRefusesWithoutTerminal(t *testing.T) {
-	spec := localSpec(t, t.TempDir())
-	code, _, stderr := applyCLI(t, "apply", spec)
+	sp := localSpec(t, t.TempDir())
+	code, _, stderr := applyCLI(t, "apply", sp)
 	if code != 1 || !strings.Contains(stderr, "-auto-approve") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
-	code, _, stderr = applyCLI(t, "apply", "-json", spec)
+	code, _, stderr = applyCLI(t, "apply", "-json", sp)
 	if code != 2 || !strings.Contains(stderr, "needs -auto-approve") {
 		t.Errorf("-json without -auto-approve: exit %d, stderr %q", code, stderr)
 	}
@@ -90,14 +90,14 @@ func TestPlanApplyLocal(t *testing.T) {
 		t.Skip("runs the facts script on this machine")
 	}
 	dir := t.TempDir()
-	spec := localSpec(t, dir)
+	sp := localSpec(t, dir)
 	audit := filepath.Join(t.TempDir(), "audit.log")
 
-	code, out, stderr := applyCLI(t, "plan", "-detailed-exitcode", spec)
+	code, out, stderr := applyCLI(t, "plan", "-detailed-exitcode", sp)
 	if code != 2 || !strings.Contains(out, "+ directory.d") || !strings.Contains(out, "Plan: 2 to add, 1 to change, 0 unchanged on 1 host") {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, out, stderr)
 	}
-	code, out, stderr = applyCLI(t, "apply", "-auto-approve", "-json", "-audit-log", audit, spec)
+	code, out, stderr = applyCLI(t, "apply", "-auto-approve", "-json", "-audit-log", audit, sp)
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -116,11 +116,11 @@ func TestPlanApplyLocal(t *testing.T) {
 	if err != nil || strings.Count(string(b), "\n") != 6 || strings.Count(string(b), `"outcome":"attempt"`) != 3 {
 		t.Errorf("audit log: %v\n%s", err, b)
 	}
-	code, out, _ = applyCLI(t, "plan", "-detailed-exitcode", spec)
+	code, out, _ = applyCLI(t, "plan", "-detailed-exitcode", sp)
 	if code != 0 || !strings.Contains(out, "0 to add, 0 to change, 3 unchanged") {
 		t.Errorf("second plan: exit %d\n%s", code, out)
 	}
-	code, out, _ = applyCLI(t, "apply", "-auto-approve", "-audit-log", audit, spec)
+	code, out, _ = applyCLI(t, "apply", "-auto-approve", "-audit-log", audit, sp)
 	if code != 0 || !strings.Contains(out, "ok=3 changed=0") {
 		t.Errorf("second apply: exit %d\n%s", code, out)
 	}

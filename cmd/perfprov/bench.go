@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,24 +64,24 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if o.parallel < 0 {
 		return &usageError{msg: "-parallel must be at least 1"}
 	}
-	spec, err := loadSpec(env, path, &o.spec)
+	sp, err := loadSpec(env, path, &o.spec)
 	if err != nil {
 		return err
 	}
-	hosts, err := spec.Targets(o.spec.limitNames())
+	hosts, err := sp.Targets(o.spec.limitNames())
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
 	n := o.parallel
 	if n == 0 {
-		n = spec.Rollout.Parallel
+		n = sp.Rollout.Parallel
 	}
 	if n <= 0 {
 		n = defaultFactsParallel
 	}
 
 	start := benchNow().UTC()
-	reps, interrupted := benchHosts(ctx, env, spec, hosts, n, bench.Options{NonMember: o.nonMember})
+	reps, interrupted := benchHosts(ctx, env, sp, hosts, n, bench.Options{NonMember: o.nonMember})
 	if len(reps) == 0 && !interrupted {
 		fmt.Fprintln(env.stderr, "perfprov bench: no benchmark block targets these hosts")
 		return &exitError{code: exitFailure}
@@ -174,14 +175,14 @@ func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) 
 
 // benchHosts benchmarks every host, at most parallel at once, and returns the reports in host
 // order, then benchmark order. The benchmark only reads, so the first SIGINT cancels at once.
-func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.Host, parallel int, bo bench.Options) ([]*bench.HostReport, bool) {
+func benchHosts(ctx context.Context, env *cliEnv, sp *hcl.Spec, hosts []*spec.Host, parallel int, bo bench.Options) ([]*bench.HostReport, bool) {
 	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
 	opts := connectOptions(env)
 	perHost := make([][]*bench.HostReport, len(hosts))
-	eachHost(ctx, hosts, parallel, func(i int, h *hcl.Host) {
-		perHost[i] = benchHost(ctx, spec, h, opts, bo, stopped)
-	}, func(i int, h *hcl.Host) {
+	eachHost(ctx, hosts, parallel, func(i int, h *spec.Host) {
+		perHost[i] = benchHost(ctx, sp, h, opts, bo, stopped)
+	}, func(i int, h *spec.Host) {
 		perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), stopped)}
 	})
 	var out []*bench.HostReport
@@ -194,7 +195,7 @@ func benchHosts(ctx context.Context, env *cliEnv, spec *hcl.Spec, hosts []*hcl.H
 // benchHost connects, reads the host's facts (benchmarks may depend on them), evaluates the spec
 // for the host and runs each of its benchmarks on the one connection. A host with no benchmark
 // gives no report. A panic below (a bug) becomes this host's failure.
-func benchHost(ctx context.Context, spec *hcl.Spec, h *hcl.Host, opts connect.Options, bo bench.Options, stopped *atomic.Bool) (reps []*bench.HostReport) {
+func benchHost(ctx context.Context, sp *hcl.Spec, h *spec.Host, opts connect.Options, bo bench.Options, stopped *atomic.Bool) (reps []*bench.HostReport) {
 	defer func() {
 		if r := recover(); r != nil {
 			reps = []*bench.HostReport{benchFailed(h.Name, "", fmt.Errorf("internal error: %v", r), stopped)}
@@ -212,7 +213,7 @@ func benchHost(ctx context.Context, spec *hcl.Spec, h *hcl.Host, opts connect.Op
 	if err != nil {
 		return []*bench.HostReport{benchFailed(h.Name, "", err, stopped)}
 	}
-	hc, diags := spec.Evaluate(h.Name, f.Value())
+	hc, diags := sp.Evaluate(h.Name, f.Value())
 	if diags.HasErrors() {
 		return []*bench.HostReport{benchFailed(h.Name, "", errors.New("evaluating the spec: "+diags.Error()), stopped)}
 	}
@@ -259,17 +260,17 @@ func benchFailed(host, benchmark string, err error, stopped *atomic.Bool) *bench
 // whether a SIGINT stopped it. inSync says the run was a plan that found nothing to change (apply
 // without -auto-approve then stops before applying): its hosts planned without error count as
 // converged.
-func benchAfterApply(ctx context.Context, env *cliEnv, spec *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed, interrupted bool) {
+func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed, interrupted bool) {
 	type hostBench struct {
-		host    *hcl.Host
+		host    *spec.Host
 		names   []string // its benchmark blocks, known without facts
 		skipped string   // why it is not benchmarked
 	}
 	var targets []hostBench
-	var todo []*hcl.Host
+	var todo []*spec.Host
 	for _, h := range run.Hosts {
 		// Which blocks target a host does not depend on facts: an offline evaluation tells.
-		hc, _ := spec.Evaluate(h.Name, cty.DynamicVal)
+		hc, _ := sp.Evaluate(h.Name, cty.DynamicVal)
 		if hc == nil || len(hc.Benchmarks) == 0 {
 			continue
 		}
@@ -289,13 +290,13 @@ func benchAfterApply(ctx context.Context, env *cliEnv, spec *hcl.Spec, specPath 
 	}
 	n := parallel
 	if n <= 0 {
-		n = spec.Rollout.Parallel
+		n = sp.Rollout.Parallel
 	}
 	if n <= 0 {
 		n = defaultFactsParallel
 	}
 	start := benchNow().UTC()
-	done, stopped := benchHosts(ctx, env, spec, todo, n, bench.Options{NonMember: bench.DefaultNonMember})
+	done, stopped := benchHosts(ctx, env, sp, todo, n, bench.Options{NonMember: bench.DefaultNonMember})
 	byHost := map[string][]*bench.HostReport{}
 	for _, r := range done {
 		byHost[r.Host] = append(byHost[r.Host], r)

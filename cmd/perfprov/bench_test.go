@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -94,7 +95,7 @@ benchmark "counters" {
 func withBench(t *testing.T, fixtures map[string]string) {
 	t.Helper()
 	oldOpen, oldNow := benchOpen, benchNow
-	benchOpen = func(ctx context.Context, h *hcl.Host, opts connect.Options) (transport.Conn, error) {
+	benchOpen = func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error) {
 		f, ok := fixtures[h.Name]
 		if !ok {
 			return nil, fmt.Errorf("%s: dial tcp %s:22: connect: connection refused", h.Name, h.Address)
@@ -109,15 +110,15 @@ func withBench(t *testing.T, fixtures map[string]string) {
 	t.Cleanup(func() { benchOpen, benchNow = oldOpen, oldNow })
 }
 
-func benchDirs(t *testing.T) (spec, history string) {
+func benchDirs(t *testing.T) (sp, history string) {
 	t.Helper()
 	dir := t.TempDir()
-	spec = filepath.Join(dir, "spec")
-	os.Mkdir(spec, 0o755)
-	if err := os.WriteFile(filepath.Join(spec, "main.hcl"), []byte(benchSpec), 0o644); err != nil {
+	sp = filepath.Join(dir, "spec")
+	os.Mkdir(sp, 0o755)
+	if err := os.WriteFile(filepath.Join(sp, "main.hcl"), []byte(benchSpec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return spec, filepath.Join(dir, "history")
+	return sp, filepath.Join(dir, "history")
 }
 
 func benchEnv() (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
@@ -127,10 +128,10 @@ func benchEnv() (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
 
 func TestBenchCommandTable(t *testing.T) {
 	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
-	spec, hist := benchDirs(t)
+	sp, hist := benchDirs(t)
 	env, stdout, stderr := benchEnv()
 	html := filepath.Join(t.TempDir(), "report.html")
-	code := exitCode(runBench(context.Background(), env, []string{"-history", hist, "-html", html, spec}), env.stderr, "bench")
+	code := exitCode(runBench(context.Background(), env, []string{"-history", hist, "-html", html, sp}), env.stderr, "bench")
 	if code != exitFailure {
 		t.Errorf("exit %d, want 1 (vm-2 and down fail); stderr:\n%s", code, stderr)
 	}
@@ -158,9 +159,9 @@ func TestBenchCommandTable(t *testing.T) {
 
 func TestBenchCommandJSONAndLimit(t *testing.T) {
 	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
-	spec, hist := benchDirs(t)
+	sp, hist := benchDirs(t)
 	env, stdout, stderr := benchEnv()
-	code := exitCode(runBench(context.Background(), env, []string{"-json", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	code := exitCode(runBench(context.Background(), env, []string{"-json", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitOK {
 		t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr)
 	}
@@ -181,16 +182,16 @@ func TestBenchCommandJSONAndLimit(t *testing.T) {
 
 // TestBenchCompare: the typical case, a host that lost its capabilities after a package upgrade.
 func TestBenchCompare(t *testing.T) {
-	spec, hist := benchDirs(t)
+	sp, hist := benchDirs(t)
 	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
 	env, _, _ := benchEnv()
-	if code := exitCode(runBench(context.Background(), env, []string{"-limit", "vms", "-history", hist, spec}), env.stderr, "bench"); code != exitOK {
+	if code := exitCode(runBench(context.Background(), env, []string{"-limit", "vms", "-history", hist, sp}), env.stderr, "bench"); code != exitOK {
 		t.Fatalf("first run exit %d", code)
 	}
 	withBench(t, map[string]string{"vm-1": "good", "vm-2": "no-caps"})
 	benchNow = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }
 	env, stdout, _ := benchEnv()
-	code := exitCode(runBench(context.Background(), env, []string{"-compare", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	code := exitCode(runBench(context.Background(), env, []string{"-compare", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitFailure {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -214,9 +215,9 @@ func TestBenchCompare(t *testing.T) {
 
 func TestBenchBrokenConnection(t *testing.T) {
 	withBench(t, map[string]string{"vm-1": "BROKEN", "vm-2": "good"})
-	spec, hist := benchDirs(t)
+	sp, hist := benchDirs(t)
 	env, stdout, _ := benchEnv()
-	code := exitCode(runBench(context.Background(), env, []string{"-no-save", "-limit", "vms", "-history", hist, spec}), env.stderr, "bench")
+	code := exitCode(runBench(context.Background(), env, []string{"-no-save", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitFailure {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -248,8 +249,8 @@ func TestBenchUsage(t *testing.T) {
 // a failed verdict fails the apply.
 func TestBenchAfterApply(t *testing.T) {
 	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
-	spec, _ := benchDirs(t)
-	s, diags := hcl.Load(spec, hcl.LoadOptions{})
+	sp, _ := benchDirs(t)
+	s, diags := hcl.Load(sp, hcl.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -267,7 +268,7 @@ func TestBenchAfterApply(t *testing.T) {
 	}
 
 	env, stdout, _ := benchEnv()
-	failed, stopped := benchAfterApply(context.Background(), env, s, spec, run, false, 0, false)
+	failed, stopped := benchAfterApply(context.Background(), env, s, sp, run, false, 0, false)
 	if !failed || stopped {
 		t.Errorf("failed %v stopped %v, want a failure (vm-2 lost its caps)", failed, stopped)
 	}
@@ -294,7 +295,7 @@ func TestBenchAfterApply(t *testing.T) {
 	// -json: one "benchmark" event per host report, fields at the top level.
 	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "good"})
 	env, stdout, _ = benchEnv()
-	failed, _ = benchAfterApply(context.Background(), env, s, spec, run, true, 0, false)
+	failed, _ = benchAfterApply(context.Background(), env, s, sp, run, true, 0, false)
 	if failed {
 		t.Error("no host fails now")
 	}
@@ -322,7 +323,7 @@ func TestBenchAfterApply(t *testing.T) {
 		}
 	}
 	env, stdout, _ = benchEnv()
-	if failed, _ := benchAfterApply(context.Background(), env, s, spec, run, false, 0, true); failed || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
+	if failed, _ := benchAfterApply(context.Background(), env, s, sp, run, false, 0, true); failed || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
 		t.Errorf("in sync: failed %v\n%s", failed, stdout)
 	}
 }
@@ -332,19 +333,19 @@ func TestBenchAfterApply(t *testing.T) {
 func TestBenchHostUsesSpecCapsAndFacts(t *testing.T) {
 	withBench(t, map[string]string{"vm-1": "good"})
 	dir := t.TempDir()
-	spec := benchSpec + `
+	sp := benchSpec + `
 resource "capabilities" "perf" {
   path = "/opt/perf/bin/perf"
   caps = ["cap_perfmon", "cap_sys_ptrace", "cap_syslog", "cap_ipc_lock"]
 }
 `
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(spec), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(sp), 0o644)
 	s, diags := hcl.Load(dir, hcl.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
 	env, _, _ := benchEnv()
-	reps, _ := benchHosts(context.Background(), env, s, []*hcl.Host{s.Host("vm-1")}, 1, bench.Options{NonMember: "nobody"})
+	reps, _ := benchHosts(context.Background(), env, s, []*spec.Host{s.Host("vm-1")}, 1, bench.Options{NonMember: "nobody"})
 	if len(reps) != 1 {
 		t.Fatalf("%d reports", len(reps))
 	}

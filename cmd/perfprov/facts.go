@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"slices"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -53,17 +53,17 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	if *parallel < 0 {
 		return &usageError{msg: "-parallel must be at least 1"}
 	}
-	spec, err := loadSpec(env, path, &f)
+	sp, err := loadSpec(env, path, &f)
 	if err != nil {
 		return err
 	}
-	hosts, err := spec.Targets(f.limitNames())
+	hosts, err := sp.Targets(f.limitNames())
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
 	n := *parallel
 	if n == 0 {
-		n = spec.Rollout.Parallel
+		n = sp.Rollout.Parallel
 	}
 	if n <= 0 {
 		n = defaultFactsParallel
@@ -89,7 +89,7 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 // gatherFacts asks every host for its facts, at most parallel at once, and returns one row per
 // host in the order given. Facts are read-only, so the first SIGINT (env.interrupted) cancels the
 // work in flight at once; interrupted reports that it happened.
-func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel int) (rows []factsRow, interrupted bool) {
+func gatherFacts(ctx context.Context, env *cliEnv, hosts []*spec.Host, parallel int) (rows []factsRow, interrupted bool) {
 	ctx, cancel, stopped := cancelOnInterrupt(ctx, env)
 	defer cancel()
 
@@ -99,9 +99,9 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 	cache, save := openPerfCache(env, "facts")
 	defer save()
 	rows = make([]factsRow, len(hosts))
-	eachHost(ctx, hosts, parallel, func(i int, h *hcl.Host) {
+	eachHost(ctx, hosts, parallel, func(i int, h *spec.Host) {
 		rows[i] = hostFacts(ctx, h, opts, cache, stopped)
-	}, func(i int, h *hcl.Host) {
+	}, func(i int, h *spec.Host) {
 		rows[i] = factsFailed(h.Name, ctx.Err(), stopped)
 	})
 	return rows, stopped.Load()
@@ -109,7 +109,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*hcl.Host, parallel i
 
 // hostFacts connects to one host and gathers its facts. A panic below (a bug) becomes this host's
 // error rather than the end of every host's run.
-func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, cache *facts.PerfCache, stopped *atomic.Bool) (row factsRow) {
+func hostFacts(ctx context.Context, h *spec.Host, opts connect.Options, cache *facts.PerfCache, stopped *atomic.Bool) (row factsRow) {
 	defer func() {
 		if r := recover(); r != nil {
 			row = factsRow{Host: h.Name, Error: fmt.Sprintf("%s: internal error: %v", h.Name, r)}
@@ -134,7 +134,7 @@ func hostFacts(ctx context.Context, h *hcl.Host, opts connect.Options, cache *fa
 
 // factsCacheKey names a host in the perf version cache: a spec host name may be reused for
 // another machine, so its address is part of the key.
-func factsCacheKey(h *hcl.Host) string {
+func factsCacheKey(h *spec.Host) string {
 	if h.Conn.Type == "local" {
 		return "local " + h.Name
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -17,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -70,7 +70,7 @@ func fixture(t *testing.T, name string) []byte {
 }
 
 // withFactsOpen replaces how hosts are connected to for the duration of the test.
-func withFactsOpen(t *testing.T, open func(ctx context.Context, h *hcl.Host, opts connect.Options) (transport.Conn, error)) {
+func withFactsOpen(t *testing.T, open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)) {
 	t.Helper()
 	old := factsOpen
 	factsOpen = open
@@ -91,13 +91,13 @@ func TestGatherFactsOrderParallelFailures(t *testing.T) {
 		"arm": fixture(t, "debian12-arm64-pmuv3"),
 		"bad": fixture(t, "bad-truncated"),
 	}
-	var hosts []*hcl.Host
+	var hosts []*spec.Host
 	for i := 0; i < 12; i++ {
 		name := []string{"deb", "ubu", "arm", "bad", "down"}[i%5] + strconv.Itoa(i)
-		hosts = append(hosts, &hcl.Host{Name: name})
+		hosts = append(hosts, &spec.Host{Name: name})
 	}
 	var inFlight, most, closed atomic.Int32
-	withFactsOpen(t, func(ctx context.Context, h *hcl.Host, _ connect.Options) (transport.Conn, error) {
+	withFactsOpen(t, func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {
@@ -150,12 +150,12 @@ func TestGatherFactsOrderParallelFailures(t *testing.T) {
 // TestGatherFactsInterrupt: the first SIGINT cancels the work in flight at once (facts change
 // nothing), every host not done says so, and the run reports the interruption.
 func TestGatherFactsInterrupt(t *testing.T) {
-	withFactsOpen(t, func(ctx context.Context, h *hcl.Host, _ connect.Options) (transport.Conn, error) {
+	withFactsOpen(t, func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
 		return &fakeFactsConn{name: h.Name, block: true}, nil
 	})
-	var hosts []*hcl.Host
+	var hosts []*spec.Host
 	for i := 0; i < 5; i++ {
-		hosts = append(hosts, &hcl.Host{Name: "h" + strconv.Itoa(i)})
+		hosts = append(hosts, &spec.Host{Name: "h" + strconv.Itoa(i)})
 	}
 	env, _, _ := testEnv()
 	sigint := make(chan struct{})

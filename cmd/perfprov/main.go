@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"os"
 	"os/signal"
@@ -16,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 // Exit codes.
@@ -189,7 +188,7 @@ func cancelOnInterrupt(ctx context.Context, env *cliEnv) (context.Context, conte
 
 // eachHost runs work for every host, at most parallel at once. A host that has not started when
 // ctx ends gets notStarted instead (with ctx's error), so every index is filled either way.
-func eachHost(ctx context.Context, hosts []*hcl.Host, parallel int, work, notStarted func(i int, h *hcl.Host)) {
+func eachHost(ctx context.Context, hosts []*spec.Host, parallel int, work, notStarted func(i int, h *spec.Host)) {
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
 	for i, h := range hosts {

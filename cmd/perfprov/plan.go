@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"sort"
 	"strconv"
@@ -31,7 +32,7 @@ type planOptions struct {
 
 // planOnline runs a plan against the hosts. The engine sets it from its own file; it is nil in
 // builds without the engine.
-var planOnline func(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOptions) error
+var planOnline func(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOptions) error
 
 // Placeholders for values plan -offline cannot show.
 const (
@@ -60,7 +61,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	if *offline && *detailed {
 		return &usageError{msg: "-detailed-exitcode needs an online plan: -offline compares nothing"}
 	}
-	spec, err := loadSpec(env, path, &f)
+	sp, err := loadSpec(env, path, &f)
 	if err != nil {
 		return err
 	}
@@ -69,9 +70,9 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 		if planOnline == nil {
 			return errors.New("online plan is not available in this build; use plan -offline to see the resolved spec")
 		}
-		return planOnline(ctx, env, spec, opts)
+		return planOnline(ctx, env, sp, opts)
 	}
-	return planOffline(env, spec, opts)
+	return planOffline(env, sp, opts)
 }
 
 // offlineHost is one host's part of plan -offline -json.
@@ -107,22 +108,22 @@ type offlineBenchmark struct {
 	Repeat                  int      `json:"repeat"`
 }
 
-func planOffline(env *cliEnv, spec *hcl.Spec, opts planOptions) error {
-	hosts, err := spec.Targets(opts.Limit)
+func planOffline(env *cliEnv, sp *hcl.Spec, opts planOptions) error {
+	hosts, err := sp.Targets(opts.Limit)
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	var configs []*hcl.HostConfig
+	var configs []*spec.HostConfig
 	var diags hcl2.Diagnostics
 	for _, h := range hosts {
-		hc, d := spec.Evaluate(h.Name, cty.DynamicVal)
+		hc, d := sp.Evaluate(h.Name, cty.DynamicVal)
 		diags = append(diags, d...)
 		if hc != nil {
 			configs = append(configs, hc)
 		}
 	}
 	if len(diags) > 0 {
-		hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
+		hcl.WriteDiagnostics(env.stderr, diags, sp.Files(), useColor(env))
 	}
 	if diags.HasErrors() {
 		return &exitError{code: exitFailure}
@@ -151,7 +152,7 @@ func planOffline(env *cliEnv, spec *hcl.Spec, opts planOptions) error {
 	return nil
 }
 
-func writeHostHeader(w io.Writer, h *hcl.Host) {
+func writeHostHeader(w io.Writer, h *spec.Host) {
 	where := h.Address
 	if h.Conn.Type == "local" {
 		where = "local"
@@ -170,7 +171,7 @@ func writeHostHeader(w io.Writer, h *hcl.Host) {
 	fmt.Fprintln(w, line+")")
 }
 
-func writeResource(w io.Writer, n int, r *hcl.Resource) {
+func writeResource(w io.Writer, n int, r *spec.Resource) {
 	fmt.Fprintf(w, "  %d. %s\n", n, r.Addr)
 	var names []string
 	width := 0
@@ -196,7 +197,7 @@ func writeResource(w io.Writer, n int, r *hcl.Resource) {
 	}
 }
 
-func writeBenchmark(w io.Writer, b *hcl.Benchmark) {
+func writeBenchmark(w io.Writer, b *spec.Benchmark) {
 	perf, runAs := b.Perf, b.RunAs
 	if perf == "" {
 		perf = unknownText
@@ -260,14 +261,14 @@ func renderValue(v cty.Value, cont string) string {
 	return unknownText
 }
 
-func writeOfflineJSON(w io.Writer, configs []*hcl.HostConfig) error {
+func writeOfflineJSON(w io.Writer, configs []*spec.HostConfig) error {
 	doc := struct {
 		Offline bool          `json:"offline"`
 		Hosts   []offlineHost `json:"hosts"`
 	}{Offline: true, Hosts: []offlineHost{}}
 	for _, hc := range configs {
 		h := hc.Host
-		oh := offlineHost{Name: h.Name, Address: h.Address, Port: h.Port, User: h.Conn.User, Type: h.Conn.Type,
+		oh := offlineHost{Name: h.Name, Address: h.Address, Port: h.Port, User: h.Conn.User, Type: string(h.Conn.Type),
 			Groups: append([]string{}, h.Groups...), Resources: []offlineResource{}}
 		for _, r := range hc.Resources {
 			or := offlineResource{Address: r.Addr, Type: r.Type, Name: r.Name, Module: r.Module,

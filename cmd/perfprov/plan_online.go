@@ -12,14 +12,14 @@ func init() { planOnline = runPlanOnline }
 
 // runPlanOnline connects to the targeted hosts, reads them and prints what apply would change.
 // With -detailed-exitcode: 0 nothing to change, 2 changes, 1 errors.
-func runPlanOnline(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOptions) error {
-	hosts, err := spec.Targets(opts.Limit)
+func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOptions) error {
+	hosts, err := sp.Targets(opts.Limit)
 	if err != nil {
 		return err
 	}
 	cache, saveCache := openPerfCache(env, "plan")
 	defer saveCache()
-	eo := engineOptions(env, spec, opts.Parallel, cache)
+	eo := engineOptions(env, sp, opts.Parallel, cache)
 	eo.CloseAfterPlan = true
 	if opts.JSON {
 		var out = newApplyOutput(env, true)
@@ -29,7 +29,7 @@ func runPlanOnline(ctx context.Context, env *cliEnv, spec *hcl.Spec, opts planOp
 			}
 		}
 	}
-	run := engine.Plan(ctx, spec, hosts, eo)
+	run := engine.Plan(ctx, sp, hosts, eo)
 	defer run.Close()
 	if opts.JSON {
 		writeJSONLine(env.stdout, struct {

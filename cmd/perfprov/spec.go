@@ -58,14 +58,14 @@ func specPath(fs *flag.FlagSet) (string, error) {
 // a spec with errors returns exitError 1 after printing them. Warnings are printed and loading
 // goes on.
 func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
-	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 	if len(diags) > 0 {
-		hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
+		hcl.WriteDiagnostics(env.stderr, diags, sp.Files(), useColor(env))
 	}
 	if diags.HasErrors() {
 		return nil, &exitError{code: exitFailure}
 	}
-	return spec, nil
+	return sp, nil
 }
 
 // useColor reports whether output to stderr may use ANSI colours (never with NO_COLOR).

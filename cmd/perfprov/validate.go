@@ -35,14 +35,14 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 	if !diags.HasErrors() {
 		// The rules plan applies to each resource, for every host whose values are known.
-		diags = append(diags, checkResources(spec)...)
+		diags = append(diags, checkResources(sp)...)
 	}
 	errs, warns := countDiags(diags)
 	if f.json {
-		res := validateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, spec.Files())}
+		res := validateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, sp.Files())}
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
@@ -51,11 +51,11 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	} else {
 		if len(diags) > 0 {
-			hcl.WriteDiagnostics(env.stderr, diags, spec.Files(), useColor(env))
+			hcl.WriteDiagnostics(env.stderr, diags, sp.Files(), useColor(env))
 		}
 		if errs == 0 {
 			fmt.Fprintf(env.stdout, "Success! The spec is valid: %s, %s.\n",
-				plural(len(spec.Hosts), "host", "hosts"), plural(spec.ResourceCount(), "resource", "resources"))
+				plural(len(sp.Hosts), "host", "hosts"), plural(sp.ResourceCount(), "resource", "resources"))
 		} else {
 			fmt.Fprintf(env.stderr, "The spec has %s.\n", plural(errs, "error", "errors"))
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,8 +32,8 @@ func (refuseTransport) RoundTrip(*http.Request) (*http.Response, error) { return
 // every host of the spec, evaluated without facts. A resource with an attribute known only after
 // facts is left to plan. Each problem is reported once, at the resource block, naming the hosts
 // it happens for when it is not all of them.
-func checkResources(spec *hcl.Spec) hcl2.Diagnostics {
-	hosts := spec.Hosts
+func checkResources(sp *hcl.Spec) hcl2.Diagnostics {
+	hosts := sp.Hosts
 	if len(hosts) > maxValidatedHosts {
 		hosts = hosts[:maxValidatedHosts]
 	}
@@ -49,7 +50,7 @@ func checkResources(spec *hcl.Spec) hcl2.Diagnostics {
 	var keys []key
 	perHost := map[key][]string{}
 	for _, h := range hosts {
-		hc, diags := spec.Evaluate(h.Name, cty.DynamicVal)
+		hc, diags := sp.Evaluate(h.Name, cty.DynamicVal)
 		if diags.HasErrors() || hc == nil {
 			continue // Load has reported it
 		}
@@ -72,7 +73,7 @@ func checkResources(spec *hcl.Spec) hcl2.Diagnostics {
 }
 
 // checkResource prepares r as plan does and turns a refusal into a diagnostic at its block.
-func checkResource(r *hcl.Resource, env *resource.Env) *hcl2.Diagnostic {
+func checkResource(r *spec.Resource, env *resource.Env) *hcl2.Diagnostic {
 	for _, v := range r.Attrs {
 		if v != cty.NilVal && !v.IsWhollyKnown() {
 			return nil
@@ -92,7 +93,7 @@ func checkResource(r *hcl.Resource, env *resource.Env) *hcl2.Diagnostic {
 }
 
 // redactSensitive replaces the values of r's sensitive string attributes in msg, raw or quoted.
-func redactSensitive(msg string, r *hcl.Resource) string {
+func redactSensitive(msg string, r *spec.Resource) string {
 	for name, sensitive := range r.Sensitive {
 		v, ok := r.Attrs[name]
 		if !sensitive || !ok || v == cty.NilVal || v.IsNull() {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,11 +16,11 @@ import (
 // engine.Options.NewResource defaults to), or "" when it prepares.
 func planCause(t *testing.T, path, host, addr string) string {
 	t.Helper()
-	spec, diags := hcl.Load(path, hcl.LoadOptions{})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{})
 	if diags.HasErrors() {
 		t.Fatalf("load %s: %v", path, diags)
 	}
-	hc, diags := spec.Evaluate(host, cty.DynamicVal)
+	hc, diags := sp.Evaluate(host, cty.DynamicVal)
 	if diags.HasErrors() {
 		t.Fatalf("evaluate %s: %v", host, diags)
 	}
@@ -78,7 +79,7 @@ func TestValidateResourceRulesUnknown(t *testing.T) {
 }
 
 func TestValidateResourceRulesSensitive(t *testing.T) {
-	r := &hcl.Resource{Addr: "sysctl.s", Type: "sysctl",
+	r := &spec.Resource{Addr: "sysctl.s", Type: "sysctl",
 		Attrs:     map[string]cty.Value{"value": cty.StringVal("secret\nline")},
 		Sensitive: map[string]bool{"value": true}}
 	for _, tc := range []struct{ msg, want string }{

@@ -165,9 +165,9 @@ func (e *labEnv) perfprovEnv(t testing.TB, env []string, args ...string) cliResu
 }
 
 // benchJSON runs perfprov bench -json and returns the reports by host.
-func (e *labEnv) benchJSON(t *testing.T, spec string, args ...string) (map[string]*HostReport, cliResult) {
+func (e *labEnv) benchJSON(t *testing.T, sp string, args ...string) (map[string]*HostReport, cliResult) {
 	t.Helper()
-	res := e.perfprov(t, append(append([]string{"bench", "-json", "-inventory", e.inv, "-history", e.history}, args...), spec)...)
+	res := e.perfprov(t, append(append([]string{"bench", "-json", "-inventory", e.inv, "-history", e.history}, args...), sp)...)
 	reps := map[string]*HostReport{}
 	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
 		var r HostReport

@@ -2,13 +2,12 @@ package bench
 
 import (
 	"context"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 // TestRunOnThisMachine runs the real on-host procedure on this machine, as root switching to
@@ -83,7 +82,7 @@ func TestRunOnThisMachine(t *testing.T) {
 		if member == "daemon" {
 			nonMember = "nobody"
 		}
-		b := &hcl.Benchmark{Name: "local", RunAs: member, Perf: perf, RequireHardwareCounters: require, Repeat: 1}
+		b := &spec.Benchmark{Name: "local", RunAs: member, Perf: perf, RequireHardwareCounters: require, Repeat: 1}
 		rep, err := Run(context.Background(), &localConn{host: "localhost"}, b, Options{NonMember: nonMember})
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +159,7 @@ func TestRunOnThisMachine(t *testing.T) {
 		}
 	})
 	t.Run("root refused", func(t *testing.T) {
-		b := &hcl.Benchmark{Name: "local", RunAs: "root", Perf: srcPerf}
+		b := &spec.Benchmark{Name: "local", RunAs: "root", Perf: srcPerf}
 		if _, err := Run(context.Background(), &localConn{host: "localhost"}, b, Options{}); err == nil || !strings.Contains(err.Error(), "run_as is root") {
 			t.Errorf("err = %v", err)
 		}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -52,7 +52,7 @@ var (
 
 // Expect returns the expectations of a benchmark block with its defaults applied, after checking
 // the values that reach the host.
-func Expect(b *hcl.Benchmark, opts Options) (Expectations, error) {
+func Expect(b *spec.Benchmark, opts Options) (Expectations, error) {
 	x := Expectations{
 		Events:                  b.Events,
 		RequireHardwareCounters: b.RequireHardwareCounters,
@@ -105,7 +105,7 @@ func Expect(b *hcl.Benchmark, opts Options) (Expectations, error) {
 // Run runs the benchmark on the host behind conn: one script as the member (b.RunAs, never
 // root) and, at the same time, one probe as a non-member. Transport failures are errors; every
 // finding on the host, including a benchmark that cannot start as the member, is in the report.
-func Run(ctx context.Context, conn transport.Conn, b *hcl.Benchmark, opts Options) (*HostReport, error) {
+func Run(ctx context.Context, conn transport.Conn, b *spec.Benchmark, opts Options) (*HostReport, error) {
 	x, err := Expect(b, opts)
 	if err != nil {
 		return nil, &Error{Host: conn.Host(), Benchmark: b.Name, Err: err}

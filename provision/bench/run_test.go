@@ -1,30 +1,29 @@
 package bench
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 func TestExpect(t *testing.T) {
 	tests := []struct {
-		b       hcl.Benchmark
+		b       spec.Benchmark
 		opts    Options
 		wantErr string
 	}{
-		{hcl.Benchmark{RunAs: "alice"}, Options{}, ""},
-		{hcl.Benchmark{RunAs: ""}, Options{}, "run_as is not set"},
-		{hcl.Benchmark{RunAs: "root"}, Options{}, "run_as is root"},
-		{hcl.Benchmark{RunAs: "al ice"}, Options{}, "not a valid user name"},
-		{hcl.Benchmark{RunAs: "alice"}, Options{NonMember: "alice"}, "is the member itself"},
-		{hcl.Benchmark{RunAs: "alice"}, Options{NonMember: "$(x)"}, "not a valid user name"},
-		{hcl.Benchmark{RunAs: "alice", Perf: "/opt/perf\n"}, Options{}, "newline"},
-		{hcl.Benchmark{RunAs: "alice", Tolerance: 1.5}, Options{}, "100% or more"},
-		{hcl.Benchmark{RunAs: "alice", Repeat: 101}, Options{}, "repeat 101 out of range"},
-		{hcl.Benchmark{RunAs: "alice", Events: []string{"cycles", "x y"}}, Options{}, `event "x y"`},
-		{hcl.Benchmark{RunAs: "alice", Events: []string{"cpu/event=0x3c,umask=0/", "cycles:u", "sched:sched_switch"}}, Options{}, ""},
+		{spec.Benchmark{RunAs: "alice"}, Options{}, ""},
+		{spec.Benchmark{RunAs: ""}, Options{}, "run_as is not set"},
+		{spec.Benchmark{RunAs: "root"}, Options{}, "run_as is root"},
+		{spec.Benchmark{RunAs: "al ice"}, Options{}, "not a valid user name"},
+		{spec.Benchmark{RunAs: "alice"}, Options{NonMember: "alice"}, "is the member itself"},
+		{spec.Benchmark{RunAs: "alice"}, Options{NonMember: "$(x)"}, "not a valid user name"},
+		{spec.Benchmark{RunAs: "alice", Perf: "/opt/perf\n"}, Options{}, "newline"},
+		{spec.Benchmark{RunAs: "alice", Tolerance: 1.5}, Options{}, "100% or more"},
+		{spec.Benchmark{RunAs: "alice", Repeat: 101}, Options{}, "repeat 101 out of range"},
+		{spec.Benchmark{RunAs: "alice", Events: []string{"cycles", "x y"}}, Options{}, `event "x y"`},
+		{spec.Benchmark{RunAs: "alice", Events: []string{"cpu/event=0x3c,umask=0/", "cycles:u", "sched:sched_switch"}}, Options{}, ""},
 	}
 	for _, tt := range tests {
 		x, err := Expect(&tt.b, tt.opts)
@@ -39,7 +38,7 @@ func TestExpect(t *testing.T) {
 		}
 		_ = x
 	}
-	x, _ := Expect(&hcl.Benchmark{RunAs: "alice"}, Options{})
+	x, _ := Expect(&spec.Benchmark{RunAs: "alice"}, Options{})
 	if len(x.Events) != 6 || x.Tolerance != 0.01 || x.Iterations != DefaultIterations || x.NonMember != "nobody" {
 		t.Errorf("defaults: %+v", x)
 	}

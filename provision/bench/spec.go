@@ -2,12 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"path"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 // SpecCaps returns the capability set the spec applies to the benchmark's perf binary: the caps
@@ -16,7 +15,7 @@ import (
 // is not failed for it, and a set that differs from the spec's is. found is false when no
 // capabilities resource targets that path (b.Perf a bare name, or perf set up by other means):
 // the expected set then follows the kernel (PerfmonCaps, or SysAdminCaps before Linux 5.8).
-func SpecCaps(hc *hcl.HostConfig, b *hcl.Benchmark) (caps CapMask, found bool, err error) {
+func SpecCaps(hc *spec.HostConfig, b *spec.Benchmark) (caps CapMask, found bool, err error) {
 	if hc == nil || b == nil || !strings.HasPrefix(b.Perf, "/") {
 		return 0, false, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io/fs"
 	"os"
 	"os/user"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/kevinburke/ssh_config"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -31,7 +31,7 @@ type Options struct {
 	SSHConfigPath string
 	// Hosts are the spec's hosts, so that a jump hop may name one (and use its address, port,
 	// user and keys). Optional.
-	Hosts []*hcl.Host
+	Hosts []*spec.Host
 	// HomeDir replaces the controller user's home directory (for ~ and the default identity and
 	// known_hosts files). "": the real one.
 	HomeDir string
@@ -46,7 +46,7 @@ type Options struct {
 }
 
 // Open connects to h. Errors name the host and the cause in one line.
-func Open(ctx context.Context, h *hcl.Host, opts Options) (transport.Conn, error) {
+func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, error) {
 	r, err := newResolver(h, opts)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func Open(ctx context.Context, h *hcl.Host, opts Options) (transport.Conn, error
 }
 
 // Resolve returns the SSH settings Open would dial h with: the spec merged with ssh_config.
-func Resolve(h *hcl.Host, opts Options) (transport.SSHConfig, error) {
+func Resolve(h *spec.Host, opts Options) (transport.SSHConfig, error) {
 	r, err := newResolver(h, opts)
 	if err != nil {
 		return transport.SSHConfig{}, err
@@ -93,14 +93,14 @@ type becomeSettings struct {
 }
 
 type resolver struct {
-	h       *hcl.Host
+	h       *spec.Host
 	opts    Options
 	getenv  func(string) string
 	home    string
 	configs []*ssh_config.Config
 }
 
-func newResolver(h *hcl.Host, opts Options) (*resolver, error) {
+func newResolver(h *spec.Host, opts Options) (*resolver, error) {
 	r := &resolver{h: h, opts: opts, getenv: opts.Getenv, home: opts.HomeDir}
 	if r.getenv == nil {
 		r.getenv = os.Getenv
@@ -192,12 +192,24 @@ func (r *resolver) localUser() string {
 	return r.getenv("USER")
 }
 
+// hostKeyMode is the transport's mode for the spec's host_key_checking ("" when the spec leaves
+// it to ~/.ssh/config).
+func hostKeyMode(c spec.HostKeyChecking) string {
+	switch c {
+	case spec.HostKeyStrict:
+		return transport.HostKeyStrict
+	case spec.HostKeyAcceptNew:
+		return transport.HostKeyAcceptNew
+	}
+	return ""
+}
+
 func (r *resolver) become() (becomeSettings, error) {
 	c := r.h.Conn
 	switch c.Become {
-	case "none":
+	case spec.BecomeNone:
 		return becomeSettings{none: true}, nil
-	case "", "sudo":
+	case spec.BecomeDefault, spec.BecomeSudo:
 	default:
 		return becomeSettings{}, fmt.Errorf("%s: become %q: want \"sudo\" or \"none\"", r.h.Name, c.Become)
 	}
@@ -221,7 +233,7 @@ func (r *resolver) wrap(c transport.Conn, login string, b becomeSettings) transp
 
 // endpoint resolves one SSH server named alias, with spec values (port, user, keys) overriding
 // ssh_config's.
-func (r *resolver) endpoint(alias string, port int, userName string, conn hcl.Connection) (transport.Endpoint, error) {
+func (r *resolver) endpoint(alias string, port int, userName string, conn spec.Connection) (transport.Endpoint, error) {
 	host := r.get(alias, "HostName")
 	if host == "" {
 		host = alias
@@ -279,7 +291,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn hcl.Co
 	}
 
 	// HashKnownHosts yes (Debian's /etc/ssh/ssh_config has it) hashes the names accept-new writes.
-	keys := transport.HostKeyPolicy{Mode: conn.HostKeyChecking, HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
+	keys := transport.HostKeyPolicy{Mode: hostKeyMode(conn.HostKeyChecking), HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
 	switch {
 	case conn.KnownHosts != "":
 		keys.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}
@@ -433,7 +445,7 @@ func (r *resolver) hop(s string) (transport.Endpoint, error) {
 	}
 	// The target's connection settings that are not per host (keys, known_hosts, checking) apply
 	// to its hops too, unless ssh_config says otherwise for the hop.
-	conn := hcl.Connection{
+	conn := spec.Connection{
 		IdentityFiles:   r.h.Conn.IdentityFiles,
 		KnownHosts:      r.h.Conn.KnownHosts,
 		HostKeyChecking: r.h.Conn.HostKeyChecking,

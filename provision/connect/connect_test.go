@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,7 +12,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
@@ -39,7 +39,7 @@ func TestResolve(t *testing.T) {
 	bastion := hop{"10.9.9.9", "jumper", 22, []string{"/home/me/.ssh/bastion_key"}, []string{"/home/me/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"}, "strict"}
 	tests := []struct {
 		name     string
-		host     hcl.Host
+		host     spec.Host
 		sshCfg   string
 		env      map[string]string
 		want     hop
@@ -47,27 +47,27 @@ func TestResolve(t *testing.T) {
 		timeout  time.Duration
 		wantErr  string
 	}{
-		{name: "ssh_config alias", host: hcl.Host{Name: "l1", Address: "lab1"},
+		{name: "ssh_config alias", host: spec.Host{Name: "l1", Address: "lab1"},
 			want:    hop{"10.1.0.1", "alice", 2201, []string{"/home/me/.ssh/lab_key", "/home/me/.ssh/other_alice"}, []string{"/home/me/.ssh/lab_known_hosts", "/etc/lab_known_hosts"}, "accept-new"},
 			timeout: 7 * time.Second},
-		{name: "spec wins", host: hcl.Host{Name: "l1", Address: "lab1", Port: 2022, Conn: hcl.Connection{
+		{name: "spec wins", host: spec.Host{Name: "l1", Address: "lab1", Port: 2022, Conn: spec.Connection{
 			User: "root", IdentityFiles: []string{"~/k"}, KnownHosts: "/kh", HostKeyChecking: "strict", Timeout: time.Second}},
 			want: hop{"10.1.0.1", "root", 2022, []string{"/home/me/k"}, []string{"/kh"}, "strict"}, timeout: time.Second},
-		{name: "pattern and multi-hop ProxyJump", host: hcl.Host{Name: "db", Address: "db.lab"},
+		{name: "pattern and multi-hop ProxyJump", host: spec.Host{Name: "db", Address: "db.lab"},
 			want:     hop{"db.lab", "bob", 22, defaultKeys, defaultKnown, "strict"},
 			wantJump: []hop{bastion, {"hop2", "carol", 2222, defaultKeys, defaultKnown, "strict"}}},
-		{name: "ProxyJump none", host: hcl.Host{Name: "d", Address: "direct.lab"},
+		{name: "ProxyJump none", host: spec.Host{Name: "d", Address: "direct.lab"},
 			want: hop{"direct.lab", "bob", 22, defaultKeys, defaultKnown, "strict"}},
-		{name: "spec jump wins, names a spec host", host: hcl.Host{Name: "db", Address: "db.lab", Conn: hcl.Connection{Jump: []string{"gw", "[10.0.0.7]:2200"}}},
+		{name: "spec jump wins, names a spec host", host: spec.Host{Name: "db", Address: "db.lab", Conn: spec.Connection{Jump: []string{"gw", "[10.0.0.7]:2200"}}},
 			want:     hop{"db.lab", "bob", 22, defaultKeys, defaultKnown, "strict"},
 			wantJump: []hop{{"192.0.2.1", "gwuser", 2022, defaultKeys, defaultKnown, "strict"}, {"10.0.0.7", "me", 2200, defaultKeys, defaultKnown, "strict"}}},
-		{name: "StrictHostKeyChecking no is accept-new", host: hcl.Host{Name: "s", Address: "strict-no"},
+		{name: "StrictHostKeyChecking no is accept-new", host: spec.Host{Name: "s", Address: "strict-no"},
 			want: hop{"strict-no", "me", 22, defaultKeys, defaultKnown, "accept-new"}},
-		{name: "no ssh config", host: hcl.Host{Name: "l1", Address: "lab1"}, sshCfg: "none",
+		{name: "no ssh config", host: spec.Host{Name: "l1", Address: "lab1"}, sshCfg: "none",
 			want: hop{"lab1", "me", 22, defaultKeys, defaultKnown, "strict"}},
-		{name: "password env unset", host: hcl.Host{Name: "l1", Address: "lab1", Conn: hcl.Connection{PasswordEnv: "LAB_PW"}},
+		{name: "password env unset", host: spec.Host{Name: "l1", Address: "lab1", Conn: spec.Connection{PasswordEnv: "LAB_PW"}},
 			wantErr: "l1: password_env names LAB_PW, which is not set"},
-		{name: "missing ssh config file", host: hcl.Host{Name: "l1", Address: "lab1"}, sshCfg: "testdata/nope", wantErr: "l1: ssh config: "},
+		{name: "missing ssh config file", host: spec.Host{Name: "l1", Address: "lab1"}, sshCfg: "testdata/nope", wantErr: "l1: ssh config: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestResolve(t *testing.T) {
 			}
 			opts := Options{SSHConfigPath: path, HomeDir: "/home/me", LocalUser: "me",
 				Getenv: func(k string) string { return tt.env[k] },
-				Hosts:  []*hcl.Host{{Name: "gw", Address: "192.0.2.1", Port: 2022, Conn: hcl.Connection{User: "gwuser"}}}}
+				Hosts:  []*spec.Host{{Name: "gw", Address: "192.0.2.1", Port: 2022, Conn: spec.Connection{User: "gwuser"}}}}
 			got, err := Resolve(&tt.host, opts)
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
@@ -144,7 +144,7 @@ func TestOpenProxyJump(t *testing.T) {
 	f.Close()
 
 	opts := Options{SSHConfigPath: cfgPath, HomeDir: dir, Getenv: func(string) string { return "" }}
-	h := &hcl.Host{Name: "lab1", Address: "lab1", Conn: hcl.Connection{Type: "ssh"}}
+	h := &spec.Host{Name: "lab1", Address: "lab1", Conn: spec.Connection{Type: "ssh"}}
 	c, err := Open(context.Background(), h, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestOpenProxyJump(t *testing.T) {
 }
 
 func TestOpenLocal(t *testing.T) {
-	h := &hcl.Host{Name: "controller", Conn: hcl.Connection{Type: "local", Become: "none"}}
+	h := &spec.Host{Name: "controller", Conn: spec.Connection{Type: "local", Become: "none"}}
 	c, err := Open(context.Background(), h, Options{SSHConfigPath: "none"})
 	if err != nil {
 		t.Fatal(err)
@@ -199,13 +199,13 @@ func TestOpenLocal(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		host hcl.Host
+		host spec.Host
 		want string
 	}{
-		{"bad type", hcl.Host{Name: "h", Address: "127.0.0.1", Conn: hcl.Connection{Type: "telnet"}}, `h: connection type "telnet"`},
-		{"bad become", hcl.Host{Name: "h", Address: "127.0.0.1", Conn: hcl.Connection{Become: "su"}}, `h: become "su"`},
-		{"become password unset", hcl.Host{Name: "h", Address: "127.0.0.1", Conn: hcl.Connection{BecomePasswordEnv: "PW"}}, "h: become_password_env names PW, which is not set"},
-		{"refused", hcl.Host{Name: "h", Address: "127.0.0.1", Port: 1, Conn: hcl.Connection{Timeout: time.Second}}, "h: connect to 127.0.0.1:1: "},
+		{"bad type", spec.Host{Name: "h", Address: "127.0.0.1", Conn: spec.Connection{Type: "telnet"}}, `h: connection type "telnet"`},
+		{"bad become", spec.Host{Name: "h", Address: "127.0.0.1", Conn: spec.Connection{Become: "su"}}, `h: become "su"`},
+		{"become password unset", spec.Host{Name: "h", Address: "127.0.0.1", Conn: spec.Connection{BecomePasswordEnv: "PW"}}, "h: become_password_env names PW, which is not set"},
+		{"refused", spec.Host{Name: "h", Address: "127.0.0.1", Port: 1, Conn: spec.Connection{Timeout: time.Second}}, "h: connect to 127.0.0.1:1: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestResolvePersist(t *testing.T) {
 	where := transport.Persist{Dir: "/run/user/1000/perfprov", Daemon: []string{"/usr/bin/perfprov", "__persist"}}
 	tests := []struct {
 		name    string
-		spec    time.Duration // hcl.Connection.Persist: 0 default, < 0 off
+		spec    time.Duration // spec.Connection.Persist: 0 default, < 0 off
 		env     string        // PERFPROV_PERSIST
 		persist transport.Persist
 		wantErr string
@@ -235,7 +235,7 @@ func TestResolvePersist(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &hcl.Host{Name: "web1", Address: "192.0.2.1", Conn: hcl.Connection{Persist: tt.spec}}
+			h := &spec.Host{Name: "web1", Address: "192.0.2.1", Conn: spec.Connection{Persist: tt.spec}}
 			env := map[string]string{"PERFPROV_PERSIST": tt.env}
 			cfg, err := Resolve(h, Options{Getenv: func(k string) string { return env[k] }, SSHConfigPath: "none", HomeDir: t.TempDir(), LocalUser: "me", Persist: where})
 			if tt.wantErr != "" {

@@ -1,10 +1,9 @@
 package connect
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
 	"testing"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 // TestResolveHashKnownHosts: ssh_config's HashKnownHosts, per host and per jump hop, decides
@@ -22,7 +21,7 @@ func TestResolveHashKnownHosts(t *testing.T) {
 		{"via-jump", false, []bool{true}},
 	} {
 		t.Run(tc.alias, func(t *testing.T) {
-			got, err := Resolve(&hcl.Host{Name: "h", Address: tc.alias}, Options{SSHConfigPath: cfgFile, HomeDir: "/home/me", LocalUser: "me"})
+			got, err := Resolve(&spec.Host{Name: "h", Address: tc.alias}, Options{SSHConfigPath: cfgFile, HomeDir: "/home/me", LocalUser: "me"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,13 +5,13 @@ package connect
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/testbed"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -49,7 +49,7 @@ Host *
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &hcl.Host{Name: "app-server", Address: "app", Conn: hcl.Connection{Type: "ssh", HostKeyChecking: "strict"}}
+	h := &spec.Host{Name: "app-server", Address: "app", Conn: spec.Connection{Type: "ssh", HostKeyChecking: "strict"}}
 	c, err := Open(context.Background(), h, Options{SSHConfigPath: cfg, HomeDir: t.TempDir(), Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,11 @@
 package connect
 
 import (
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -21,8 +21,8 @@ func FuzzSSHConfig(f *testing.F) {
 			t.Fatal(err)
 		}
 		opts := Options{SSHConfigPath: cfg, HomeDir: dir, LocalUser: "me", Getenv: func(string) string { return "" },
-			Hosts: []*hcl.Host{{Name: "gw", Address: "192.0.2.1", Port: 2022}}}
-		for _, h := range []hcl.Host{{Name: "lab1", Address: "lab1"}, {Name: "db", Address: "db.lab"}, {Name: "gw", Address: "192.0.2.1"}} {
+			Hosts: []*spec.Host{{Name: "gw", Address: "192.0.2.1", Port: 2022}}}
+		for _, h := range []spec.Host{{Name: "lab1", Address: "lab1"}, {Name: "db", Address: "db.lab"}, {Name: "gw", Address: "192.0.2.1"}} {
 			got, err := Resolve(&h, opts)
 			if err != nil {
 				continue

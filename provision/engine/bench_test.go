@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,20 +207,20 @@ func BenchmarkNoopApply(b *testing.B) {
 
 // phases runs one no-op apply in process and prints where a host's time goes.
 func phases(b *testing.B, dir string) {
-	spec, diags := hcl.Load(dir, hcl.LoadOptions{})
+	sp, diags := hcl.Load(dir, hcl.LoadOptions{})
 	if diags.HasErrors() {
 		b.Fatal(diags.Error())
 	}
-	hosts, err := spec.Targets(nil)
+	hosts, err := sp.Targets(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	r := PlanAndApply(context.Background(), spec, hosts, Options{
-		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
+	r := PlanAndApply(context.Background(), sp, hosts, Options{
+		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
 			return connect.Open(ctx, h, connect.Options{Getenv: os.Getenv})
 		},
-		Rollout: spec.Rollout,
+		Rollout: sp.Rollout,
 	})
 	total := time.Since(start)
 	r.Close()

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,6 @@ import (
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -25,18 +25,18 @@ import (
 
 // Evaluator resolves one host's resources with its facts (*hcl.Spec is one).
 type Evaluator interface {
-	Evaluate(host string, facts cty.Value) (*hcl.HostConfig, hcl2.Diagnostics)
+	Evaluate(host string, facts cty.Value) (*spec.HostConfig, hcl2.Diagnostics)
 }
 
 // Options are the inputs of a run that do not come from the spec.
 type Options struct {
 	// Open connects to a host. Required.
-	Open func(ctx context.Context, h *hcl.Host) (transport.Conn, error)
+	Open func(ctx context.Context, h *spec.Host) (transport.Conn, error)
 	// Gather reads a host's facts: the value specs read as host.facts and what resource types
 	// need. Nil uses the facts package.
 	Gather func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error)
 	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means 20.
-	Rollout hcl.Rollout
+	Rollout spec.Rollout
 	// Interrupted closes at the first SIGINT: the steps in flight finish, nothing new starts.
 	// Cancelling ctx (second SIGINT) aborts at once.
 	Interrupted <-chan struct{}
@@ -57,7 +57,7 @@ type Options struct {
 	// first change to its end (LockPath); LockHolder names this run in it. "": no lock.
 	HostLock, LockHolder string
 	// NewResource prepares a resource; nil uses resource.New (tests plug in fakes).
-	NewResource func(r *hcl.Resource, env *resource.Env) (resource.Resource, error)
+	NewResource func(r *spec.Resource, env *resource.Env) (resource.Resource, error)
 }
 
 // Status is where a resource or a host ended.
@@ -88,7 +88,7 @@ type ResourceResult struct {
 	Cause         string // skipped / not started: why
 	Duration      time.Duration
 
-	meta    *hcl.Resource
+	meta    *spec.Resource
 	res     resource.Resource
 	state   resource.State
 	changed bool
@@ -98,7 +98,7 @@ type ResourceResult struct {
 // HostRun is one host of a run.
 type HostRun struct {
 	Name      string
-	Host      *hcl.Host
+	Host      *spec.Host
 	Status    Status // "" while running; ok, changed, failed, unreachable, not_started
 	Err       error  // host-level failure (connection, facts, evaluation, read)
 	Resources []*ResourceResult
@@ -164,7 +164,7 @@ func (o *Options) parallel() int {
 	return 20
 }
 
-func newRun(ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+func newRun(ev Evaluator, hosts []*spec.Host, opts Options) *Run {
 	if opts.Gather == nil {
 		opts.Gather = gatherFacts
 	}
@@ -204,7 +204,7 @@ func (r *Run) interrupted() bool {
 
 // Plan connects to every host (in parallel), reads and diffs. Connections stay open for Apply;
 // call Close when done.
-func Plan(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+func Plan(ctx context.Context, ev Evaluator, hosts []*spec.Host, opts Options) *Run {
 	r := newRun(ev, hosts, opts)
 	sem := make(chan struct{}, r.opts.parallel())
 	var wg sync.WaitGroup
@@ -268,7 +268,7 @@ func (r *Run) Apply(ctx context.Context) {
 
 // PlanAndApply plans and applies each host in one pass inside the rollout (no confirmation step:
 // -auto-approve), so that a rolling batch reads its hosts when it starts.
-func PlanAndApply(ctx context.Context, ev Evaluator, hosts []*hcl.Host, opts Options) *Run {
+func PlanAndApply(ctx context.Context, ev Evaluator, hosts []*spec.Host, opts Options) *Run {
 	r := newRun(ev, hosts, opts)
 	r.rollout(ctx, func(ctx context.Context, h *HostRun) {
 		r.planHost(ctx, h)
@@ -399,7 +399,7 @@ func diagText(d hcl2.Diagnostics) string {
 
 // prepare turns the host's resources into resource.Resources; one that cannot be prepared fails
 // (its dependents are skipped at apply).
-func (r *Run) prepare(h *HostRun, cfg *hcl.HostConfig) {
+func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 	fps := map[string]string{}
 	env := r.opts.Resources
 	env.DepFingerprint = func(addr string) string { return fps[addr] }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -17,7 +18,6 @@ import (
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -60,7 +60,7 @@ func (c *shConn) Close() error                                                 {
 // Attributes: file, want, fail_apply ("": succeed), no_stick (apply "succeeds" but changes
 // nothing: verification must catch it), sensitive.
 type fakeRes struct {
-	m     *hcl.Resource
+	m     *spec.Resource
 	file  string
 	want  string
 	fail  string
@@ -68,7 +68,7 @@ type fakeRes struct {
 	block chan struct{} // when set, Apply waits on it (interrupt tests)
 }
 
-func (f *fakeRes) Meta() *hcl.Resource { return f.m }
+func (f *fakeRes) Meta() *spec.Resource { return f.m }
 func (f *fakeRes) ReadScript() string {
 	return fmt.Sprintf("if [ -f %s ]; then printf 'v=%%s\\n' \"$(cat %s)\"; else echo missing=1; fi", shell.Quote(f.file), shell.Quote(f.file))
 }
@@ -128,17 +128,17 @@ type fakeDecl struct {
 	failOn []string
 }
 
-func (s *fakeSpec) Evaluate(host string, _ cty.Value) (*hcl.HostConfig, hcl2.Diagnostics) {
-	cfg := &hcl.HostConfig{Host: &hcl.Host{Name: host}}
+func (s *fakeSpec) Evaluate(host string, _ cty.Value) (*spec.HostConfig, hcl2.Diagnostics) {
+	cfg := &spec.HostConfig{Host: &spec.Host{Name: host}}
 	for _, d := range s.resources {
-		m := &hcl.Resource{Addr: "fake." + d.name, Type: "fake", Name: d.name, DependsOn: d.deps, Sensitive: map[string]bool{"want": d.sensitive},
+		m := &spec.Resource{Addr: "fake." + d.name, Type: "fake", Name: d.name, DependsOn: d.deps, Sensitive: map[string]bool{"want": d.sensitive},
 			Attrs: map[string]cty.Value{"host": cty.StringVal(host), "file": cty.StringVal(filepath.Join(s.dir, host, d.name))}}
 		cfg.Resources = append(cfg.Resources, m)
 	}
 	return cfg, nil
 }
 
-func (s *fakeSpec) newResource(m *hcl.Resource, _ *resource.Env) (resource.Resource, error) {
+func (s *fakeSpec) newResource(m *spec.Resource, _ *resource.Env) (resource.Resource, error) {
 	for _, d := range s.resources {
 		if "fake."+d.name != m.Addr {
 			continue
@@ -171,7 +171,7 @@ func contains(l []string, s string) bool {
 // fakeFleet builds hosts with a directory each and options that connect to them with shConn.
 type fakeFleet struct {
 	spec  *fakeSpec
-	hosts []*hcl.Host
+	hosts []*spec.Host
 	down  map[string]bool
 	mu    sync.Mutex
 	conns map[string]*shConn
@@ -182,14 +182,14 @@ func newFleet(dir string, n int, decls ...fakeDecl) *fakeFleet {
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("h%d", i)
 		os.MkdirAll(filepath.Join(dir, name), 0o755)
-		f.hosts = append(f.hosts, &hcl.Host{Name: name})
+		f.hosts = append(f.hosts, &spec.Host{Name: name})
 	}
 	return f
 }
 
 func (f *fakeFleet) options() Options {
 	return Options{
-		Open: func(ctx context.Context, h *hcl.Host) (transport.Conn, error) {
+		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
 			if f.down[h.Name] {
 				return nil, fmt.Errorf("%s: dial tcp 127.0.9.9:22: connection refused", h.Name)
 			}
@@ -203,6 +203,6 @@ func (f *fakeFleet) options() Options {
 			return cty.EmptyObjectVal, resource.HostInfo{}, nil
 		},
 		NewResource: f.spec.newResource,
-		Rollout:     hcl.Rollout{MaxFailPercentage: 100},
+		Rollout:     spec.Rollout{MaxFailPercentage: 100},
 	}
 }

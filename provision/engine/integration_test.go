@@ -139,7 +139,7 @@ resource "command" "stamp" {
 }
 
 // specDir writes the lab inventory, the spec and its local files into a new directory.
-func specDir(t *testing.T, lab *testbed.Lab, spec string, patches map[string]string) string {
+func specDir(t *testing.T, lab *testbed.Lab, sp string, patches map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	inv, err := os.ReadFile(lab.InventoryPath)
@@ -147,7 +147,7 @@ func specDir(t *testing.T, lab *testbed.Lab, spec string, patches map[string]str
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "inventory.hcl"), inv, 0o600)
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(spec), 0o600)
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(sp), 0o600)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
@@ -346,8 +346,8 @@ func TestLabPatchThatDoesNotApplyLeavesTree(t *testing.T) {
 	}
 	h := lab.Hosts[0].Name
 	before := labExec(t, lab, h, "cd /opt/pp/src && sha256sum hello.c && ls -a")
-	spec := strings.Replace(everyType(""), `patches = ["fix.patch"]`, `patches = ["fix.patch", "broken.patch"]`, 1)
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(spec), 0o600)
+	sp := strings.Replace(everyType(""), `patches = ["fix.patch"]`, `patches = ["fix.patch", "broken.patch"]`, 1)
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(sp), 0o600)
 	res := perfprov(t, dir, "apply", "-auto-approve", "-limit", h, ".")
 	if res.code != 1 || !strings.Contains(res.stdout, "broken.patch does not apply") || !strings.Contains(res.stdout, "FAILED") {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
@@ -361,7 +361,7 @@ func TestLabSIGINT(t *testing.T) {
 	lab := testbed.Require(t, 3)
 	cleanHosts(t, lab)
 	t.Cleanup(func() { cleanHosts(t, lab) })
-	spec := `
+	sp := `
 resource "command" "slow" {
   run     = "sleep 3; touch /tmp/perfprov-slow"
   creates = "/tmp/perfprov-slow"
@@ -374,7 +374,7 @@ resource "command" "next" {
 	for _, h := range lab.Hosts {
 		labExec(t, lab, h.Name, "rm -f /tmp/perfprov-slow /tmp/perfprov-next")
 	}
-	dir := specDir(t, lab, spec, nil)
+	dir := specDir(t, lab, sp, nil)
 	cmd := exec.Command(perfprovBin(t), "apply", "-auto-approve", "-parallel", "1", ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
@@ -440,7 +440,7 @@ func TestLabCapabilityTraps(t *testing.T) {
 		lab.Unmount(ctx, h, "/opt/nosuid")
 		lab.Exec(ctx, h, "rm -rf /opt/nosuid /opt/wrap")
 	})
-	spec := `
+	sp := `
 resource "file" "elf" {
   path   = "/opt/nosuid/perf"
   source = "perf.elf"
@@ -463,7 +463,7 @@ resource "capabilities" "script" {
   caps = ["cap_perfmon"]
 }
 `
-	dir := specDir(t, lab, spec, nil)
+	dir := specDir(t, lab, sp, nil)
 	elf, err := os.ReadFile("/usr/bin/true")
 	if err != nil {
 		t.Fatal(err)

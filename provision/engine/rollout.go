@@ -3,10 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"math"
 	"sync"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 type rolloutResult struct {
@@ -17,7 +16,7 @@ type rolloutResult struct {
 }
 
 // batchSize is the number of hosts per rolling batch for n hosts (n: all at once).
-func batchSize(cfg hcl.Rollout, n int) int {
+func batchSize(cfg spec.Rollout, n int) int {
 	switch {
 	case cfg.BatchSize > 0:
 		return cfg.BatchSize
@@ -36,7 +35,7 @@ func batchSize(cfg hcl.Rollout, n int) int {
 // at once, batch by batch. isFailed tells whether a host failed (hosts failed before the rollout,
 // such as unreachable ones, count too). When more than MaxFailPercentage of all hosts failed, no
 // new host starts. A closed interrupted channel also stops new starts; work in flight finishes.
-func rollout(ctx context.Context, total int, todo []int, cfg hcl.Rollout, parallel int, interrupted <-chan struct{},
+func rollout(ctx context.Context, total int, todo []int, cfg spec.Rollout, parallel int, interrupted <-chan struct{},
 	work func(ctx context.Context, i int) bool, isFailed func(i int) bool) rolloutResult {
 	var res rolloutResult
 	if parallel < 1 {

@@ -2,24 +2,23 @@ package engine
 
 import (
 	"context"
+	"github.com/perfprov/perfprov/spec"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 func TestBatchSize(t *testing.T) {
 	tests := []struct {
-		cfg  hcl.Rollout
+		cfg  spec.Rollout
 		n    int
 		want int
 	}{
-		{hcl.Rollout{}, 7, 7},
-		{hcl.Rollout{BatchSize: 3}, 7, 3},
-		{hcl.Rollout{BatchPercent: 25}, 10, 3}, // rounds up
-		{hcl.Rollout{BatchPercent: 1}, 10, 1},
+		{spec.Rollout{}, 7, 7},
+		{spec.Rollout{BatchSize: 3}, 7, 3},
+		{spec.Rollout{BatchPercent: 25}, 10, 3}, // rounds up
+		{spec.Rollout{BatchPercent: 1}, 10, 1},
 	}
 	for _, tt := range tests {
 		if got := batchSize(tt.cfg, tt.n); got != tt.want {
@@ -40,7 +39,7 @@ func TestRolloutBatches(t *testing.T) {
 	var running, maxRunning int
 	finished := make([]time.Time, n)
 	started := make([]time.Time, n)
-	res := rollout(context.Background(), n, todo, hcl.Rollout{BatchSize: 4, MaxFailPercentage: 100}, 2, nil,
+	res := rollout(context.Background(), n, todo, spec.Rollout{BatchSize: 4, MaxFailPercentage: 100}, 2, nil,
 		func(_ context.Context, i int) bool {
 			mu.Lock()
 			running++
@@ -81,21 +80,21 @@ func TestRolloutMaxFailPercentage(t *testing.T) {
 	}
 	var ran atomic.Int32
 	// Batch of 2; hosts 0 and 1 fail: 20% > 10%, so the rollout stops after the first batch.
-	res := rollout(context.Background(), n, todo, hcl.Rollout{BatchSize: 2, MaxFailPercentage: 10}, 5, nil,
+	res := rollout(context.Background(), n, todo, spec.Rollout{BatchSize: 2, MaxFailPercentage: 10}, 5, nil,
 		func(_ context.Context, i int) bool { ran.Add(1); return i < 2 }, func(int) bool { return false })
 	if ran.Load() != 2 || len(res.notStarted) != 8 || res.stopped == "" {
 		t.Fatalf("ran %d, not started %v, stopped %q", ran.Load(), res.notStarted, res.stopped)
 	}
 	// Hosts unreachable before the rollout count too.
 	ran.Store(0)
-	res = rollout(context.Background(), n, todo[3:], hcl.Rollout{BatchSize: 2, MaxFailPercentage: 20}, 5, nil,
+	res = rollout(context.Background(), n, todo[3:], spec.Rollout{BatchSize: 2, MaxFailPercentage: 20}, 5, nil,
 		func(_ context.Context, i int) bool { ran.Add(1); return false }, func(i int) bool { return i < 3 })
 	if ran.Load() != 0 || len(res.notStarted) != 7 {
 		t.Errorf("with 3 of 10 failed already: ran %d, not started %d", ran.Load(), len(res.notStarted))
 	}
 	// At the threshold (not above it) the rollout goes on.
 	ran.Store(0)
-	res = rollout(context.Background(), n, todo, hcl.Rollout{BatchSize: 5, MaxFailPercentage: 10}, 5, nil,
+	res = rollout(context.Background(), n, todo, spec.Rollout{BatchSize: 5, MaxFailPercentage: 10}, 5, nil,
 		func(_ context.Context, i int) bool { ran.Add(1); return i == 0 }, func(int) bool { return false })
 	if ran.Load() != n || res.stopped != "" {
 		t.Errorf("at 10%%: ran %d, stopped %q", ran.Load(), res.stopped)
@@ -106,7 +105,7 @@ func TestRolloutInterrupt(t *testing.T) {
 	intr := make(chan struct{})
 	todo := []int{0, 1, 2, 3}
 	var ran atomic.Int32
-	res := rollout(context.Background(), 4, todo, hcl.Rollout{MaxFailPercentage: 100}, 1, intr,
+	res := rollout(context.Background(), 4, todo, spec.Rollout{MaxFailPercentage: 100}, 1, intr,
 		func(_ context.Context, i int) bool {
 			ran.Add(1)
 			if i == 1 {
@@ -122,7 +121,7 @@ func TestRolloutInterrupt(t *testing.T) {
 func TestMaxFailStopsFleet(t *testing.T) {
 	f := newFleet(t.TempDir(), 6, fakeDecl{name: "x", want: "1", fail: "boom", failOn: []string{"h1", "h2"}})
 	opts := f.options()
-	opts.Rollout = hcl.Rollout{Parallel: 2, BatchSize: 2, MaxFailPercentage: 30}
+	opts.Rollout = spec.Rollout{Parallel: 2, BatchSize: 2, MaxFailPercentage: 30}
 	r := fleetRun(t, f, opts)
 	if r.Stopped == "" {
 		t.Fatal("rollout not stopped")

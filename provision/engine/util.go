@@ -5,12 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -107,7 +107,7 @@ func errString(err error) string {
 }
 
 // depCause names the first dependency of m that failed or was skipped ("" if none).
-func depCause(m *hcl.Resource, bad map[string]string) string {
+func depCause(m *spec.Resource, bad map[string]string) string {
 	for _, d := range m.DependsOn {
 		if why, ok := bad[d]; ok {
 			return why

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"math/big"
 	"regexp"
 	"sort"
@@ -9,12 +10,10 @@ import (
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/perfprov/perfprov/hcl"
 )
 
 // attrs reads a resource's evaluated attributes with one error per problem.
-type attrs struct{ r *hcl.Resource }
+type attrs struct{ r *spec.Resource }
 
 func (a attrs) value(name string) (cty.Value, error) {
 	v, ok := a.r.Attrs[name]

@@ -3,13 +3,13 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -37,7 +37,7 @@ const (
 
 func init() { register("build", newBuild) }
 
-func newBuild(r *hcl.Resource, env *Env) (Resource, error) {
+func newBuild(r *spec.Resource, env *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	b := &build{base: base{r}}

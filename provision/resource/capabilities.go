@@ -3,10 +3,10 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"strconv"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/transport"
@@ -31,7 +31,7 @@ type capabilities struct {
 
 func init() { register("capabilities", newCapabilities) }
 
-func newCapabilities(r *hcl.Resource, _ *Env) (Resource, error) {
+func newCapabilities(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	c := &capabilities{base: base{r}}

@@ -3,11 +3,11 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -27,7 +27,7 @@ type command struct {
 
 func init() { register("command", newCommand) }
 
-func newCommand(r *hcl.Resource, _ *Env) (Resource, error) {
+func newCommand(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	c := &command{base: base{r}}

@@ -3,8 +3,8 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -18,7 +18,7 @@ type directory struct {
 
 func init() { register("directory", newDirectory) }
 
-func newDirectory(r *hcl.Resource, _ *Env) (Resource, error) {
+func newDirectory(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	d := &directory{base: base{r}}

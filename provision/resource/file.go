@@ -7,12 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -32,7 +32,7 @@ type file struct {
 
 func init() { register("file", newFile) }
 
-func newFile(r *hcl.Resource, _ *Env) (Resource, error) {
+func newFile(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	f := &file{base: base{r}}

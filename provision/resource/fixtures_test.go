@@ -2,12 +2,12 @@ package resource
 
 import (
 	"errors"
+	"github.com/perfprov/perfprov/spec"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/captrust"
 )
 
@@ -17,7 +17,7 @@ func TestParseDiffFixtures(t *testing.T) {
 	perfCaps := mkres("capabilities", "perf", map[string]cty.Value{"path": s("/opt/perf/bin/perf"), "caps": list("cap_perfmon", "cap_sys_ptrace", "cap_syslog")})
 	tests := []struct {
 		fixture   string
-		res       *hcl.Resource
+		res       *spec.Resource
 		action    Action
 		attrs     string // changed attributes, comma-separated
 		old       string // Old of the first change, when checked

@@ -3,10 +3,10 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"strconv"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -22,7 +22,7 @@ type group struct {
 
 func init() { register("group", newGroup) }
 
-func newGroup(r *hcl.Resource, _ *Env) (Resource, error) {
+func newGroup(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	g := &group{base: base{r}}

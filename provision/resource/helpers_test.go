@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -85,8 +86,8 @@ func (c *localConn) Host() string { return "local" }
 func (c *localConn) Close() error { return nil }
 
 // mkres builds an evaluated resource of typ with attrs; unset attributes get their schema default.
-func mkres(typ, name string, set map[string]cty.Value) *hcl.Resource {
-	r := &hcl.Resource{Addr: typ + "." + name, Type: typ, Name: name, Attrs: map[string]cty.Value{}, Sensitive: map[string]bool{}}
+func mkres(typ, name string, set map[string]cty.Value) *spec.Resource {
+	r := &spec.Resource{Addr: typ + "." + name, Type: typ, Name: name, Attrs: map[string]cty.Value{}, Sensitive: map[string]bool{}}
 	for _, a := range hcl.ResourceSchemas[typ].Attrs {
 		if a.Default != cty.NilVal {
 			r.Attrs[a.Name] = a.Default
@@ -113,7 +114,7 @@ func list(vs ...string) cty.Value {
 	return cty.ListVal(out)
 }
 
-func mustNew(t *testing.T, r *hcl.Resource, env *Env) Resource {
+func mustNew(t *testing.T, r *spec.Resource, env *Env) Resource {
 	t.Helper()
 	res, err := New(r, env)
 	if err != nil {

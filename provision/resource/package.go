@@ -3,12 +3,12 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -28,7 +28,7 @@ var pkgNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~@-]*$`)
 
 var managers = []string{"apt", "dnf", "yum", "zypper", "apk"}
 
-func newPackage(r *hcl.Resource, _ *Env) (Resource, error) {
+func newPackage(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	p := &pkg{base: base{r}}

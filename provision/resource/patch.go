@@ -6,11 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -36,7 +36,7 @@ const patchStamp = ".perfprov-patches"
 
 func init() { register("patch", newPatch) }
 
-func newPatch(r *hcl.Resource, _ *Env) (Resource, error) {
+func newPatch(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	p := &patch{base: base{r}}

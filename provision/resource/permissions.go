@@ -2,8 +2,8 @@ package resource
 
 import (
 	"context"
+	"github.com/perfprov/perfprov/spec"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -17,7 +17,7 @@ type permissions struct {
 
 func init() { register("permissions", newPermissions) }
 
-func newPermissions(r *hcl.Resource, _ *Env) (Resource, error) {
+func newPermissions(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	p := &permissions{base: base{r}}

@@ -1,6 +1,6 @@
 // Package resource implements the resource types of the spec catalogue (hcl.ResourceSchemas).
 //
-// Every type turns an evaluated *hcl.Resource into four things:
+// Every type turns an evaluated *spec.Resource into four things:
 //   - a read snippet: POSIX sh that changes nothing and prints the current state as key=value lines;
 //     the engine batches the snippets of all resources of a host into one script (see Batch);
 //   - a parser of that output into a State;
@@ -18,10 +18,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"sort"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/transport"
 )
 
@@ -131,7 +131,7 @@ type Target struct {
 // Resource is one resource instance of one host, with its controller-side preparation done.
 type Resource interface {
 	// Meta is the evaluated resource it was made from.
-	Meta() *hcl.Resource
+	Meta() *spec.Resource
 	// ReadScript is a read-only POSIX sh snippet that prints the current state.
 	ReadScript() string
 	// Parse turns the snippet's output into a State.
@@ -167,7 +167,7 @@ type Env struct {
 }
 
 // constructor makes a Resource of one type.
-type constructor func(r *hcl.Resource, env *Env) (Resource, error)
+type constructor func(r *spec.Resource, env *Env) (Resource, error)
 
 var types = map[string]constructor{}
 
@@ -185,7 +185,7 @@ func Types() []string {
 
 // New prepares r for planning: decodes and validates its attributes and does the controller-side
 // work its type needs.
-func New(r *hcl.Resource, env *Env) (Resource, error) {
+func New(r *spec.Resource, env *Env) (Resource, error) {
 	c, ok := types[r.Type]
 	if !ok {
 		return nil, fmt.Errorf("%s: resource type %q is not implemented", r.Addr, r.Type)
@@ -199,10 +199,10 @@ func New(r *hcl.Resource, env *Env) (Resource, error) {
 
 // base holds what every type shares.
 type base struct {
-	r *hcl.Resource
+	r *spec.Resource
 }
 
-func (b *base) Meta() *hcl.Resource { return b.r }
+func (b *base) Meta() *spec.Resource { return b.r }
 
 // fingerprintOf hashes the parts in order, unambiguously.
 func fingerprintOf(parts ...string) string {

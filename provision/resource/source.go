@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"io"
 	"net/http"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -44,7 +44,7 @@ const sourceStamp = ".perfprov-source.sha256"
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func newSource(r *hcl.Resource, env *Env) (Resource, error) {
+func newSource(r *spec.Resource, env *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	s := &source{base: base{r}, cache: hostSourceCache}

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -35,7 +35,7 @@ var sysctlNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+([./][A-Za-z0-9_:-]+)*$`)
 // of the same name in earlier directories hide later ones.
 var sysctlDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
-func newSysctl(r *hcl.Resource, _ *Env) (Resource, error) {
+func newSysctl(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	s := &sysctl{base: base{r}}

@@ -3,11 +3,11 @@ package resource
 import (
 	"context"
 	"fmt"
+	"github.com/perfprov/perfprov/spec"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
 )
@@ -27,7 +27,7 @@ type user struct {
 
 func init() { register("user", newUser) }
 
-func newUser(r *hcl.Resource, _ *Env) (Resource, error) {
+func newUser(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
 	var e errs
 	u := &user{base: base{r}}
