@@ -3,8 +3,11 @@ package hcl
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // TestDocsCoverLanguage keeps the README's HCL reference in step with the schemas: every
@@ -15,7 +18,14 @@ func TestDocsCoverLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for typ, rs := range ResourceSchemas {
+	schemas := resource.Schemas()
+	// Every section names a type of the catalogue, and every type has a section.
+	for _, m := range regexp.MustCompile(`(?m)^##### resource "([a-z_]+)"`).FindAllStringSubmatch(doc, -1) {
+		if schemas[m[1]] == nil {
+			t.Errorf("docs describe a resource type %q that the catalogue does not have", m[1])
+		}
+	}
+	for typ, rs := range schemas {
 		head := "##### resource \"" + typ + "\""
 		i := strings.Index(doc, head)
 		if i < 0 {

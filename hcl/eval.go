@@ -1,21 +1,21 @@
 package hcl
 
 import (
+	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // maxInstances bounds count and for_each so that a typo cannot make millions of resources.
@@ -617,11 +617,7 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 			case conv.IsNull() && as.Default != cty.NilVal:
 				conv = as.Default
 			case conv.IsWhollyKnown() && !conv.IsNull():
-				msg := checkAttrValue(r.typ, as.Name, conv)
-				if msg == "" {
-					msg = checkLocalFiles(r, as.Name, conv)
-				}
-				if msg != "" {
+				if msg := checkValue(r, &as, conv); msg != "" {
 					if sensitive {
 						msg = fmt.Sprintf("The %s attribute of %s has an invalid (sensitive) value.", as.Name, res.Addr)
 					}
@@ -635,8 +631,7 @@ func (e *evaluator) evalAttrs(r *resourceDecl, extra map[string]cty.Value, res *
 			val = as.Default
 		} else {
 			val = cty.NullVal(as.Type)
-			if as.Name == "name" && (r.typ == "group" || r.typ == "user") {
-				// group and user default their name to the resource's name.
+			if as.DefaultsToName {
 				val = cty.StringVal(r.name)
 			}
 		}
@@ -680,44 +675,43 @@ func anyAttrSet(r *resourceDecl, names []string) bool {
 	return false
 }
 
-var (
-	modeRe     = regexp.MustCompile(`^0?[0-7]{3}$|^[0-7]{4}$`)
-	sha256Re   = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	capRe      = regexp.MustCompile(`^(cap_[a-z_]+|[0-9]{1,2})$`)
-	flagsRe    = regexp.MustCompile(`^[eip]+$`)
-	sysctlRe   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$`)
-	ownerRe    = regexp.MustCompile(`^([a-z_][a-z0-9_-]*[$]?|[0-9]+)$`)
-	pkgRe      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~=-]*$`)
-	pkgManager = []string{"apt", "dnf", "yum", "zypper", "apk"}
-)
-
-// absolutePathAttrs are attributes that name a path on the host, which must be absolute.
-var absolutePathAttrs = map[string][]string{
-	"file": {"path"}, "directory": {"path"}, "permissions": {"path"}, "capabilities": {"path"},
-	"source": {"dest"}, "patch": {"dir"}, "build": {"dir"},
+// checkValue runs the attribute's rule from the catalogue, then, for controller files, checks
+// that they exist, so that a typo shows at validate rather than halfway through an apply. It
+// returns a sentence, or "".
+func checkValue(r *resourceDecl, as *spec.AttrSchema, v cty.Value) string {
+	if as.Check != nil {
+		if err := as.Check(v); err != nil {
+			msg := err.Error()
+			if oneOf := (*spec.NotOneOfError)(nil); errors.As(err, &oneOf) {
+				msg += didYouMean(oneOf.Value, oneOf.Allowed)
+			}
+			return msg
+		}
+	}
+	if as.LocalFiles {
+		return checkLocalFiles(r.dir, v)
+	}
+	return ""
 }
 
-// checkLocalFiles checks that controller files a resource reads (patch files, a file's source)
-// exist, so that a typo shows at validate rather than halfway through an apply. Source archives
-// are not checked: they are often fetched into a cache just before apply.
-func checkLocalFiles(r *resourceDecl, name string, v cty.Value) string {
+// checkLocalFiles checks that the controller files v names (one path or a list) exist. Source
+// archives are not checked: they are often fetched into a cache just before apply.
+func checkLocalFiles(dir string, v cty.Value) string {
 	var paths []string
 	switch {
-	case r.typ == "patch" && name == "patches":
+	case v.Type() == cty.String:
+		paths = append(paths, v.AsString())
+	case v.CanIterateElements():
 		for _, p := range v.AsValueSlice() {
-			if p.IsKnown() && !p.IsNull() {
+			if p.IsKnown() && !p.IsNull() && p.Type() == cty.String {
 				paths = append(paths, p.AsString())
 			}
 		}
-	case r.typ == "file" && name == "source":
-		paths = append(paths, v.AsString())
-	default:
-		return ""
 	}
 	for _, p := range paths {
 		full := p
 		if !filepath.IsAbs(p) {
-			full = filepath.Join(r.dir, p)
+			full = filepath.Join(dir, p)
 		}
 		st, err := os.Stat(full)
 		switch {
@@ -725,94 +719,6 @@ func checkLocalFiles(r *resourceDecl, name string, v cty.Value) string {
 			return fmt.Sprintf("The file %q (%s) does not exist or cannot be read: relative paths are relative to the directory of the spec file that names them.", p, full)
 		case st.IsDir():
 			return fmt.Sprintf("%q (%s) is a directory, not a file.", p, full)
-		}
-	}
-	return ""
-}
-
-// checkAttrValue checks a known attribute value beyond its type; it returns a sentence, or "".
-func checkAttrValue(typ, name string, v cty.Value) string {
-	str := func() string {
-		if v.Type() == cty.String {
-			return v.AsString()
-		}
-		return ""
-	}
-	if contains(absolutePathAttrs[typ], name) && !strings.HasPrefix(str(), "/") {
-		return fmt.Sprintf("%s must be an absolute path on the host, not %q.", name, str())
-	}
-	switch name {
-	case "mode":
-		if !modeRe.MatchString(str()) {
-			return fmt.Sprintf("mode must be an octal string such as \"0750\", not %q.", str())
-		}
-	case "timeout":
-		if d, err := time.ParseDuration(str()); err != nil || d <= 0 {
-			return fmt.Sprintf("timeout must be a positive duration such as \"30s\" or \"10m\", not %q.", str())
-		}
-	case "sha256":
-		if !sha256Re.MatchString(str()) {
-			return "sha256 must be 64 hexadecimal digits."
-		}
-	case "flags":
-		if typ == "capabilities" && !flagsRe.MatchString(str()) {
-			return fmt.Sprintf("flags must be made of e, i and p (such as \"ep\"), not %q.", str())
-		}
-	case "caps":
-		if v.LengthInt() == 0 {
-			return "caps must name at least one capability."
-		}
-		for _, c := range v.AsValueSlice() {
-			if c.IsKnown() && !c.IsNull() && !capRe.MatchString(c.AsString()) {
-				return fmt.Sprintf("%q is not a capability name: use lowercase names such as \"cap_perfmon\" (or a number such as \"38\").", c.AsString())
-			}
-		}
-	case "owner", "run_as":
-		if !ownerRe.MatchString(str()) {
-			return fmt.Sprintf("%q is not a valid user name.", str())
-		}
-	case "group":
-		if v.Type() == cty.String && !ownerRe.MatchString(str()) {
-			return fmt.Sprintf("%q is not a valid group name.", str())
-		}
-	case "groups":
-		for _, g := range v.AsValueSlice() {
-			if g.IsKnown() && !g.IsNull() && !ownerRe.MatchString(g.AsString()) {
-				return fmt.Sprintf("%q is not a valid group name.", g.AsString())
-			}
-		}
-	case "name":
-		switch typ {
-		case "user", "group":
-			if !loginNameRe.MatchString(str()) || len(str()) > 32 {
-				return fmt.Sprintf("%q is not a valid %s name: use up to 32 lowercase letters, digits, '_' and '-', starting with a letter or '_'.", str(), typ)
-			}
-		case "sysctl":
-			if !sysctlRe.MatchString(str()) {
-				return fmt.Sprintf("%q is not a sysctl parameter name such as \"kernel.perf_event_paranoid\".", str())
-			}
-		}
-	case "names":
-		if v.LengthInt() == 0 {
-			return "names must list at least one package."
-		}
-		for _, p := range v.AsValueSlice() {
-			if p.IsKnown() && !p.IsNull() && !pkgRe.MatchString(p.AsString()) {
-				return fmt.Sprintf("%q is not a valid package name.", p.AsString())
-			}
-		}
-	case "manager":
-		if !contains(pkgManager, str()) {
-			return fmt.Sprintf("manager must be one of %s, not %q.%s", quoteList(pkgManager), str(), didYouMean(str(), pkgManager))
-		}
-	case "strip", "strip_components", "uid", "gid":
-		bf := v.AsBigFloat()
-		if !bf.IsInt() || bf.Sign() < 0 || bf.Cmp(big.NewFloat(1<<31)) > 0 {
-			return fmt.Sprintf("%s must be a whole number, 0 or more.", name)
-		}
-	case "persist_file":
-		if !strings.HasPrefix(str(), "/") {
-			return fmt.Sprintf("persist_file must be an absolute path, not %q.", str())
 		}
 	}
 	return ""
@@ -848,7 +754,7 @@ func (e *evaluator) evalBenchmark(b *benchmarkDecl) *spec.Benchmark {
 	}
 	if v, a := get("run_as", cty.String); !v.IsNull() {
 		out.RunAs = v.AsString()
-		if !loginNameRe.MatchString(out.RunAs) {
+		if !spec.ValidLoginName(out.RunAs) {
 			e.diags = append(e.diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid run_as", fmt.Sprintf("%q is not a valid user name.", out.RunAs)))
 		}
 		if out.RunAs == "root" {

@@ -2,7 +2,6 @@ package hcl
 
 import (
 	"bytes"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +10,9 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // writeSpec writes files into a temporary spec directory.
@@ -52,7 +54,7 @@ func mustEval(t *testing.T, sp *Spec, host string, facts cty.Value) *spec.HostCo
 }
 
 func TestConnectionPrecedence(t *testing.T) {
-	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
 	web1, db1 := sp.Host("web1"), sp.Host("db1")
 	// top: user deploy, timeout 15s; group web (declared first): port 2200; group eu: user eu-admin.
 	want := spec.Connection{Type: "ssh", User: "eu-admin", Port: 2200, Timeout: 15 * time.Second,
@@ -89,7 +91,7 @@ func addrs(rs []*spec.Resource) []string {
 }
 
 func TestEvaluateOrderAndDependencies(t *testing.T) {
-	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
 	facts := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(40)})
 	hc := mustEval(t, sp, "web1", facts)
 	want := []string{
@@ -184,7 +186,7 @@ func TestEvaluateOrderAndDependencies(t *testing.T) {
 }
 
 func TestSensitiveValues(t *testing.T) {
-	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
 	hc := mustEval(t, sp, "web1", cty.DynamicVal)
 	for _, r := range hc.Resources {
 		for name, v := range r.Attrs {
@@ -220,7 +222,7 @@ resource "command" "c" {
   run = "login ${var.password} ${var.pin}"
 }
 `})
-	sp, diags := Load(dir, LoadOptions{Vars: []string{"password=hunter2xyz", "pin=hunter3abc"}})
+	sp, diags := Load(dir, LoadOptions{Resources: resource.Schemas(), Vars: []string{"password=hunter2xyz", "pin=hunter3abc"}})
 	if !diags.HasErrors() {
 		t.Fatal("expected errors")
 	}
@@ -270,7 +272,7 @@ l = ["x", "y"]
 `,
 	})
 	env := map[string]string{"PERFPROV_VAR_a": "env", "PERFPROV_VAR_b": "env", "PERFPROV_VAR_n": "7"}
-	sp := mustLoad(t, dir, LoadOptions{
+	sp := mustLoad(t, dir, LoadOptions{Resources: resource.Schemas(),
 		Vars:     []string{"d=cli1", "d=cli2"},
 		VarFiles: []string{filepath.Join(dir, "one.vars"), filepath.Join(dir, "two.vars")},
 		Getenv:   func(k string) string { return env[k] },
@@ -279,7 +281,7 @@ l = ["x", "y"]
 	if got := hc.Resources[0].Attrs["run"].AsString(); got != "env,file1,file2,cli2,7,x,y" {
 		t.Errorf("run = %q", got)
 	}
-	_, diags := Load(dir, LoadOptions{Vars: []string{"nope=1", "n=abc", "novalue"}})
+	_, diags := Load(dir, LoadOptions{Resources: resource.Schemas(), Vars: []string{"nope=1", "n=abc", "novalue"}})
 	var sums []string
 	for _, d := range diags {
 		sums = append(sums, d.Summary)
@@ -293,7 +295,7 @@ l = ["x", "y"]
 }
 
 func TestTargets(t *testing.T) {
-	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
 	names := func(hs []*spec.Host) []string {
 		var out []string
 		for _, h := range hs {
@@ -323,7 +325,7 @@ func TestTargets(t *testing.T) {
 
 func TestWriteDiagnosticsFormat(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "unknown_attribute.hcl")
-	sp, diags := Load(path, LoadOptions{})
+	sp, diags := Load(path, LoadOptions{Resources: resource.Schemas()})
 	var buf bytes.Buffer
 	WriteDiagnostics(&buf, diags, sp.Files(), false)
 	out := buf.String()
@@ -343,12 +345,12 @@ func TestWriteDiagnosticsFormat(t *testing.T) {
 }
 
 func TestLoadReturnsSpecOnFailure(t *testing.T) {
-	sp, diags := Load(filepath.Join(t.TempDir(), "missing"), LoadOptions{})
+	sp, diags := Load(filepath.Join(t.TempDir(), "missing"), LoadOptions{Resources: resource.Schemas()})
 	if sp == nil || sp.Files() == nil || !diags.HasErrors() {
 		t.Fatalf("spec %v files %v diags %v", sp, sp.Files(), diags)
 	}
 	empty := t.TempDir()
-	if _, diags := Load(empty, LoadOptions{}); !diags.HasErrors() || diags[0].Summary != "No spec files" {
+	if _, diags := Load(empty, LoadOptions{Resources: resource.Schemas()}); !diags.HasErrors() || diags[0].Summary != "No spec files" {
 		t.Errorf("empty dir: %v", diags)
 	}
 }
@@ -368,7 +370,7 @@ func TestFunctionNames(t *testing.T) {
 
 // TestEvaluateConcurrent: the engine evaluates hosts in parallel on one Spec.
 func TestEvaluateConcurrent(t *testing.T) {
-	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{})
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
 	facts := cty.ObjectVal(map[string]cty.Value{"cap_last_cap": cty.NumberIntVal(40)})
 	done := make(chan string, 16)
 	for i := 0; i < 16; i++ {
@@ -409,7 +411,7 @@ func TestConnectionPersist(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if got := mustLoad(t, dir, LoadOptions{}).Host("a").Conn.Persist; got != tt.want {
+		if got := mustLoad(t, dir, LoadOptions{Resources: resource.Schemas()}).Host("a").Conn.Persist; got != tt.want {
 			t.Errorf("persist = %s: %v, want %v", tt.value, got, tt.want)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // FuzzLoad feeds arbitrary text to the loader as a one-file spec: nothing may panic (Load turns a
@@ -40,7 +42,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		sp, diags := Load(dir, LoadOptions{})
+		sp, diags := Load(dir, LoadOptions{Resources: resource.Schemas()})
 		if sp == nil {
 			t.Fatal("nil spec")
 		}

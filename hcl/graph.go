@@ -169,10 +169,10 @@ func resolveRef(m *module, tr hcl2.Traversal, sc scope) (*node, hcl2.Diagnostics
 		if !ok {
 			return bad("Invalid reference", "A resource reference is resource.TYPE.NAME, optionally followed by an instance key and an attribute.")
 		}
-		rs := ResourceSchemas[typ]
+		rs := m.schemas[typ]
 		if rs == nil {
 			return nil, hcl2.Diagnostics{errorDiag(stepRange(tr, 1), "Unknown resource type",
-				fmt.Sprintf("There is no resource type %q.%s", typ, didYouMean(typ, resourceTypeNames())))}
+				fmt.Sprintf("There is no resource type %q.%s", typ, didYouMean(typ, m.schemas.Names())))}
 		}
 		name, ok := attr(2)
 		if !ok {

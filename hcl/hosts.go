@@ -2,7 +2,6 @@ package hcl
 
 import (
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -15,14 +14,14 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 var (
 	hostNameRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	dnsLabelRe  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 	numericDots = regexp.MustCompile(`^[0-9.]+$`)
-	loginNameRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
 )
 
 var hostSchema = &hcl2.BodySchema{
@@ -211,12 +210,12 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 				fmt.Sprintf("connection %s must be one of %s, not %q.%s", name, quoteList(allowed), v, didYouMean(v, allowed))))
 			return
 		}
-		if strings.HasSuffix(name, "_env") && !envNameRe.MatchString(v) {
+		if strings.HasSuffix(name, "_env") && !spec.ValidEnvName(v) {
 			diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid environment variable name",
 				fmt.Sprintf("connection %s names the environment variable that holds the secret (for example \"DEPLOY_PASSWORD\"), not the secret itself; %q is not a valid variable name.", name, redactShort(v))))
 			return
 		}
-		if name == "user" && !loginNameRe.MatchString(v) {
+		if name == "user" && !spec.ValidLoginName(v) {
 			diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid user name",
 				fmt.Sprintf("%q is not a valid login name: use lowercase letters, digits, '_' and '-', starting with a letter or '_'.", v)))
 			return
@@ -394,7 +393,7 @@ func validAddress(a string) error {
 func validJump(j string) error {
 	rest := j
 	if u, h, ok := strings.Cut(j, "@"); ok {
-		if !loginNameRe.MatchString(u) {
+		if !spec.ValidLoginName(u) {
 			return fmt.Errorf("jump host %q: %q is not a valid user name", j, u)
 		}
 		rest = h
@@ -506,7 +505,7 @@ func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
 			diags = append(diags, d...)
 		}
 		if u, ok, d := s.attrString(content.Attributes["user"], "A host's user"); ok {
-			if !loginNameRe.MatchString(u) {
+			if !spec.ValidLoginName(u) {
 				diags = append(diags, errorDiag(rangePtr(content.Attributes["user"].Expr.Range()), "Invalid user name", fmt.Sprintf("%q is not a valid login name.", u)))
 			} else {
 				hi.user = &u

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 func TestInventoryReplacesHosts(t *testing.T) {
@@ -23,7 +25,7 @@ func TestInventoryReplacesHosts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sp, diags := Load("testdata/inventory", LoadOptions{Inventory: tt.inventory})
+			sp, diags := Load("testdata/inventory", LoadOptions{Resources: resource.Schemas(), Inventory: tt.inventory})
 			if tt.wantErr != "" {
 				var got []string
 				for _, d := range diags {

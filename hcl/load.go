@@ -2,7 +2,6 @@ package hcl
 
 import (
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -11,6 +10,8 @@ import (
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // LoadOptions are the inputs of a spec that come from outside it.
@@ -23,6 +24,9 @@ type LoadOptions struct {
 	Inventory []string
 	// Getenv reads PERFPROV_VAR_<name> (the weakest source). Nil means no environment.
 	Getenv func(string) string
+	// Resources is the catalogue of resource types (provision/resource.Schemas): resource blocks
+	// are decoded and their values checked by it. Without one, no resource type exists.
+	Resources spec.Schemas
 }
 
 // Load parses and checks the spec at path (a directory of .hcl files, or one file). It returns

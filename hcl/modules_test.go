@@ -1,12 +1,14 @@
 package hcl
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 func hostFacts(osID string, capLastCap int) cty.Value {
@@ -47,7 +49,7 @@ module "perf_users" {
   extra_caps = ["cap_ipc_lock"]
 }
 `})
-	sp := mustLoad(t, dir, LoadOptions{})
+	sp := mustLoad(t, dir, LoadOptions{Resources: resource.Schemas()})
 	hc := mustEval(t, sp, "h", hostFacts("debian", 40))
 	var got []string
 	byAddr := map[string]*spec.Resource{}
@@ -139,7 +141,7 @@ resource "command" "versions" {
   run = "echo ${module.pkg.version} ${module.src.version} ${module.src.binary}"
 }
 `})
-	sp := mustLoad(t, dir, LoadOptions{})
+	sp := mustLoad(t, dir, LoadOptions{Resources: resource.Schemas()})
 	hc := mustEval(t, sp, "h", hostFacts("ubuntu", 40))
 	var pkg, src []string
 	var run string
@@ -196,7 +198,7 @@ resource "command" "per_cpu" {
   run   = "echo ${count.index}"
 }
 `})
-	sp := mustLoad(t, dir, LoadOptions{})
+	sp := mustLoad(t, dir, LoadOptions{Resources: resource.Schemas()})
 	hc := mustEval(t, sp, "h", cty.DynamicVal)
 	if len(hc.Resources) != 1 || hc.Resources[0].Addr != "command.per_cpu[*]" || hc.Resources[0].Attrs["run"].IsKnown() {
 		t.Errorf("offline: %q", addrs(hc.Resources))

@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/perfprov/perfprov/modules"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // maxModuleDepth stops runaway module nesting (a module that calls itself through another).
@@ -97,7 +98,7 @@ func (s *Spec) load(p string, opts LoadOptions) hcl2.Diagnostics {
 	if len(names) == 0 {
 		return hcl2.Diagnostics{errorDiag(nil, "No spec files", fmt.Sprintf("The directory %q holds no .hcl files. A spec is a directory of .hcl files, or one .hcl file.", p))}
 	}
-	root := newModule("", dir, moduleFS{dir: dir}, nil)
+	root := newModule("", dir, moduleFS{dir: dir}, nil, opts.Resources)
 	root.source = realDir(dir)
 	st.root = root
 	raw := &rawRoot{}
@@ -303,21 +304,12 @@ func decodeLocals(m *module, b *hcl2.Block) hcl2.Diagnostics {
 	return diags
 }
 
-func resourceTypeNames() []string {
-	names := make([]string, 0, len(ResourceSchemas))
-	for n := range ResourceSchemas {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func resourceBodySchema(rs *ResourceSchema) *hcl2.BodySchema {
+func resourceBodySchema(rs *spec.ResourceSchema) *hcl2.BodySchema {
 	bs := &hcl2.BodySchema{}
 	for _, a := range rs.Attrs {
 		bs.Attributes = append(bs.Attributes, hcl2.AttributeSchema{Name: a.Name, Required: a.Required})
 	}
-	for _, n := range MetaArguments {
+	for _, n := range spec.MetaArguments {
 		bs.Attributes = append(bs.Attributes, hcl2.AttributeSchema{Name: n})
 	}
 	return bs
@@ -326,10 +318,11 @@ func resourceBodySchema(rs *ResourceSchema) *hcl2.BodySchema {
 func decodeResource(m *module, b *hcl2.Block) hcl2.Diagnostics {
 	typ, name := b.Labels[0], b.Labels[1]
 	diags := checkIdentifier("resource", name, b.LabelRanges[1])
-	rs := ResourceSchemas[typ]
+	rs := m.schemas[typ]
 	if rs == nil {
+		names := m.schemas.Names()
 		return append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Unknown resource type",
-			fmt.Sprintf("There is no resource type %q.%s The types are: %s.", typ, didYouMean(typ, resourceTypeNames()), strings.Join(resourceTypeNames(), ", "))))
+			fmt.Sprintf("There is no resource type %q.%s The types are: %s.", typ, didYouMean(typ, names), strings.Join(names, ", "))))
 	}
 	content, cdiags := b.Body.Content(resourceBodySchema(rs))
 	diags = append(diags, cdiags...)
@@ -374,7 +367,7 @@ func decodeResource(m *module, b *hcl2.Block) hcl2.Diagnostics {
 }
 
 // checkOneOf enforces the schema's groups of which exactly one attribute must be set.
-func checkOneOf(rs *ResourceSchema, attrs map[string]*hcl2.Attribute, b *hcl2.Block) hcl2.Diagnostics {
+func checkOneOf(rs *spec.ResourceSchema, attrs map[string]*hcl2.Attribute, b *hcl2.Block) hcl2.Diagnostics {
 	var diags hcl2.Diagnostics
 	for _, group := range rs.OneOf {
 		var set []*hcl2.Attribute
@@ -559,7 +552,7 @@ func (s *Spec) loadModule(parent *module, c *moduleCall, depth int) (*module, hc
 		}
 		// A built-in module has no directory on disk: relative paths given to it (patch files,
 		// tarballs) are the caller's, so they resolve against the caller's directory.
-		child = newModule(addr, parent.dir, moduleFS{fsys: modules.FS, dir: fdir}, parent)
+		child = newModule(addr, parent.dir, moduleFS{fsys: modules.FS, dir: fdir}, parent, parent.schemas)
 		child.source = src
 	case strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../") || filepath.IsAbs(src):
 		if parent.mfs.fsys != nil {
@@ -591,7 +584,7 @@ func (s *Spec) loadModule(parent *module, c *moduleCall, depth int) (*module, hc
 			}
 			files = append(files, file{name: n, src: b})
 		}
-		child = newModule(addr, dir, moduleFS{dir: dir}, parent)
+		child = newModule(addr, dir, moduleFS{dir: dir}, parent, parent.schemas)
 		child.source = realDir(dir)
 	default:
 		return nil, hcl2.Diagnostics{errorDiag(rangePtr(c.sourceRng), "Invalid module source",

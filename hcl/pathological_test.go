@@ -13,6 +13,8 @@ import (
 	"time"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
+
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // Pathological specs: each must give an error diagnostic with a clear summary, within a bounded
@@ -239,7 +241,7 @@ func loadBounded(t *testing.T, path string) (hcl2.Diagnostics, time.Duration, ui
 				done <- result{err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
-		sp, diags := Load(path, LoadOptions{})
+		sp, diags := Load(path, LoadOptions{Resources: resource.Schemas()})
 		if sp == nil {
 			done <- result{err: fmt.Errorf("nil spec")}
 			return

@@ -1,13 +1,14 @@
 package hcl
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // specState is the loader's internal state: parsed files, the module tree, the dependency graph
@@ -54,6 +55,8 @@ type module struct {
 	callIdx   map[string]*moduleCall
 	outputs   []*outputDecl
 	outIdx    map[string]*outputDecl
+	// schemas is the catalogue of resource types, the same for every module of a spec.
+	schemas spec.Schemas
 	// order holds resources and module calls in declaration order (*resourceDecl or *moduleCall).
 	order []any
 
@@ -62,9 +65,9 @@ type module struct {
 	staticLocals map[string]cty.Value
 }
 
-func newModule(addr, dir string, mfs moduleFS, parent *module) *module {
+func newModule(addr, dir string, mfs moduleFS, parent *module, schemas spec.Schemas) *module {
 	return &module{
-		addr: addr, dir: dir, mfs: mfs, funcs: functions(mfs), parent: parent,
+		addr: addr, dir: dir, mfs: mfs, funcs: functions(mfs), parent: parent, schemas: schemas,
 		varIdx: map[string]*variableDecl{}, localIdx: map[string]*localDecl{},
 		resIdx: map[string]*resourceDecl{}, callIdx: map[string]*moduleCall{}, outIdx: map[string]*outputDecl{},
 		staticVars: map[string]cty.Value{}, staticLocals: map[string]cty.Value{},
@@ -115,7 +118,7 @@ type localDecl struct {
 
 type resourceDecl struct {
 	typ, name  string
-	schema     *ResourceSchema
+	schema     *spec.ResourceSchema
 	mod        *module
 	attrs      map[string]*hcl2.Attribute
 	hostsExpr  hcl2.Expression

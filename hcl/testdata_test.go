@@ -14,6 +14,8 @@ import (
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // A fixture states the errors it must produce with comments: "# want: SUMMARY" at the end of the
@@ -77,7 +79,7 @@ func fixtures(t *testing.T, dir string) []string {
 func TestInvalidFixtures(t *testing.T) {
 	for _, path := range fixtures(t, filepath.Join("testdata", "invalid")) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			sp, diags := Load(path, LoadOptions{})
+			sp, diags := Load(path, LoadOptions{Resources: resource.Schemas()})
 			if sp == nil {
 				t.Fatal("Load returned a nil spec")
 			}
@@ -126,7 +128,7 @@ func describeDiag(d *hcl2.Diagnostic) string {
 func TestValidFixtures(t *testing.T) {
 	for _, path := range fixtures(t, filepath.Join("testdata", "valid")) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			sp, diags := Load(path, LoadOptions{})
+			sp, diags := Load(path, LoadOptions{Resources: resource.Schemas()})
 			if diags.HasErrors() {
 				var buf bytes.Buffer
 				WriteDiagnostics(&buf, diags, sp.Files(), false)
@@ -150,7 +152,7 @@ func TestExamplesValidate(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			sp, diags := Load(dir, LoadOptions{})
+			sp, diags := Load(dir, LoadOptions{Resources: resource.Schemas()})
 			if len(diags) > 0 {
 				var buf bytes.Buffer
 				WriteDiagnostics(&buf, diags, sp.Files(), false)

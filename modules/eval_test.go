@@ -2,7 +2,6 @@ package modules_test
 
 import (
 	"bytes"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // evaluate loads a spec made of main.hcl and evaluates it for host "h" with the given facts; it
@@ -26,7 +27,7 @@ func evaluate(t *testing.T, main string, facts map[string]cty.Value) map[string]
 			t.Fatal(err)
 		}
 	}
-	sp, diags := hcl.Load(dir, hcl.LoadOptions{})
+	sp, diags := hcl.Load(dir, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
 		var b bytes.Buffer
 		hcl.WriteDiagnostics(&b, diags, sp.Files(), false)

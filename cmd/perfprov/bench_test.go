@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -20,7 +19,9 @@ import (
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
+	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // benchFakeConn answers like a host: the facts script (run as the login user), the member's
@@ -250,7 +251,7 @@ func TestBenchUsage(t *testing.T) {
 func TestBenchAfterApply(t *testing.T) {
 	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
 	sp, _ := benchDirs(t)
-	s, diags := hcl.Load(sp, hcl.LoadOptions{})
+	s, diags := hcl.Load(sp, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
@@ -340,7 +341,7 @@ resource "capabilities" "perf" {
 }
 `
 	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(sp), 0o644)
-	s, diags := hcl.Load(dir, hcl.LoadOptions{})
+	s, diags := hcl.Load(dir, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}

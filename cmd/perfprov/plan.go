@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"io"
 	"sort"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 func init() {
@@ -175,7 +176,7 @@ func writeResource(w io.Writer, n int, r *spec.Resource) {
 	fmt.Fprintf(w, "  %d. %s\n", n, r.Addr)
 	var names []string
 	width := 0
-	for _, a := range hcl.ResourceSchemas[r.Type].Attrs {
+	for _, a := range resource.Schemas()[r.Type].Attrs {
 		v, ok := r.Attrs[a.Name]
 		if !ok || (v.IsKnown() && v.IsNull()) {
 			continue
@@ -273,7 +274,7 @@ func writeOfflineJSON(w io.Writer, configs []*spec.HostConfig) error {
 		for _, r := range hc.Resources {
 			or := offlineResource{Address: r.Addr, Type: r.Type, Name: r.Name, Module: r.Module,
 				DependsOn: append([]string{}, r.DependsOn...), Attributes: map[string]json.RawMessage{}}
-			for _, a := range hcl.ResourceSchemas[r.Type].Attrs {
+			for _, a := range resource.Schemas()[r.Type].Attrs {
 				v, ok := r.Attrs[a.Name]
 				if !ok {
 					continue

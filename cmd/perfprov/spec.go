@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // stringList is a repeatable string flag.
@@ -58,7 +59,7 @@ func specPath(fs *flag.FlagSet) (string, error) {
 // a spec with errors returns exitError 1 after printing them. Warnings are printed and loading
 // goes on.
 func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
-	sp, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 	if len(diags) > 0 {
 		hcl.WriteDiagnostics(env.stderr, diags, sp.Files(), useColor(env))
 	}

@@ -9,6 +9,7 @@ import (
 	hcl2 "github.com/hashicorp/hcl/v2"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/resource"
 )
 
 func init() {
@@ -35,7 +36,7 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, diags := hcl.Load(path, hcl.LoadOptions{Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 	if !diags.HasErrors() {
 		// The rules plan applies to each resource, for every host whose values are known.
 		diags = append(diags, checkResources(sp)...)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,13 +9,14 @@ import (
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // planCause is the error plan's engine gets preparing addr for host (resource.New, as
 // engine.Options.NewResource defaults to), or "" when it prepares.
 func planCause(t *testing.T, path, host, addr string) string {
 	t.Helper()
-	sp, diags := hcl.Load(path, hcl.LoadOptions{})
+	sp, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
 		t.Fatalf("load %s: %v", path, diags)
 	}
@@ -44,9 +44,7 @@ func TestValidateResourceRules(t *testing.T) {
 	}{
 		{"sysctl_newline.hcl", "web1", "sysctl.paranoid", ":9:1", "must be a non-empty single line", ""},
 		{"sysctl_persist_file.hcl", "web1", "sysctl.paranoid", ":9:1", "must end in .conf", ""},
-		{"build_env.hcl", "web1", "build.perf", ":9:1", `invalid environment variable name "A B"`, ""},
 		{"source_dest.hcl", "web1", "source.libcap", ":9:1", "dest must not be /", ""},
-		{"per_host.hcl", "web2", "sysctl.per_host", ":10:1", `invalid sysctl name "kernel..x"`, `This happens for host "web2".`},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", "validate", tc.file)
@@ -65,6 +63,26 @@ func TestValidateResourceRules(t *testing.T) {
 			}
 			if tc.note == "" && strings.Contains(errs, "This happens for host") {
 				t.Errorf("every host has it, yet stderr names hosts:\n%s", errs)
+			}
+		})
+	}
+}
+
+// TestValidateCatalogueRules: rules of the catalogue that the loader applies itself, at the
+// attribute, for every host (the same rules resource.New applies before a plan).
+func TestValidateCatalogueRules(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"build_env.hcl", `build_env.hcl:12,14-29: Invalid value for env; "A B" is not a valid environment variable name.`},
+		{"per_host.hcl", `per_host.hcl:11,11-57: Invalid value for name; "kernel..x" is not a sysctl parameter name such as "kernel.perf_event_paranoid". This happens when evaluating for host "web2".`},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "validate", tc.file)
+			_, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas()})
+			if !strings.Contains(diags.Error(), tc.want) {
+				t.Errorf("load: %v, want %q", diags, tc.want)
+			}
+			if code, out, _ := specCLI(t, "validate", path); code != 1 || out != "" {
+				t.Errorf("validate: exit %d, stdout %q", code, out)
 			}
 		})
 	}

@@ -46,8 +46,7 @@ type Options struct {
 }
 
 var (
-	userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}\$?$`)
-	eventRE    = regexp.MustCompile(`^[A-Za-z0-9_./:=,@\-\[\]{}]+$`)
+	eventRE = regexp.MustCompile(`^[A-Za-z0-9_./:=,@\-\[\]{}]+$`)
 )
 
 // Expect returns the expectations of a benchmark block with its defaults applied, after checking
@@ -81,9 +80,9 @@ func Expect(b *spec.Benchmark, opts Options) (Expectations, error) {
 		return x, errors.New("run_as is not set: the benchmark runs as an unprivileged member of the perf group")
 	case b.RunAs == "root" || b.RunAs == "0":
 		return x, errors.New("run_as is root: the benchmark must run as an unprivileged member of the perf group")
-	case !userNameRE.MatchString(b.RunAs):
+	case !spec.ValidLoginName(b.RunAs):
 		return x, fmt.Errorf("run_as %q is not a valid user name", b.RunAs)
-	case !userNameRE.MatchString(x.NonMember):
+	case !spec.ValidLoginName(x.NonMember):
 		return x, fmt.Errorf("non-member %q is not a valid user name", x.NonMember)
 	case x.NonMember == b.RunAs:
 		return x, fmt.Errorf("the non-member user %q is the member itself", x.NonMember)

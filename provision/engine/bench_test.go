@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,9 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/testbed"
 	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // perfUsersLike is the perf_users job in small: group, 2 users, directory, file (an ELF copied
@@ -207,7 +208,7 @@ func BenchmarkNoopApply(b *testing.B) {
 
 // phases runs one no-op apply in process and prints where a host's time goes.
 func phases(b *testing.B, dir string) {
-	sp, diags := hcl.Load(dir, hcl.LoadOptions{})
+	sp, diags := hcl.Load(dir, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
 		b.Fatal(diags.Error())
 	}

@@ -1,15 +1,16 @@
 package resource
 
 import (
+	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"math/big"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // attrs reads a resource's evaluated attributes with one error per problem.
@@ -119,55 +120,22 @@ func (a attrs) strMap(name string) (map[string]string, error) {
 	return out, nil
 }
 
-// errs collects attribute errors so that a resource reports all of them at once.
-type errs []string
+// errs collects attribute errors so that a resource reports all of them at once; joined, they
+// keep their identity (errors.Is sees ErrNotReady through them).
+type errs []error
 
 func (e *errs) add(err error) {
 	if err != nil {
-		*e = append(*e, err.Error())
+		*e = append(*e, err)
 	}
 }
 
-func (e errs) err() error {
-	if len(e) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s", strings.Join(e, "; "))
-}
-
-// Names of users and groups: what shadow-utils accepts by default (NAME_REGEX of adduser, plus
-// upper case), at most 32 characters. Anything else is refused before it reaches a host.
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,30}[A-Za-z0-9_.$-]?$`)
-
-func checkName(kind, s string) error {
-	if !nameRE.MatchString(s) {
-		return fmt.Errorf("invalid %s name %q: use letters, digits, '_', '-', '.', starting with a letter or '_', at most 32 characters", kind, s)
-	}
-	return nil
-}
-
-// checkPath accepts absolute paths without NUL, newline or "..".
-func checkPath(attr, p string) error {
-	switch {
-	case !strings.HasPrefix(p, "/"):
-		return fmt.Errorf("%s %q must be an absolute path", attr, p)
-	case strings.ContainsAny(p, "\x00\n\r"):
-		return fmt.Errorf("%s %q contains a control character", attr, p)
-	case p != "/" && strings.HasSuffix(p, "/"):
-		return fmt.Errorf("%s %q must not end with '/'", attr, p)
-	}
-	for _, part := range strings.Split(p, "/") {
-		if part == ".." || part == "." {
-			return fmt.Errorf("%s %q must not contain '.' or '..' components", attr, p)
-		}
-	}
-	return nil
-}
+func (e errs) err() error { return errors.Join(e...) }
 
 // parseMode reads an octal mode such as "0750" or "750" (no symbolic modes).
 func parseMode(s string) (uint32, error) {
-	if !regexp.MustCompile(`^0?[0-7]{3,4}$`).MatchString(s) {
-		return 0, fmt.Errorf("mode %q must be octal digits such as \"0750\"", s)
+	if err := spec.CheckMode(s); err != nil {
+		return 0, err
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	if err != nil {
@@ -191,16 +159,4 @@ func sortedPairs(m map[string]string) string {
 		fmt.Fprintf(&b, "%s=%s\n", k, m[k])
 	}
 	return b.String()
-}
-
-// envName is a valid environment variable name.
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func checkEnv(env map[string]string) error {
-	for k := range env {
-		if !envNameRE.MatchString(k) {
-			return fmt.Errorf("invalid environment variable name %q", k)
-		}
-	}
-	return nil
 }

@@ -3,15 +3,17 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // build: commands build a tree. The stamp (dir/.perfprov-build.stamp) is a digest of every input:
@@ -35,7 +37,19 @@ const (
 	buildLog   = ".perfprov-build.log"
 )
 
-func init() { register("build", newBuild) }
+// buildKind is the build type: its schema (what validate checks) beside its implementation.
+var buildKind = Kind{New: newBuild, Schema: &spec.ResourceSchema{
+	Type: "build",
+	Doc:  "Commands build a tree; a stamp of the inputs decides whether to rebuild.",
+	Attrs: []spec.AttrSchema{
+		{Name: "dir", Type: cty.String, Required: true, Check: text(hostPath("dir")), Doc: "Directory the commands run in."},
+		{Name: "commands", Type: cty.List(cty.String), Required: true, Doc: "Shell commands, run in order; the first failure stops the build."},
+		{Name: "env", Type: cty.Map(cty.String), Default: cty.MapValEmpty(cty.String), Check: envNames, Doc: "Environment for the commands (not for secrets)."},
+		{Name: "artifacts", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Doc: "Paths the build must leave; missing ones fail it and trigger a rebuild next time."},
+		{Name: "triggers", Type: cty.Map(cty.String), Default: cty.MapValEmpty(cty.String), Doc: "Extra values that, when changed, force a rebuild."},
+		{Name: "timeout", Type: cty.String, Default: cty.StringVal("60m"), Check: text(spec.CheckTimeout), Doc: "Time limit for the whole build."},
+	},
+}}
 
 func newBuild(r *spec.Resource, env *Env) (Resource, error) {
 	a := attrs{r}
@@ -44,7 +58,6 @@ func newBuild(r *spec.Resource, env *Env) (Resource, error) {
 	var err error
 	b.dir, _, err = a.str("dir")
 	e.add(err)
-	e.add(checkPath("dir", b.dir))
 	b.commands, err = a.list("commands")
 	e.add(err)
 	if len(b.commands) == 0 && err == nil {
@@ -52,14 +65,13 @@ func newBuild(r *spec.Resource, env *Env) (Resource, error) {
 	}
 	b.env, err = a.strMap("env")
 	e.add(err)
-	e.add(checkEnv(b.env))
 	arts, err := a.list("artifacts")
 	e.add(err)
 	for _, x := range arts {
 		if !strings.HasPrefix(x, "/") {
 			x = path.Join(b.dir, x)
 		}
-		e.add(checkPath("artifact", x))
+		e.add(spec.CheckHostPath("artifact", x))
 		b.artifacts = append(b.artifacts, x)
 	}
 	b.triggers, err = a.strMap("triggers")

@@ -3,13 +3,16 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
+	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // capabilities: an ELF binary carries exactly the given file capabilities.
@@ -29,7 +32,28 @@ type capabilities struct {
 	capText string // what setcap gets: the spec's own words, "cap_a,cap_b=ep"
 }
 
-func init() { register("capabilities", newCapabilities) }
+// capabilitiesKind is the capabilities type: its schema (what validate checks) beside its implementation.
+var capabilitiesKind = Kind{New: newCapabilities, Schema: &spec.ResourceSchema{
+	Type: "capabilities",
+	Doc:  "A binary carries exactly the given file capabilities, set with setcap and verified with setcap -v.",
+	Attrs: []spec.AttrSchema{
+		{Name: "path", Type: cty.String, Required: true, Check: text(hostPath("path")), Doc: "The ELF binary. Scripts are refused: file capabilities do nothing on them."},
+		{Name: "caps", Type: cty.List(cty.String), Required: true, Check: each(checkCapName), Doc: `Capability names such as ["cap_perfmon", "cap_sys_ptrace", "cap_syslog"].`},
+		{Name: "flags", Type: cty.String, Default: cty.StringVal("ep"), Check: text(spec.CheckCapFlags), Doc: `Capability flags: "ep", "eip", "p"...`},
+		{Name: "setcap", Type: cty.String, Default: cty.StringVal("setcap"), Doc: "The setcap binary to use, e.g. one built by the libcap module."},
+		{Name: "follow_symlinks", Type: cty.Bool, Default: cty.False, Doc: "Allow path to be a symlink and set capabilities on its target."},
+	},
+}}
+
+// capNameRE is how a spec names a capability: lowercase, as getcap prints it, or its number.
+var capNameRE = regexp.MustCompile(`^(cap_[a-z_]+|[0-9]{1,2})$`)
+
+func checkCapName(s string) error {
+	if !capNameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a capability name: use lowercase names such as \"cap_perfmon\" (or a number such as \"38\").", s)
+	}
+	return nil
+}
 
 func newCapabilities(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -38,7 +62,6 @@ func newCapabilities(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	c.path, _, err = a.str("path")
 	e.add(err)
-	e.add(checkPath("path", c.path))
 	c.caps, err = a.list("caps")
 	e.add(err)
 	c.flags, err = a.strOr("flags", "ep")
@@ -46,7 +69,7 @@ func newCapabilities(r *spec.Resource, _ *Env) (Resource, error) {
 	c.setcap, err = a.strOr("setcap", "setcap")
 	e.add(err)
 	if strings.Contains(c.setcap, "/") {
-		e.add(checkPath("setcap", c.setcap))
+		e.add(spec.CheckHostPath("setcap", c.setcap))
 	} else if c.setcap != "setcap" {
 		e.add(fmt.Errorf("setcap %q must be \"setcap\" or an absolute path", c.setcap))
 	}

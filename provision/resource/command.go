@@ -3,13 +3,15 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // command: a shell command runs when its guards say so. The guards are evaluated in the batched
@@ -25,7 +27,20 @@ type command struct {
 	timeout time.Duration
 }
 
-func init() { register("command", newCommand) }
+// commandKind is the command type: its schema (what validate checks) beside its implementation.
+var commandKind = Kind{New: newCommand, Schema: &spec.ResourceSchema{
+	Type: "command",
+	Doc:  "A command runs when its guards say so.",
+	Attrs: []spec.AttrSchema{
+		{Name: "run", Type: cty.String, Required: true, Doc: "Shell command line."},
+		{Name: "creates", Type: cty.String, Check: text(hostPath("creates")), Doc: "Skip when this path exists."},
+		{Name: "unless", Type: cty.String, Doc: "Skip when this command exits 0."},
+		{Name: "only_if", Type: cty.String, Doc: "Run only when this command exits 0."},
+		{Name: "run_as", Type: cty.String, Check: text(loginName("user")), Doc: "Run as this user instead of root."},
+		{Name: "env", Type: cty.Map(cty.String), Default: cty.MapValEmpty(cty.String), Check: envNames, Doc: "Environment for the command (not for secrets)."},
+		{Name: "timeout", Type: cty.String, Default: cty.StringVal("10m"), Check: text(spec.CheckTimeout), Doc: `Time limit, such as "30s" or "5m".`},
+	},
+}}
 
 func newCommand(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -39,21 +54,14 @@ func newCommand(r *spec.Resource, _ *Env) (Resource, error) {
 	}
 	c.creates, _, err = a.str("creates")
 	e.add(err)
-	if c.creates != "" {
-		e.add(checkPath("creates", c.creates))
-	}
 	c.unless, _, err = a.str("unless")
 	e.add(err)
 	c.onlyIf, _, err = a.str("only_if")
 	e.add(err)
 	c.runAs, _, err = a.str("run_as")
 	e.add(err)
-	if c.runAs != "" {
-		e.add(checkName("run_as user", c.runAs))
-	}
 	c.env, err = a.strMap("env")
 	e.add(err)
-	e.add(checkEnv(c.env))
 	to, err := a.strOr("timeout", "10m")
 	e.add(err)
 	if c.timeout, err = time.ParseDuration(to); err != nil || c.timeout <= 0 {

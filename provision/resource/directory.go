@@ -3,10 +3,12 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
+
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // directory: a directory exists with the given owner, group and mode.
@@ -16,7 +18,17 @@ type directory struct {
 	own  ownership
 }
 
-func init() { register("directory", newDirectory) }
+// directoryKind is the directory type: its schema (what validate checks) beside its implementation.
+var directoryKind = Kind{New: newDirectory, Schema: &spec.ResourceSchema{
+	Type: "directory",
+	Doc:  "A directory exists with the given owner, group and mode (parents are created as needed).",
+	Attrs: []spec.AttrSchema{
+		{Name: "path", Type: cty.String, Required: true, Check: text(hostPath("path")), Doc: "Absolute path."},
+		{Name: "owner", Type: cty.String, Check: text(loginName("user")), Doc: "Owner user name (unchanged when unset)."},
+		{Name: "group", Type: cty.String, Check: text(loginName("group")), Doc: "Group name (unchanged when unset)."},
+		{Name: "mode", Type: cty.String, Check: text(spec.CheckMode), Doc: `Octal mode such as "0755" (unchanged when unset).`},
+	},
+}}
 
 func newDirectory(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -25,7 +37,6 @@ func newDirectory(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	d.path, _, err = a.str("path")
 	e.add(err)
-	e.add(checkPath("path", d.path))
 	d.own, err = readOwnership(a, "", "", "")
 	e.add(err)
 	return d, e.err()

@@ -7,14 +7,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // file: a file has the given content (from the spec or a controller file), owner, group and mode.
@@ -30,7 +32,20 @@ type file struct {
 	own       ownership
 }
 
-func init() { register("file", newFile) }
+// fileKind is the file type: its schema (what validate checks) beside its implementation.
+var fileKind = Kind{New: newFile, Schema: &spec.ResourceSchema{
+	Type: "file",
+	Doc:  "A file has the given content, uploaded atomically; skipped when its sha256 already matches.",
+	Attrs: []spec.AttrSchema{
+		{Name: "path", Type: cty.String, Required: true, Check: text(hostPath("path")), Doc: "Absolute path on the host."},
+		{Name: "content", Type: cty.String, Doc: "The file's content."},
+		{Name: "source", Type: cty.String, LocalFiles: true, Doc: "A file on the controller, relative to the spec file, whose content is uploaded."},
+		{Name: "owner", Type: cty.String, Check: text(loginName("user")), Doc: "Owner user name (default root)."},
+		{Name: "group", Type: cty.String, Check: text(loginName("group")), Doc: "Group name (default root)."},
+		{Name: "mode", Type: cty.String, Default: cty.StringVal("0644"), Check: text(spec.CheckMode), Doc: "Octal mode."},
+	},
+	OneOf: [][]string{{"content", "source"}},
+}}
 
 func newFile(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -39,7 +54,6 @@ func newFile(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	f.path, _, err = a.str("path")
 	e.add(err)
-	e.add(checkPath("path", f.path))
 	content, hasContent, err := a.str("content")
 	e.add(err)
 	src, hasSource, err := a.str("source")

@@ -3,12 +3,14 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"strconv"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // group: a local group exists. An existing group is never changed (its GID stays).
@@ -20,7 +22,16 @@ type group struct {
 	system bool
 }
 
-func init() { register("group", newGroup) }
+// groupKind is the group type: its schema (what validate checks) beside its implementation.
+var groupKind = Kind{New: newGroup, Schema: &spec.ResourceSchema{
+	Type: "group",
+	Doc:  "A local group exists.",
+	Attrs: []spec.AttrSchema{
+		{Name: "name", Type: cty.String, DefaultsToName: true, Check: text(loginName("group")), Doc: "Group name; defaults to the resource name."},
+		{Name: "gid", Type: cty.Number, Check: wholeNumber("gid"), Doc: "Numeric GID for a new group; an existing group's GID is not changed."},
+		{Name: "system", Type: cty.Bool, Default: cty.False, Doc: "Create a system group."},
+	},
+}}
 
 func newGroup(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -29,7 +40,6 @@ func newGroup(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	g.name, err = a.strOr("name", r.Name)
 	e.add(err)
-	e.add(checkName("group", g.name))
 	g.gid, g.hasGID, err = a.integer("gid")
 	e.add(err)
 	if g.hasGID && g.gid < 0 {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/perfprov/perfprov/spec"
 	"io"
 	"io/fs"
 	"os"
@@ -18,9 +17,9 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // localConn runs scripts with the local sh and moves files on the local filesystem. Tests only
@@ -88,7 +87,7 @@ func (c *localConn) Close() error { return nil }
 // mkres builds an evaluated resource of typ with attrs; unset attributes get their schema default.
 func mkres(typ, name string, set map[string]cty.Value) *spec.Resource {
 	r := &spec.Resource{Addr: typ + "." + name, Type: typ, Name: name, Attrs: map[string]cty.Value{}, Sensitive: map[string]bool{}}
-	for _, a := range hcl.ResourceSchemas[typ].Attrs {
+	for _, a := range Schemas()[typ].Attrs {
 		if a.Default != cty.NilVal {
 			r.Attrs[a.Name] = a.Default
 		} else {

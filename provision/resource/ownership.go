@@ -21,14 +21,8 @@ func readOwnership(a attrs, defOwner, defGroup, defMode string) (ownership, erro
 	var err error
 	o.owner, err = a.strOr("owner", defOwner)
 	e.add(err)
-	if o.owner != "" {
-		e.add(checkName("owner", o.owner))
-	}
 	o.group, err = a.strOr("group", defGroup)
 	e.add(err)
-	if o.group != "" {
-		e.add(checkName("group", o.group))
-	}
 	m, err := a.strOr("mode", defMode)
 	e.add(err)
 	if m != "" {

@@ -3,14 +3,15 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // pkg: distribution packages are installed; only the missing ones, non-interactively. One query
@@ -22,11 +23,16 @@ type pkg struct {
 	updateCache bool
 }
 
-func init() { register("package", newPackage) }
-
-var pkgNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+._:~@-]*$`)
-
-var managers = []string{"apt", "dnf", "yum", "zypper", "apk"}
+// packageKind is the package type: its schema (what validate checks) beside its implementation.
+var packageKind = Kind{New: newPackage, Schema: &spec.ResourceSchema{
+	Type: "package",
+	Doc:  "Distribution packages are installed (apt, dnf, yum, zypper or apk, from facts); only missing ones.",
+	Attrs: []spec.AttrSchema{
+		{Name: "names", Type: cty.List(cty.String), Required: true, Check: nonEmpty("names must list at least one package.", spec.CheckPackageName), Doc: "Package names."},
+		{Name: "manager", Type: cty.String, Check: text(spec.CheckPackageManager), Doc: "Override the package manager found in facts."},
+		{Name: "update_cache", Type: cty.Bool, Default: cty.False, Doc: "Refresh the package index before installing."},
+	},
+}}
 
 func newPackage(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -35,19 +41,8 @@ func newPackage(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	p.names, err = a.list("names")
 	e.add(err)
-	if len(p.names) == 0 && err == nil {
-		e.add(fmt.Errorf("names must list at least one package"))
-	}
-	for _, n := range p.names {
-		if !pkgNameRE.MatchString(n) {
-			e.add(fmt.Errorf("invalid package name %q", n))
-		}
-	}
 	p.manager, _, err = a.str("manager")
 	e.add(err)
-	if p.manager != "" && !contains(managers, p.manager) {
-		e.add(fmt.Errorf("manager %q is not one of %s", p.manager, strings.Join(managers, ", ")))
-	}
 	p.updateCache, err = a.boolean("update_cache", false)
 	e.add(err)
 	return p, e.err()
@@ -104,7 +99,7 @@ func (p *pkg) missing(st pkgState) []string {
 func (p *pkg) Diff(s State) (*Diff, error) {
 	st := s.(pkgState)
 	if st.manager == "" {
-		return nil, fmt.Errorf("no supported package manager (%s) found on the host", strings.Join(managers, ", "))
+		return nil, fmt.Errorf("no supported package manager (%s) found on the host", strings.Join(spec.PackageManagers, ", "))
 	}
 	miss := p.missing(st)
 	if len(miss) == 0 {

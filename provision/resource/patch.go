@@ -6,13 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // patch: patch files from the controller are applied to a tree in order, once each. dir keeps a
@@ -34,7 +36,16 @@ type patchFile struct {
 
 const patchStamp = ".perfprov-patches"
 
-func init() { register("patch", newPatch) }
+// patchKind is the patch type: its schema (what validate checks) beside its implementation.
+var patchKind = Kind{New: newPatch, Schema: &spec.ResourceSchema{
+	Type: "patch",
+	Doc:  "Patch files are applied to a source tree in order, once each; a patch that does not apply leaves the tree as it was.",
+	Attrs: []spec.AttrSchema{
+		{Name: "dir", Type: cty.String, Required: true, Check: text(hostPath("dir")), Doc: "The source tree on the host."},
+		{Name: "patches", Type: cty.List(cty.String), Required: true, LocalFiles: true, Doc: "Patch files on the controller, relative to the spec file, applied in order."},
+		{Name: "strip", Type: cty.Number, Default: cty.NumberIntVal(1), Check: wholeNumber("strip"), Doc: "Leading path components to strip (patch -pN)."},
+	},
+}}
 
 func newPatch(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -43,7 +54,6 @@ func newPatch(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	p.dir, _, err = a.str("dir")
 	e.add(err)
-	e.add(checkPath("dir", p.dir))
 	p.strip, _, err = a.integer("strip")
 	e.add(err)
 	if p.strip < 0 {

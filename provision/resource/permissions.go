@@ -2,9 +2,11 @@ package resource
 
 import (
 	"context"
-	"github.com/perfprov/perfprov/spec"
+
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // permissions: an existing path has the given owner, group and mode. The path is made by an
@@ -15,7 +17,17 @@ type permissions struct {
 	own  ownership
 }
 
-func init() { register("permissions", newPermissions) }
+// permissionsKind is the permissions type: its schema (what validate checks) beside its implementation.
+var permissionsKind = Kind{New: newPermissions, Schema: &spec.ResourceSchema{
+	Type: "permissions",
+	Doc:  "An existing path has the given owner, group and mode. Ownership changes come before the mode.",
+	Attrs: []spec.AttrSchema{
+		{Name: "path", Type: cty.String, Required: true, Check: text(hostPath("path")), Doc: "Absolute path that must exist (made by an earlier resource)."},
+		{Name: "owner", Type: cty.String, Check: text(loginName("user")), Doc: "Owner user name (unchanged when unset)."},
+		{Name: "group", Type: cty.String, Check: text(loginName("group")), Doc: "Group name (unchanged when unset)."},
+		{Name: "mode", Type: cty.String, Check: text(spec.CheckMode), Doc: `Octal mode such as "0750" (unchanged when unset).`},
+	},
+}}
 
 func newPermissions(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -24,7 +36,6 @@ func newPermissions(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	p.path, _, err = a.str("path")
 	e.add(err)
-	e.add(checkPath("path", p.path))
 	p.own, err = readOwnership(a, "", "", "")
 	e.add(err)
 	return p, e.err()

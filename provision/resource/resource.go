@@ -18,11 +18,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
-	"sort"
 	"strings"
 
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // Action is what applying a resource would do.
@@ -164,37 +163,6 @@ type Env struct {
 	HostSourceCache string
 	// Deps gives the fingerprints of a resource's dependencies (by address), for build stamps.
 	DepFingerprint func(addr string) string
-}
-
-// constructor makes a Resource of one type.
-type constructor func(r *spec.Resource, env *Env) (Resource, error)
-
-var types = map[string]constructor{}
-
-func register(typ string, c constructor) { types[typ] = c }
-
-// Types returns the names of the implemented resource types, sorted.
-func Types() []string {
-	out := make([]string, 0, len(types))
-	for t := range types {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// New prepares r for planning: decodes and validates its attributes and does the controller-side
-// work its type needs.
-func New(r *spec.Resource, env *Env) (Resource, error) {
-	c, ok := types[r.Type]
-	if !ok {
-		return nil, fmt.Errorf("%s: resource type %q is not implemented", r.Addr, r.Type)
-	}
-	if env == nil {
-		env = &Env{}
-	}
-	// Errors do not repeat the address: the engine reports them under it.
-	return c(r, env)
 }
 
 // base holds what every type shares.

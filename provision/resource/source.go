@@ -6,18 +6,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // source: an archive (a controller file, or a URL with a mandatory sha256 downloaded once into
@@ -34,15 +35,25 @@ type source struct {
 	cache string // the host's archive cache directory
 }
 
-func init() { register("source", newSource) }
+// sourceKind is the source type: its schema (what validate checks) beside its implementation.
+var sourceKind = Kind{New: newSource, Schema: &spec.ResourceSchema{
+	Type: "source",
+	Doc:  "A source archive is unpacked into a directory; replaced only when the archive's sha256 changes.",
+	Attrs: []spec.AttrSchema{
+		{Name: "path", Type: cty.String, Doc: "An archive on the controller, relative to the spec file."},
+		{Name: "url", Type: cty.String, Doc: "An archive URL, downloaded once on the controller into a cache."},
+		{Name: "sha256", Type: cty.String, Check: text(spec.CheckSHA256), Doc: "The archive's sha256; required with url."},
+		{Name: "dest", Type: cty.String, Required: true, Check: text(hostPath("dest")), Doc: "Directory on the host to unpack into."},
+		{Name: "strip_components", Type: cty.Number, Default: cty.NumberIntVal(1), Check: wholeNumber("strip_components"), Doc: "Leading path components to strip when unpacking."},
+	},
+	OneOf: [][]string{{"path", "url"}},
+}}
 
 // hostSourceCache is where hosts keep uploaded archives.
 const hostSourceCache = "/var/cache/perfprov/sources"
 
 // sourceStamp is the file in dest that records the sha256 of the archive it came from.
 const sourceStamp = ".perfprov-source.sha256"
-
-var shaRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func newSource(r *spec.Resource, env *Env) (Resource, error) {
 	a := attrs{r}
@@ -58,12 +69,8 @@ func newSource(r *spec.Resource, env *Env) (Resource, error) {
 	sum, hasSum, err := a.str("sha256")
 	e.add(err)
 	sum = strings.ToLower(sum)
-	if hasSum && !shaRE.MatchString(sum) {
-		e.add(fmt.Errorf("sha256 %q must be 64 hex digits", sum))
-	}
 	s.dest, _, err = a.str("dest")
 	e.add(err)
-	e.add(checkPath("dest", s.dest))
 	if s.dest == "/" {
 		e.add(fmt.Errorf("dest must not be /"))
 	}

@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // sysctl: a kernel parameter has the value at runtime and in a persistent drop-in.
@@ -27,9 +28,17 @@ type sysctl struct {
 	persistFile string
 }
 
-func init() { register("sysctl", newSysctl) }
-
-var sysctlNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+([./][A-Za-z0-9_:-]+)*$`)
+// sysctlKind is the sysctl type: its schema (what validate checks) beside its implementation.
+var sysctlKind = Kind{New: newSysctl, Schema: &spec.ResourceSchema{
+	Type: "sysctl",
+	Doc:  "A kernel parameter has the value at runtime (read back to verify) and in a persistent drop-in.",
+	Attrs: []spec.AttrSchema{
+		{Name: "name", Type: cty.String, Required: true, Check: text(spec.CheckSysctlName), Doc: `Parameter name, such as "kernel.perf_event_paranoid".`},
+		{Name: "value", Type: cty.String, Required: true, Doc: "Value; numbers are accepted and compared as text after trimming."},
+		{Name: "persist", Type: cty.Bool, Default: cty.True, Doc: "Also write the value to persist_file."},
+		{Name: "persist_file", Type: cty.String, Default: cty.StringVal(spec.DefaultSysctlFile), Check: text(hostPath("persist_file")), Doc: "Drop-in file; its name must sort after the distribution's files (Debian links /etc/sysctl.conf as 99-sysctl.conf)."},
+	},
+}}
 
 // sysctlDirs are read in this order at boot (systemd-sysctl and procps sysctl --system); files
 // of the same name in earlier directories hide later ones.
@@ -42,9 +51,6 @@ func newSysctl(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	name, _, err := a.str("name")
 	e.add(err)
-	if !sysctlNameRE.MatchString(name) {
-		e.add(fmt.Errorf("invalid sysctl name %q", name))
-	}
 	s.name = normSysctlKey(name)
 	v, _, err := a.str("value")
 	e.add(err)
@@ -54,10 +60,9 @@ func newSysctl(r *spec.Resource, _ *Env) (Resource, error) {
 	}
 	s.persist, err = a.boolean("persist", true)
 	e.add(err)
-	s.persistFile, err = a.strOr("persist_file", "/etc/sysctl.d/99-zz-perfprov.conf")
+	s.persistFile, err = a.strOr("persist_file", spec.DefaultSysctlFile)
 	e.add(err)
 	if s.persist {
-		e.add(checkPath("persist_file", s.persistFile))
 		if !strings.HasSuffix(s.persistFile, ".conf") {
 			e.add(fmt.Errorf("persist_file %q must end in .conf (other names are not read at boot)", s.persistFile))
 		}

@@ -3,13 +3,15 @@ package resource
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // user: a local user exists and belongs to the given supplementary groups. Memberships it has
@@ -25,7 +27,19 @@ type user struct {
 	hasUID bool
 }
 
-func init() { register("user", newUser) }
+// userKind is the user type: its schema (what validate checks) beside its implementation.
+var userKind = Kind{New: newUser, Schema: &spec.ResourceSchema{
+	Type: "user",
+	Doc:  "A local user exists and belongs to the given supplementary groups (existing memberships are kept).",
+	Attrs: []spec.AttrSchema{
+		{Name: "name", Type: cty.String, DefaultsToName: true, Check: text(loginName("user")), Doc: "User name; defaults to the resource name."},
+		{Name: "groups", Type: cty.List(cty.String), Default: cty.ListValEmpty(cty.String), Check: each(loginName("group")), Doc: "Supplementary groups to add the user to; other memberships are never dropped."},
+		{Name: "shell", Type: cty.String, Check: text(hostPath("shell")), Doc: "Login shell for a new user."},
+		{Name: "home", Type: cty.String, Check: text(hostPath("home")), Doc: "Home directory for a new user."},
+		{Name: "system", Type: cty.Bool, Default: cty.False, Doc: "Create a system user."},
+		{Name: "uid", Type: cty.Number, Check: wholeNumber("uid"), Doc: "Numeric UID for a new user."},
+	},
+}}
 
 func newUser(r *spec.Resource, _ *Env) (Resource, error) {
 	a := attrs{r}
@@ -34,22 +48,12 @@ func newUser(r *spec.Resource, _ *Env) (Resource, error) {
 	var err error
 	u.name, err = a.strOr("name", r.Name)
 	e.add(err)
-	e.add(checkName("user", u.name))
 	u.groups, err = a.list("groups")
 	e.add(err)
-	for _, g := range u.groups {
-		e.add(checkName("group", g))
-	}
 	u.shell, _, err = a.str("shell")
 	e.add(err)
-	if u.shell != "" {
-		e.add(checkPath("shell", u.shell))
-	}
 	u.home, _, err = a.str("home")
 	e.add(err)
-	if u.home != "" {
-		e.add(checkPath("home", u.home))
-	}
 	u.system, err = a.boolean("system", false)
 	e.add(err)
 	u.uid, u.hasUID, err = a.integer("uid")
