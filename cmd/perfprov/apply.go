@@ -18,7 +18,7 @@ import (
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/facts"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 func init() {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/facts"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // The golden files of this package take -update; another test file may define the flag first.

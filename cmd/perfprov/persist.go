@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/perfprov/perfprov/provision/connect"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // persistCommand is the hidden subcommand the connection daemon runs as (see transport.Persist):

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // Defaults of a benchmark block.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"io/fs"
 	"os"
 	"os/user"
@@ -18,7 +17,9 @@ import (
 
 	"github.com/kevinburke/ssh_config"
 
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/knownhosts"
 )
 
 // Options are the controller-side inputs of a connection that are not in the spec.
@@ -197,9 +198,9 @@ func (r *resolver) localUser() string {
 func hostKeyMode(c spec.HostKeyChecking) string {
 	switch c {
 	case spec.HostKeyStrict:
-		return transport.HostKeyStrict
+		return knownhosts.Strict
 	case spec.HostKeyAcceptNew:
-		return transport.HostKeyAcceptNew
+		return knownhosts.AcceptNew
 	}
 	return ""
 }
@@ -291,7 +292,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 	}
 
 	// HashKnownHosts yes (Debian's /etc/ssh/ssh_config has it) hashes the names accept-new writes.
-	keys := transport.HostKeyPolicy{Mode: hostKeyMode(conn.HostKeyChecking), HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
+	keys := knownhosts.Policy{Mode: hostKeyMode(conn.HostKeyChecking), HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
 	switch {
 	case conn.KnownHosts != "":
 		keys.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}
@@ -305,10 +306,10 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 	if keys.Mode == "" {
 		switch v := strings.ToLower(r.get(alias, "StrictHostKeyChecking")); v {
 		case "", "yes", "ask":
-			keys.Mode = transport.HostKeyStrict
+			keys.Mode = knownhosts.Strict
 		case "accept-new", "no", "off":
 			// "no" would also take changed keys; perfprov never does, so it is accept-new.
-			keys.Mode = transport.HostKeyAcceptNew
+			keys.Mode = knownhosts.AcceptNew
 		default:
 			return transport.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, alias)
 		}

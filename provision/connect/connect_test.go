@@ -2,7 +2,6 @@ package connect
 
 import (
 	"context"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,9 +11,11 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport"
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // hop summarises an endpoint for comparison.

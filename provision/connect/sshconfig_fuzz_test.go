@@ -1,12 +1,12 @@
 package connect
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // FuzzSSHConfig resolves hosts against an arbitrary ssh_config. Nothing may panic, and a resolved

@@ -18,8 +18,8 @@ import (
 	"github.com/perfprov/perfprov/internal/testbed"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // perfUsersLike is the perf_users job in small: group, 2 users, directory, file (an ELF copied

@@ -20,7 +20,7 @@ import (
 
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // Evaluator resolves one host's resources with its facts (*hcl.Spec is one).

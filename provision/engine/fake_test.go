@@ -20,7 +20,7 @@ import (
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // shConn runs scripts with the local sh; each fake host has its own directory as its "state".

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // LockPath is the per-host lock the CLI's applies take before a host's first change

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // reverter is a resource whose change must not outlive a failed host (capabilities: a binary

@@ -13,7 +13,7 @@ import (
 
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/resource"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 func fingerprint(parts ...string) string {

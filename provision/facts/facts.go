@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // Facts is what one host told about itself. JSON keys are snake_case; they are also the keys of

@@ -20,7 +20,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden .json files under testdata/")

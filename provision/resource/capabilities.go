@@ -11,8 +11,8 @@ import (
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
-	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // capabilities: an ELF binary carries exactly the given file capabilities.

@@ -7,8 +7,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // directory: a directory exists with the given owner, group and mode.

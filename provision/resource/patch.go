@@ -13,8 +13,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // patch: patch files from the controller are applied to a tree in order, once each. dir keeps a

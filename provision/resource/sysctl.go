@@ -11,8 +11,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport"
 	"github.com/perfprov/perfprov/spec"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // sysctl: a kernel parameter has the value at runtime and in a persistent drop-in.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // TestPersistManyChannelsAtOnce opens, through one connection daemon, many channels at once on

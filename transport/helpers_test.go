@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/rand"
-	"golang.org/x/crypto/ssh/agent"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,9 +11,12 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/crypto/ssh/agent"
+	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/perfprov/perfprov/transport/knownhosts"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 func keyPath(name string) string { return filepath.Join("testdata", "keys", name) }
@@ -90,13 +92,13 @@ func knownHostsFor(t testing.TB, fixture string, srv *sshtest.Server) string {
 		"key": func(name string) string {
 			return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pubKey(t, name))))
 		},
-		"hash": knownhosts.HashHostname,
+		"hash": xknownhosts.HashHostname,
 	}).Parse(string(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	data := map[string]any{"Name": hostKeyName(srv.Host, srv.Port), "Host": srv.Host, "Port": srv.Port}
+	data := map[string]any{"Name": knownhosts.Name(srv.Host, srv.Port), "Host": srv.Host, "Port": srv.Port}
 	if err := tmpl.Execute(&b, data); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +118,7 @@ func configFor(srv *sshtest.Server, knownHosts string) SSHConfig {
 			Port:     srv.Port,
 			User:     "alice",
 			Auth:     Auth{IdentityFiles: []string{keyPath("client_ed25519")}},
-			HostKeys: HostKeyPolicy{Files: []string{knownHosts}},
+			HostKeys: knownhosts.Policy{Files: []string{knownHosts}},
 		},
 		Timeout: 5 * time.Second,
 	}

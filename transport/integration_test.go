@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/transport/knownhosts"
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +36,7 @@ func labConfig(lab *testbed.Lab, i int, user string) SSHConfig {
 			Port:     h.Port,
 			User:     user,
 			Auth:     Auth{IdentityFiles: []string{lab.KeyPath}},
-			HostKeys: HostKeyPolicy{Files: []string{lab.KnownHostsPath}},
+			HostKeys: knownhosts.Policy{Files: []string{lab.KnownHostsPath}},
 		},
 		Timeout: 10 * time.Second,
 	}
@@ -69,7 +70,7 @@ func TestLabHostKeys(t *testing.T) {
 		cfg := labConfig(lab, 1, "root")
 		cfg.HostKeys.Files = []string{filepath.Join(t.TempDir(), "known_hosts")}
 		_, err := DialSSH(ctx, cfg)
-		var unknown *HostKeyUnknownError
+		var unknown *knownhosts.UnknownHostError
 		if !errors.As(err, &unknown) {
 			t.Fatalf("error %v, want an unknown host", err)
 		}
@@ -77,14 +78,14 @@ func TestLabHostKeys(t *testing.T) {
 	t.Run("accept-new records, then strict accepts", func(t *testing.T) {
 		cfg := labConfig(lab, 1, "root")
 		kh := filepath.Join(t.TempDir(), "known_hosts")
-		cfg.HostKeys = HostKeyPolicy{Files: []string{kh}, Mode: HostKeyAcceptNew}
+		cfg.HostKeys = knownhosts.Policy{Files: []string{kh}, Mode: knownhosts.AcceptNew}
 		dial(t, cfg).Close()
 		data, _ := os.ReadFile(kh)
 		want := h.Address + " " + string(ssh.MarshalAuthorizedKey(h.HostKey()))
 		if string(data) != want {
 			t.Errorf("recorded %q, want %q", data, want)
 		}
-		cfg.HostKeys.Mode = HostKeyStrict
+		cfg.HostKeys.Mode = knownhosts.Strict
 		dial(t, cfg).Close()
 	})
 	t.Run("changed key refused", func(t *testing.T) {
@@ -96,11 +97,11 @@ func TestLabHostKeys(t *testing.T) {
 				t.Error(err)
 			}
 		}()
-		for _, mode := range []string{HostKeyStrict, HostKeyAcceptNew} {
+		for _, mode := range []string{knownhosts.Strict, knownhosts.AcceptNew} {
 			cfg := labConfig(lab, 1, "root")
 			cfg.HostKeys.Mode = mode
 			_, err := DialSSH(ctx, cfg)
-			var changed *HostKeyChangedError
+			var changed *knownhosts.KeyChangedError
 			if !errors.As(err, &changed) {
 				t.Fatalf("%s: error %v, want a changed key", mode, err)
 			}

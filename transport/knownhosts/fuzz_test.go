@@ -1,4 +1,4 @@
-package transport
+package knownhosts
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func FuzzKnownHosts(f *testing.F) {
 		for _, host := range []string{"example.com", "10.0.0.1", "[10.0.0.1]:2222", ""} {
 			for _, port := range []int{0, 22, 2222} {
 				kh.forHost(host, port)
-				kh.HostKeyAlgorithms(host, port)
+				kh.algorithms(host, port)
 			}
 		}
 		for _, e := range kh.entries {

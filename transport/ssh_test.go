@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/knownhosts"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // runCase is one command and what it must leave; shared by the SSH and local tests.
@@ -421,11 +423,11 @@ func TestJumpHosts(t *testing.T) {
 	target := startServer(t, sshtest.Options{}, "host_ed25519")
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	line := func(s *sshtest.Server, key string) string {
-		return hostKeyName(s.Host, s.Port) + " " + string(ssh.MarshalAuthorizedKey(pubKey(t, key)))
+		return knownhosts.Name(s.Host, s.Port) + " " + string(ssh.MarshalAuthorizedKey(pubKey(t, key)))
 	}
 	os.WriteFile(kh, []byte(line(jump1, "host_ecdsa")+line(jump2, "host_ed25519")+line(target, "host_ed25519")), 0o600)
 	hop := func(s *sshtest.Server, files ...string) Endpoint {
-		return Endpoint{Address: s.Host, Port: s.Port, User: "jumper", Auth: Auth{IdentityFiles: []string{keyPath("client_ed25519")}}, HostKeys: HostKeyPolicy{Files: files}}
+		return Endpoint{Address: s.Host, Port: s.Port, User: "jumper", Auth: Auth{IdentityFiles: []string{keyPath("client_ed25519")}}, HostKeys: knownhosts.Policy{Files: files}}
 	}
 	cfg := configFor(target, kh)
 	cfg.Jump = []Endpoint{hop(jump1, kh), hop(jump2, kh)}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 func TestSudoCommand(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // watchTemps reports every temporary file of an upload to a file in dir that another user could

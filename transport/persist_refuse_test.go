@@ -15,8 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // nobody is the uid (and gid) the tests give to what is not the test's own.

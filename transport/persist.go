@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/knownhosts"
 )
 
 // Persist keeps SSH connections open after a run, for the next run to use: the idea of
@@ -357,8 +359,8 @@ func CheckKeptHostKeys(c Conn, authorizedKeys []string) error {
 		return nil
 	}
 	ep := sc.endpoint
-	strict := HostKeyPolicy{Files: ep.HostKeys.Files, Mode: HostKeyStrict} // check, never record
-	check, algos, err := strict.checker(ep.Address, ep.port())
+	strict := knownhosts.Policy{Files: ep.HostKeys.Files, Mode: knownhosts.Strict} // check, never record
+	check, algos, err := strict.Checker(ep.Address, ep.port())
 	if err != nil {
 		return err
 	}
@@ -368,7 +370,7 @@ func CheckKeptHostKeys(c Conn, authorizedKeys []string) error {
 		if err != nil {
 			continue
 		}
-		for _, a := range algorithmsFor(k.Type()) {
+		for _, a := range knownhosts.AlgorithmsFor(k.Type()) {
 			if slices.Contains(algos, a) {
 				byType[k.Type()] = append(byType[k.Type()], k)
 				break
@@ -379,7 +381,7 @@ func CheckKeptHostKeys(c Conn, authorizedKeys []string) error {
 		var first error
 		for _, k := range keys {
 			err := check("", nil, k)
-			var unknown *HostKeyUnknownError
+			var unknown *knownhosts.UnknownHostError
 			if err == nil || errors.As(err, &unknown) {
 				first = nil
 				break

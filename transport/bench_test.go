@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // BenchmarkConnectRun is the cost of reaching a host: TCP connect, handshake, host key check,

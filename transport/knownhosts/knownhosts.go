@@ -1,4 +1,6 @@
-package transport
+// Package knownhosts checks SSH host keys against known_hosts files with OpenSSH's semantics, and
+// records new ones under accept-new.
+package knownhosts
 
 import (
 	"bufio"
@@ -32,18 +34,18 @@ import (
 
 // Host key checking modes.
 const (
-	// HostKeyStrict refuses hosts whose key is not in known_hosts (OpenSSH "yes", the default).
-	HostKeyStrict = "strict"
-	// HostKeyAcceptNew records the key of a host that has no entry yet, and refuses changed keys
+	// Strict refuses hosts whose key is not in known_hosts (OpenSSH "yes", the default).
+	Strict = "strict"
+	// AcceptNew records the key of a host that has no entry yet, and refuses changed keys
 	// (OpenSSH "accept-new").
-	HostKeyAcceptNew = "accept-new"
+	AcceptNew = "accept-new"
 )
 
-// HostKeyPolicy says how a host's key is checked.
-type HostKeyPolicy struct {
+// Policy says how a host's key is checked.
+type Policy struct {
 	// Files are known_hosts files, read in order. New hosts are appended to the first one.
 	Files []string
-	// Mode is HostKeyStrict ("" means strict) or HostKeyAcceptNew.
+	// Mode is Strict ("" means strict) or AcceptNew.
 	Mode string
 	// HashNames writes the names of new entries hashed, |1|salt|hash, as OpenSSH does with
 	// HashKnownHosts yes: the file then does not list the hosts one connects to.
@@ -99,8 +101,8 @@ func (kh *knownHosts) parse(data []byte, file string) {
 	}
 }
 
-// hostKeyName is how known_hosts names host:port: the bare host for port 22, [host]:port otherwise.
-func hostKeyName(host string, port int) string {
+// Name is how known_hosts names host:port: the bare host for port 22, [host]:port otherwise.
+func Name(host string, port int) string {
 	if port == 0 || port == 22 {
 		return host
 	}
@@ -183,7 +185,7 @@ func wildcardMatch(pattern, name string) bool {
 
 // forHost returns the entries that name host:port, by kind.
 func (kh *knownHosts) forHost(host string, port int) (keys, authorities []knownEntry) {
-	name := hostKeyName(host, port)
+	name := Name(host, port)
 	for _, e := range kh.entries {
 		if e.marker == "revoked" || !matchHost(e.patterns, name) {
 			continue
@@ -212,8 +214,8 @@ func keysEqual(a, b ssh.PublicKey) bool {
 	return a.Type() == b.Type() && bytes.Equal(a.Marshal(), b.Marshal())
 }
 
-// algorithmsFor maps a key type in known_hosts to the host key algorithms that prove it.
-func algorithmsFor(keyType string) []string {
+// AlgorithmsFor maps a key type in known_hosts to the host key algorithms that prove it.
+func AlgorithmsFor(keyType string) []string {
 	switch keyType {
 	case ssh.KeyAlgoRSA:
 		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
@@ -235,9 +237,9 @@ var defaultAlgorithms = []string{
 	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
 }
 
-// HostKeyAlgorithms returns the algorithms to offer for host:port: exactly the key types the files
+// algorithms returns the algorithms to offer for host:port: exactly the key types the files
 // hold for it (certificates first when a CA is trusted for it), or nil when there is no entry.
-func (kh *knownHosts) HostKeyAlgorithms(host string, port int) []string {
+func (kh *knownHosts) algorithms(host string, port int) []string {
 	keys, cas := kh.forHost(host, port)
 	var algos []string
 	seen := map[string]bool{}
@@ -253,7 +255,7 @@ func (kh *knownHosts) HostKeyAlgorithms(host string, port int) []string {
 		add(certAlgorithms...)
 	}
 	for _, e := range keys {
-		add(algorithmsFor(e.key.Type())...)
+		add(AlgorithmsFor(e.key.Type())...)
 	}
 	if len(cas) > 0 && len(keys) == 0 {
 		// A host trusted through its CA may still present a plain key; that key is then unknown.
@@ -262,9 +264,9 @@ func (kh *knownHosts) HostKeyAlgorithms(host string, port int) []string {
 	return algos
 }
 
-// HostKeyChangedError is a host whose key differs from the one recorded: possibly an attack, never
+// KeyChangedError is a host whose key differs from the one recorded: possibly an attack, never
 // accepted whatever the mode.
-type HostKeyChangedError struct {
+type KeyChangedError struct {
 	Host    string // name:port as known_hosts names it
 	KeyType string
 	Got     string // SHA256 fingerprint the server presented
@@ -278,7 +280,7 @@ type KnownKey struct {
 	Line        int
 }
 
-func (e *HostKeyChangedError) Error() string {
+func (e *KeyChangedError) Error() string {
 	var old []string
 	for _, k := range e.Known {
 		old = append(old, fmt.Sprintf("%s at %s:%d", k.Fingerprint, k.File, k.Line))
@@ -287,28 +289,28 @@ func (e *HostKeyChangedError) Error() string {
 		e.Host, e.KeyType, e.Got, strings.Join(old, ", "), shellWord(e.Host))
 }
 
-// HostKeyUnknownError is a host with no known_hosts entry under strict checking.
-type HostKeyUnknownError struct {
+// UnknownHostError is a host with no known_hosts entry under strict checking.
+type UnknownHostError struct {
 	Host        string
 	KeyType     string
 	Fingerprint string
 	Files       []string
 }
 
-func (e *HostKeyUnknownError) Error() string {
+func (e *UnknownHostError) Error() string {
 	return fmt.Sprintf("host key for %s is not in known_hosts (%s): server presented %s %s; verify it and add it, or set host_key_checking = \"accept-new\"",
 		e.Host, strings.Join(e.Files, ", "), e.KeyType, e.Fingerprint)
 }
 
-// HostKeyRevokedError is a host key (or the CA of its certificate) marked @revoked.
-type HostKeyRevokedError struct {
+// KeyRevokedError is a host key (or the CA of its certificate) marked @revoked.
+type KeyRevokedError struct {
 	Host        string
 	Fingerprint string
 	File        string
 	Line        int
 }
 
-func (e *HostKeyRevokedError) Error() string {
+func (e *KeyRevokedError) Error() string {
 	return fmt.Sprintf("host key for %s (%s) is REVOKED at %s:%d", e.Host, e.Fingerprint, e.File, e.Line)
 }
 
@@ -320,28 +322,28 @@ func shellWord(s string) string {
 	return s
 }
 
-// checker returns the HostKeyCallback for host:port under policy, and the algorithms to offer.
+// Checker returns the HostKeyCallback for host:port under policy, and the algorithms to offer.
 // A callback, not knownhosts.New, so that each hop of a jump chain checks its own name.
-func (p HostKeyPolicy) checker(host string, port int) (ssh.HostKeyCallback, []string, error) {
+func (p Policy) Checker(host string, port int) (ssh.HostKeyCallback, []string, error) {
 	switch p.Mode {
-	case "", HostKeyStrict, HostKeyAcceptNew:
+	case "", Strict, AcceptNew:
 	default:
-		return nil, nil, fmt.Errorf("host key checking %q: want %q or %q", p.Mode, HostKeyStrict, HostKeyAcceptNew)
+		return nil, nil, fmt.Errorf("host key checking %q: want %q or %q", p.Mode, Strict, AcceptNew)
 	}
 	kh, err := loadKnownHosts(p.Files)
 	if err != nil {
 		return nil, nil, err
 	}
-	name := hostKeyName(host, port)
+	name := Name(host, port)
 	keys, cas := kh.forHost(host, port)
-	algos := kh.HostKeyAlgorithms(host, port)
+	algos := kh.algorithms(host, port)
 	if algos == nil {
 		algos = defaultAlgorithms
 	}
 
 	plain := func(_ string, _ net.Addr, key ssh.PublicKey) error {
 		if r := kh.revoked(key); r != nil {
-			return &HostKeyRevokedError{Host: name, Fingerprint: ssh.FingerprintSHA256(key), File: r.file, Line: r.line}
+			return &KeyRevokedError{Host: name, Fingerprint: ssh.FingerprintSHA256(key), File: r.file, Line: r.line}
 		}
 		var sameType []KnownKey
 		for _, e := range keys {
@@ -361,12 +363,12 @@ func (p HostKeyPolicy) checker(host string, port int) (ssh.HostKeyCallback, []st
 					known = append(known, KnownKey{ssh.FingerprintSHA256(e.key), e.file, e.line})
 				}
 			}
-			return &HostKeyChangedError{Host: name, KeyType: key.Type(), Got: ssh.FingerprintSHA256(key), Known: known}
+			return &KeyChangedError{Host: name, KeyType: key.Type(), Got: ssh.FingerprintSHA256(key), Known: known}
 		}
-		if p.Mode == HostKeyAcceptNew && len(p.Files) > 0 {
+		if p.Mode == AcceptNew && len(p.Files) > 0 {
 			return appendKnownHost(p.Files[0], name, key, p.HashNames)
 		}
-		return &HostKeyUnknownError{Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Files: p.Files}
+		return &UnknownHostError{Host: name, KeyType: key.Type(), Fingerprint: ssh.FingerprintSHA256(key), Files: p.Files}
 	}
 
 	cc := &ssh.CertChecker{
@@ -392,10 +394,10 @@ func (p HostKeyPolicy) checker(host string, port int) (ssh.HostKeyCallback, []st
 			return plain("", remote, key)
 		}
 		if r := kh.revoked(cert.SignatureKey); r != nil {
-			return &HostKeyRevokedError{Host: name, Fingerprint: "CA " + ssh.FingerprintSHA256(cert.SignatureKey), File: r.file, Line: r.line}
+			return &KeyRevokedError{Host: name, Fingerprint: "CA " + ssh.FingerprintSHA256(cert.SignatureKey), File: r.file, Line: r.line}
 		}
 		if r := kh.revoked(cert.Key); r != nil {
-			return &HostKeyRevokedError{Host: name, Fingerprint: ssh.FingerprintSHA256(cert.Key), File: r.file, Line: r.line}
+			return &KeyRevokedError{Host: name, Fingerprint: ssh.FingerprintSHA256(cert.Key), File: r.file, Line: r.line}
 		}
 		// CertChecker checks principals against the host part of its address argument.
 		if err := cc.CheckHostKey(net.JoinHostPort(host, strconv.Itoa(port)), remote, key); err != nil {
@@ -435,7 +437,7 @@ func appendKnownHost(file, name string, key ssh.PublicKey, hash bool) error {
 			if keysEqual(e.key, key) {
 				return nil
 			}
-			return &HostKeyChangedError{Host: name, KeyType: key.Type(), Got: ssh.FingerprintSHA256(key),
+			return &KeyChangedError{Host: name, KeyType: key.Type(), Got: ssh.FingerprintSHA256(key),
 				Known: []KnownKey{{ssh.FingerprintSHA256(e.key), e.file, e.line}}}
 		}
 	}

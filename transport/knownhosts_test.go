@@ -8,10 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/knownhosts"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 func TestHostKeyChecking(t *testing.T) {
@@ -27,16 +28,16 @@ func TestHostKeyChecking(t *testing.T) {
 	}{
 		{name: "strict known", fixture: "plain", hostKeys: []string{"host_ed25519"}},
 		{name: "strict unknown", fixture: "empty", hostKeys: []string{"host_ed25519"},
-			wantErr: []string{"is not in known_hosts", "ssh-ed25519 SHA256:"}, wantErrAs: new(*HostKeyUnknownError)},
+			wantErr: []string{"is not in known_hosts", "ssh-ed25519 SHA256:"}, wantErrAs: new(*knownhosts.UnknownHostError)},
 		{name: "other hosts only", fixture: "other_hosts", hostKeys: []string{"host_ed25519"},
 			wantErr: []string{"is not in known_hosts"}},
 		{name: "bare host means port 22", fixture: "bare_host_port22", hostKeys: []string{"host_ed25519"},
 			wantErr: []string{"is not in known_hosts"}},
 		{name: "changed", fixture: "changed", hostKeys: []string{"host_ed25519"},
-			wantErr: []string{"CHANGED", fp("host_ed25519"), fp("other_ed25519"), "known_hosts:3"}, wantErrAs: new(*HostKeyChangedError)},
-		{name: "changed under accept-new", fixture: "changed", mode: HostKeyAcceptNew, hostKeys: []string{"host_ed25519"},
+			wantErr: []string{"CHANGED", fp("host_ed25519"), fp("other_ed25519"), "known_hosts:3"}, wantErrAs: new(*knownhosts.KeyChangedError)},
+		{name: "changed under accept-new", fixture: "changed", mode: knownhosts.AcceptNew, hostKeys: []string{"host_ed25519"},
 			wantErr: []string{"CHANGED", fp("host_ed25519"), fp("other_ed25519"), "known_hosts:3"}, checkLines: 3},
-		{name: "accept-new records", fixture: "empty", mode: HostKeyAcceptNew, hostKeys: []string{"host_ed25519"}, checkLines: 1},
+		{name: "accept-new records", fixture: "empty", mode: knownhosts.AcceptNew, hostKeys: []string{"host_ed25519"}, checkLines: 1},
 		{name: "hashed", fixture: "hashed", hostKeys: []string{"host_ed25519"}},
 		{name: "hashed changed", fixture: "hashed_changed", hostKeys: []string{"host_ed25519"},
 			wantErr: []string{"CHANGED", fp("other_ed25519"), "known_hosts:1"}},
@@ -44,7 +45,7 @@ func TestHostKeyChecking(t *testing.T) {
 		{name: "negated", fixture: "negated", hostKeys: []string{"host_ed25519"}, wantErr: []string{"is not in known_hosts"}},
 		{name: "garbage line skipped", fixture: "garbage_then_good", hostKeys: []string{"host_ed25519"}},
 		{name: "revoked", fixture: "revoked", hostKeys: []string{"host_ed25519"},
-			wantErr: []string{"REVOKED", "known_hosts:2"}, wantErrAs: new(*HostKeyRevokedError)},
+			wantErr: []string{"REVOKED", "known_hosts:2"}, wantErrAs: new(*knownhosts.KeyRevokedError)},
 		{name: "ecdsa offered first, ed25519 known", fixture: "plain", hostKeys: []string{"host_ecdsa", "host_ed25519"}},
 		{name: "rsa known among others", fixture: "rsa_only", hostKeys: []string{"host_ecdsa", "host_ed25519", "host_rsa"}},
 		{name: "known type gone", fixture: "plain", hostKeys: []string{"host_ecdsa"},
@@ -130,14 +131,14 @@ func TestAcceptNewThenStrict(t *testing.T) {
 	srv := startServer(t, sshtest.Options{}, "host_ed25519")
 	kh := knownHostsFor(t, "empty", srv)
 	cfg := configFor(srv, kh)
-	cfg.HostKeys.Mode = HostKeyAcceptNew
+	cfg.HostKeys.Mode = knownhosts.AcceptNew
 	dial(t, cfg).Close()
 	data, _ := os.ReadFile(kh)
 	want := fmt.Sprintf("[127.0.0.1]:%d %s", srv.Port, ssh.MarshalAuthorizedKey(pubKey(t, "host_ed25519")))
 	if string(data) != want {
 		t.Errorf("known_hosts = %q, want %q", data, want)
 	}
-	cfg.HostKeys.Mode = HostKeyStrict
+	cfg.HostKeys.Mode = knownhosts.Strict
 	dial(t, cfg).Close()
 	if data2, _ := os.ReadFile(kh); string(data2) != string(data) {
 		t.Errorf("a second connect changed known_hosts: %q", data2)
@@ -158,7 +159,7 @@ func TestAcceptNewParallel(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				cfg := configFor(srv, kh)
-				cfg.HostKeys.Mode = HostKeyAcceptNew
+				cfg.HostKeys.Mode = knownhosts.AcceptNew
 				c, err := DialSSH(context.Background(), cfg)
 				if err != nil {
 					t.Error(err)
@@ -179,62 +180,3 @@ func TestAcceptNewParallel(t *testing.T) {
 		t.Errorf("known_hosts mode %v", st.Mode())
 	}
 }
-
-func TestHostKeyAlgorithms(t *testing.T) {
-	kh := &knownHosts{}
-	text := strings.Join([]string{
-		"lab1 " + authorized(t, "host_ed25519"),
-		"lab1,lab2 " + authorized(t, "host_rsa"),
-		"[lab1]:2222 " + authorized(t, "host_ecdsa"),
-		"@cert-authority *.ca " + authorized(t, "host_ca"),
-		"@revoked lab1 " + authorized(t, "other_ed25519"),
-	}, "\n")
-	kh.parse([]byte(text), "kh")
-	tests := []struct {
-		host string
-		port int
-		want string
-	}{
-		{"lab1", 22, "ssh-ed25519 rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
-		{"lab2", 0, "rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
-		{"lab1", 2222, "ecdsa-sha2-nistp256"},
-		{"x.ca", 22, strings.Join(append(append([]string{}, certAlgorithms...), defaultAlgorithms...), " ")},
-		{"lab3", 22, ""},
-	}
-	for _, tt := range tests {
-		got := strings.Join(kh.HostKeyAlgorithms(tt.host, tt.port), " ")
-		if got != tt.want {
-			t.Errorf("%s:%d: %q, want %q", tt.host, tt.port, got, tt.want)
-		}
-	}
-}
-
-func authorized(t *testing.T, name string) string {
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pubKey(t, name))))
-}
-
-func TestMatchHost(t *testing.T) {
-	tests := []struct {
-		patterns string
-		name     string
-		want     bool
-	}{
-		{"lab1", "lab1", true},
-		{"LAB1", "lab1", true},
-		{"lab1", "lab10", false},
-		{"lab?", "lab1", true},
-		{"*.example", "a.example", true},
-		{"*,!bad", "bad", false},
-		{"[lab1]:2222", "[lab1]:2222", true},
-		{"[lab1]:2222", "lab1", false},
-		{"[lab*]:2222", "[lab7]:2222", true},
-		{"[lab1]:*", "[lab1]:22", true},
-	}
-	for _, tt := range tests {
-		if got := matchHost(strings.Split(tt.patterns, ","), tt.name); got != tt.want {
-			t.Errorf("matchHost(%q, %q) = %v", tt.patterns, tt.name, got)
-		}
-	}
-}
-
-var _ = time.Second

@@ -18,9 +18,10 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/perfprov/perfprov/internal/shell"
-	"golang.org/x/crypto/ssh"
+	"github.com/perfprov/perfprov/transport/knownhosts"
 )
 
 // Defaults, OpenSSH's where it has one.
@@ -41,7 +42,7 @@ type Endpoint struct {
 	// User is the login user.
 	User     string
 	Auth     Auth
-	HostKeys HostKeyPolicy
+	HostKeys knownhosts.Policy
 }
 
 func (e Endpoint) port() int {
@@ -283,7 +284,7 @@ func connectionLost(host string, err error) error {
 // full listen queue) would hang NewClientConn forever: so a deadline on the connection covers the
 // handshake, and for channels of a jump host (which have no deadlines) a timer closes it.
 func handshake(ctx context.Context, nc net.Conn, hop Endpoint, timeout time.Duration, what string) (*ssh.Client, error) {
-	callback, algos, err := hop.HostKeys.checker(hop.Address, hop.port())
+	callback, algos, err := hop.HostKeys.Checker(hop.Address, hop.port())
 	if err != nil {
 		nc.Close()
 		return nil, &dialError{err: fmt.Errorf("%s: %w", what, err)}
@@ -327,10 +328,10 @@ func handshake(ctx context.Context, nc net.Conn, hop Endpoint, timeout time.Dura
 		case timedOut.Load() || errors.Is(err, os.ErrDeadlineExceeded):
 			return nil, &dialError{err: fmt.Errorf("%s: no SSH handshake within %s (host not answering)", what, timeout)}
 		case strings.Contains(err.Error(), "unable to authenticate"):
-			return nil, &dialError{err: fmt.Errorf("ssh: login as %s@%s failed: tried %s", hop.User, hostKeyName(hop.Address, hop.port()), auth.attempt)}
+			return nil, &dialError{err: fmt.Errorf("ssh: login as %s@%s failed: tried %s", hop.User, knownhosts.Name(hop.Address, hop.port()), auth.attempt)}
 		case strings.Contains(err.Error(), "no common algorithm for host key"):
 			return nil, &dialError{err: fmt.Errorf("%s: the server offers none of the host key types known_hosts holds for %s (%s): its host key has changed or was replaced; verify it before editing known_hosts",
-				what, hostKeyName(hop.Address, hop.port()), strings.Join(algos, ", "))}
+				what, knownhosts.Name(hop.Address, hop.port()), strings.Join(algos, ", "))}
 		default:
 			return nil, &dialError{transient: transientNet(err), err: fmt.Errorf("%s: %w", what, err)}
 		}

@@ -11,7 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/knownhosts"
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 var hashedLine = regexp.MustCompile(`^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-ed25519 [A-Za-z0-9+/=]+\n$`)
@@ -38,7 +39,7 @@ func TestAcceptNewHashKnownHosts(t *testing.T) {
 			if tc.daemon {
 				cfg = persistConfig(t, srv, kh, time.Minute)
 			}
-			cfg.HostKeys.Mode, cfg.HostKeys.HashNames = HostKeyAcceptNew, tc.hash
+			cfg.HostKeys.Mode, cfg.HostKeys.HashNames = knownhosts.AcceptNew, tc.hash
 			dial(t, cfg).Close()
 			data, _ := os.ReadFile(kh)
 			name := fmt.Sprintf("[127.0.0.1]:%d", srv.Port)
@@ -50,7 +51,7 @@ func TestAcceptNewHashKnownHosts(t *testing.T) {
 			} else if string(data) != name+" "+key+"\n" {
 				t.Fatalf("known_hosts = %q, want %q", data, name+" "+key+"\n")
 			}
-			cfg.HostKeys.Mode = HostKeyStrict
+			cfg.HostKeys.Mode = knownhosts.Strict
 			dial(t, cfg).Close()
 			if keygen == "" {
 				t.Log("no ssh-keygen: OpenSSH's own lookup is not checked")
@@ -64,21 +65,5 @@ func TestAcceptNewHashKnownHosts(t *testing.T) {
 				t.Errorf("ssh-keygen -F finds another host: %s", other)
 			}
 		})
-	}
-}
-
-func TestHashHostName(t *testing.T) {
-	for _, name := range []string{"web1.example.com", "[10.0.0.1]:2222", "Mixed.Case"} {
-		a, err := hashHostName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := hashHostName(name)
-		if a == b {
-			t.Errorf("%s: two hashes share a salt: %s", name, a)
-		}
-		if !matchHost([]string{a}, name) || !matchHost([]string{a}, strings.ToLower(name)) || matchHost([]string{a}, name+"x") {
-			t.Errorf("%s: %s does not match as OpenSSH would", name, a)
-		}
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/knownhosts"
 )
 
 // ServePersist is the connection daemon (see Persist): it listens on the socket in the directory
@@ -120,7 +122,7 @@ func (r *persistRequest) config() SSHConfig {
 		return Endpoint{Address: p.Address, Port: p.Port, User: p.User,
 			Auth: Auth{AgentSocket: p.AgentSocket, IdentityFiles: p.IdentityFiles,
 				DefaultIdentityFiles: p.DefaultIdentityFiles, Password: p.Password},
-			HostKeys: HostKeyPolicy{Files: p.KnownHosts, Mode: p.HostKeyMode, HashNames: p.HashNames}}
+			HostKeys: knownhosts.Policy{Files: p.KnownHosts, Mode: p.HostKeyMode, HashNames: p.HashNames}}
 	}
 	cfg := SSHConfig{Name: r.Name, Endpoint: ep(r.Target), Timeout: r.Timeout, Keepalive: r.Keepalive,
 		KeepaliveMax: r.KeepaliveMax, MaxSessions: r.MaxSessions, Retries: r.Retries}

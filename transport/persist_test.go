@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/perfprov/perfprov/provision/transport/sshtest"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/perfprov/perfprov/transport/sshtest"
 )
 
 // daemonHelperEnv makes the test binary the connection daemon (see TestMain): the daemon is a
