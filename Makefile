@@ -35,7 +35,7 @@ bench: deps build
 # Each fuzz target for FUZZTIME (-fuzz takes one target per package run). Findings are written to
 # the package's testdata/fuzz/NAME/, where plain `go test` then runs them as seeds.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := FuzzLoad:./hcl FuzzKnownHosts:./provision/transport FuzzAttachRequest:./provision/transport \
+FUZZ_TARGETS := FuzzLoad:./hcl FuzzKnownHosts:./transport/knownhosts FuzzAttachRequest:./transport/persist \
 	FuzzSSHConfig:./provision/connect FuzzParse:./provision/facts FuzzParse:./provision/bench
 
 fuzz:

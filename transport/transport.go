@@ -1,7 +1,8 @@
-// Package transport runs commands and moves files on a host: over SSH (one connection per host,
-// sessions and SFTP multiplexed on it) or, for one-shot bootstrap, on the controller itself.
-//
-// Privilege is a decorator (see Sudo): the connection itself only knows how to run as the login user.
+// Package transport is what runs commands and moves files on a host: the Conn interface and the
+// Command it runs. The connections are beneath it, one package per protocol: ssh (one connection
+// per host, sessions and SFTP multiplexed on it; known_hosts checking in knownhosts), local (the
+// controller itself, for one-shot bootstrap), persist (SSH connections kept between runs by a
+// daemon). Privilege is a decorator, become: a connection itself only runs as its login user.
 package transport
 
 import (
@@ -10,6 +11,10 @@ import (
 	"io/fs"
 	"time"
 )
+
+// DefaultTimeout bounds a connect (the TCP connect, SSH handshake and login: OpenSSH has none,
+// so this is perfprov's) and the short remote calls that clean up after one.
+const DefaultTimeout = 15 * time.Second
 
 // Conn is one open connection to one host. It is safe for concurrent use: commands run in
 // parallel sessions on the same underlying connection.
@@ -40,7 +45,7 @@ type Command struct {
 	// Env is exported inside the script (not through the SSH protocol, which sshd may refuse).
 	// It is for build settings, never for secrets.
 	Env map[string]string
-	// Privileged runs the command as root: through the Sudo decorator when the login user is not root.
+	// Privileged runs the command as root: through become.Sudo when the login user is not root.
 	Privileged bool
 	// RunAs, when set, runs the command as that user (sudo -u); it implies privilege to switch.
 	RunAs string

@@ -8,10 +8,10 @@ import (
 	"sync"
 
 	"github.com/perfprov/perfprov/provision/connect"
-	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/persist"
 )
 
-// persistCommand is the hidden subcommand the connection daemon runs as (see transport.Persist):
+// persistCommand is the hidden subcommand the connection daemon runs as (see persist.Dialer):
 // perfprov starts it itself, with the daemon's directory as its only argument.
 const persistCommand = "__persist"
 
@@ -26,7 +26,7 @@ func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 	// SIGTERM or SIGINT ends the daemon at once, closing the connections it holds.
 	ctx, cancel, _ := cancelOnInterrupt(ctx, env)
 	defer cancel()
-	return transport.ServePersist(ctx, args[0])
+	return persist.Serve(ctx, args[0])
 }
 
 // connectOptions are the connection options of every command that connects: the environment,
@@ -34,12 +34,12 @@ func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 func connectOptions(env *cliEnv) connect.Options {
 	opts := connect.Options{Getenv: env.getenv, Log: debugLog(env)}
 	if exe, err := os.Executable(); err == nil {
-		opts.Persist = transport.Persist{
-			Dir:    transport.DefaultPersistDir(env.getenv),
+		opts.Persist = persist.Dialer{
+			Dir:    persist.DefaultDir(env.getenv),
 			Daemon: []string{exe, persistCommand},
 			// Why connections are not kept, when it is for a directory or daemon not the
 			// user's own: once per run, not once per host.
-			Warn: transport.WarnOnce(env.stderr),
+			Warn: persist.WarnOnce(env.stderr),
 		}
 	}
 	return opts

@@ -19,7 +19,11 @@ import (
 
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/become"
 	"github.com/perfprov/perfprov/transport/knownhosts"
+	"github.com/perfprov/perfprov/transport/local"
+	"github.com/perfprov/perfprov/transport/persist"
+	"github.com/perfprov/perfprov/transport/ssh"
 )
 
 // Options are the controller-side inputs of a connection that are not in the spec.
@@ -41,8 +45,8 @@ type Options struct {
 	LocalUser string
 	// Persist is where connections are kept between runs (its Dir and Daemon; the idle time
 	// comes from the spec's connection persist, or PERFPROV_PERSIST). Zero: none are kept.
-	Persist transport.Persist
-	// Log receives the connections' debug messages (see transport.SSHConfig.Log). nil: none.
+	Persist persist.Dialer
+	// Log receives the connections' debug messages (see ssh.Config.Log). nil: none.
 	Log func(format string, args ...any)
 }
 
@@ -58,7 +62,7 @@ func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, erro
 	}
 	switch h.Conn.Type {
 	case "local":
-		l, err := transport.NewLocal(h.Name)
+		l, err := local.New(h.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -67,24 +71,33 @@ func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, erro
 	default:
 		return nil, fmt.Errorf("%s: connection type %q: want \"ssh\" or \"local\"", h.Name, h.Conn.Type)
 	}
-	cfg, err := r.sshConfig()
+	target, err := r.target()
 	if err != nil {
 		return nil, err
 	}
-	c, err := transport.DialSSH(ctx, cfg)
+	// The Dialer decides: through the connection daemon when the connection is kept, else directly.
+	c, err := target.Persist.Dial(ctx, target.Config)
 	if err != nil {
 		return nil, err
 	}
-	return r.wrap(c, cfg.User, become), nil
+	return r.wrap(c, target.User, become), nil
 }
 
-// Resolve returns the SSH settings Open would dial h with: the spec merged with ssh_config.
-func Resolve(h *spec.Host, opts Options) (transport.SSHConfig, error) {
+// Target is how Open reaches an SSH host: the connection's settings, and whether and where it is
+// kept between runs.
+type Target struct {
+	ssh.Config
+	// Persist keeps the connection for later runs (zero: it is closed with the run).
+	Persist persist.Dialer
+}
+
+// Resolve returns what Open would dial h with: the spec merged with ssh_config.
+func Resolve(h *spec.Host, opts Options) (Target, error) {
 	r, err := newResolver(h, opts)
 	if err != nil {
-		return transport.SSHConfig{}, err
+		return Target{}, err
 	}
-	return r.sshConfig()
+	return r.target()
 }
 
 type becomeSettings struct {
@@ -229,12 +242,12 @@ func (r *resolver) wrap(c transport.Conn, login string, b becomeSettings) transp
 	if login == "root" || b.none {
 		return c
 	}
-	return transport.NewSudo(c, login, b.password, b.source)
+	return become.NewSudo(c, login, b.password, b.source)
 }
 
 // endpoint resolves one SSH server named alias, with spec values (port, user, keys) overriding
 // ssh_config's.
-func (r *resolver) endpoint(alias string, port int, userName string, conn spec.Connection) (transport.Endpoint, error) {
+func (r *resolver) endpoint(alias string, port int, userName string, conn spec.Connection) (ssh.Endpoint, error) {
 	host := r.get(alias, "HostName")
 	if host == "" {
 		host = alias
@@ -248,7 +261,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 		if p := r.get(alias, "Port"); p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n <= 0 || n > 65535 {
-				return transport.Endpoint{}, fmt.Errorf("ssh config: Port %q for %s", p, alias)
+				return ssh.Endpoint{}, fmt.Errorf("ssh config: Port %q for %s", p, alias)
 			}
 			port = n
 		}
@@ -266,7 +279,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 		userName = r.localUser()
 	}
 
-	auth := transport.Auth{AgentSocket: r.getenv("SSH_AUTH_SOCK")}
+	auth := ssh.Auth{AgentSocket: r.getenv("SSH_AUTH_SOCK")}
 	if strings.EqualFold(r.get(alias, "IdentityAgent"), "none") {
 		auth.AgentSocket = ""
 	}
@@ -287,7 +300,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 	if conn.PasswordEnv != "" {
 		auth.Password = r.getenv(conn.PasswordEnv)
 		if auth.Password == "" {
-			return transport.Endpoint{}, fmt.Errorf("password_env names %s, which is not set in perfprov's environment", conn.PasswordEnv)
+			return ssh.Endpoint{}, fmt.Errorf("password_env names %s, which is not set in perfprov's environment", conn.PasswordEnv)
 		}
 	}
 
@@ -311,26 +324,26 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 			// "no" would also take changed keys; perfprov never does, so it is accept-new.
 			keys.Mode = knownhosts.AcceptNew
 		default:
-			return transport.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, alias)
+			return ssh.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, alias)
 		}
 	}
-	return transport.Endpoint{Address: host, Port: port, User: userName, Auth: auth, HostKeys: keys}, nil
+	return ssh.Endpoint{Address: host, Port: port, User: userName, Auth: auth, HostKeys: keys}, nil
 }
 
-func (r *resolver) sshConfig() (transport.SSHConfig, error) {
+func (r *resolver) target() (Target, error) {
 	h := r.h
 	alias := h.Address
 	if alias == "" {
 		alias = h.Name
 	}
-	fail := func(err error) (transport.SSHConfig, error) {
-		return transport.SSHConfig{}, fmt.Errorf("%s: %w", h.Name, err)
+	fail := func(err error) (Target, error) {
+		return Target{}, fmt.Errorf("%s: %w", h.Name, err)
 	}
 	ep, err := r.endpoint(alias, h.Port, "", h.Conn)
 	if err != nil {
 		return fail(err)
 	}
-	cfg := transport.SSHConfig{Name: h.Name, Endpoint: ep, Log: r.opts.Log}
+	cfg := Target{Config: ssh.Config{Name: h.Name, Endpoint: ep, Log: r.opts.Log}}
 
 	hops := h.Conn.Jump
 	if len(hops) == 0 {
@@ -399,12 +412,12 @@ func (r *resolver) persistIdle() (time.Duration, error) {
 	case p > 0:
 		return p, nil
 	}
-	return transport.DefaultPersistIdle, nil
+	return persist.DefaultIdle, nil
 }
 
 // hop resolves one jump: a spec host's name, or [user@]host[:port] (ssh:// allowed) looked up in
 // ssh_config. A hop's own ProxyJump is not followed: list every hop in order instead.
-func (r *resolver) hop(s string) (transport.Endpoint, error) {
+func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 	for _, sh := range r.opts.Hosts {
 		if sh.Name == s && sh != r.h {
 			alias := sh.Address
@@ -423,26 +436,26 @@ func (r *resolver) hop(s string) (transport.Endpoint, error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return transport.Endpoint{}, errors.New("unclosed [")
+			return ssh.Endpoint{}, errors.New("unclosed [")
 		}
 		host = s[1:end]
 		s = s[end+1:]
 		if strings.HasPrefix(s, ":") {
 			p, err := strconv.Atoi(s[1:])
 			if err != nil {
-				return transport.Endpoint{}, fmt.Errorf("port %q", s[1:])
+				return ssh.Endpoint{}, fmt.Errorf("port %q", s[1:])
 			}
 			port = p
 		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s, ":") == 1 {
 		p, err := strconv.Atoi(s[i+1:])
 		if err != nil || p <= 0 || p > 65535 {
-			return transport.Endpoint{}, fmt.Errorf("port %q", s[i+1:])
+			return ssh.Endpoint{}, fmt.Errorf("port %q", s[i+1:])
 		}
 		host, port = s[:i], p
 	}
 	if host == "" {
-		return transport.Endpoint{}, errors.New("no host")
+		return ssh.Endpoint{}, errors.New("no host")
 	}
 	// The target's connection settings that are not per host (keys, known_hosts, checking) apply
 	// to its hops too, unless ssh_config says otherwise for the hop.

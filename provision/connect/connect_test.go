@@ -11,11 +11,14 @@ import (
 	"text/template"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
-	"github.com/perfprov/perfprov/transport/sshtest"
+	"github.com/perfprov/perfprov/transport/become"
+	"github.com/perfprov/perfprov/transport/persist"
+	"github.com/perfprov/perfprov/transport/ssh"
+	"github.com/perfprov/perfprov/transport/ssh/sshtest"
 )
 
 // hop summarises an endpoint for comparison.
@@ -27,7 +30,7 @@ type hop struct {
 	Mode       string
 }
 
-func summary(e transport.Endpoint) hop {
+func summary(e ssh.Endpoint) hop {
 	keys := e.Auth.IdentityFiles
 	if len(keys) == 0 {
 		keys = e.Auth.DefaultIdentityFiles
@@ -111,13 +114,13 @@ var (
 	defaultKnown = []string{"/home/me/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"}
 )
 
-func readKey(t *testing.T, name string) (ssh.Signer, ssh.PublicKey) {
+func readKey(t *testing.T, name string) (gossh.Signer, gossh.PublicKey) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "keys", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ssh.ParsePrivateKey(b)
+	s, err := gossh.ParsePrivateKey(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +131,15 @@ func TestOpenProxyJump(t *testing.T) {
 	hostEd, hostEdPub := readKey(t, "host_ed25519")
 	hostEc, hostEcPub := readKey(t, "host_ecdsa")
 	_, client := readKey(t, "client_ed25519")
-	target := sshtest.Start(t, sshtest.Options{HostKeys: []ssh.Signer{hostEd}, AuthorizedKeys: []ssh.PublicKey{client}})
-	jump := sshtest.Start(t, sshtest.Options{HostKeys: []ssh.Signer{hostEc}, AuthorizedKeys: []ssh.PublicKey{client},
+	target := sshtest.Start(t, sshtest.Options{HostKeys: []gossh.Signer{hostEd}, AuthorizedKeys: []gossh.PublicKey{client}})
+	jump := sshtest.Start(t, sshtest.Options{HostKeys: []gossh.Signer{hostEc}, AuthorizedKeys: []gossh.PublicKey{client},
 		Names: map[string]string{"lab1.invalid:22": target.Addr}})
 
 	dir := t.TempDir()
 	kh := filepath.Join(dir, "known_hosts")
 	os.WriteFile(kh, []byte(
-		"[127.0.0.1]:"+strconv.Itoa(jump.Port)+" "+string(ssh.MarshalAuthorizedKey(hostEcPub))+
-			"lab1.invalid "+string(ssh.MarshalAuthorizedKey(hostEdPub))), 0o600)
+		"[127.0.0.1]:"+strconv.Itoa(jump.Port)+" "+string(gossh.MarshalAuthorizedKey(hostEcPub))+
+			"lab1.invalid "+string(gossh.MarshalAuthorizedKey(hostEdPub))), 0o600)
 	key, _ := filepath.Abs(filepath.Join("testdata", "keys", "client_ed25519"))
 	cfgPath := filepath.Join(dir, "ssh_config")
 	tmpl := template.Must(template.ParseFiles(filepath.Join("testdata", "ssh_config", "jump.tmpl")))
@@ -151,7 +154,7 @@ func TestOpenProxyJump(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, ok := c.(*transport.Sudo); !ok {
+	if _, ok := c.(*become.Sudo); !ok {
 		t.Errorf("login as alice: got %T, want the sudo decorator", c)
 	}
 	res, err := c.Run(context.Background(), transport.Command{Script: "echo through the jump"})
@@ -169,14 +172,14 @@ func TestOpenProxyJump(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if _, ok := c2.(*transport.SSHConn); !ok {
+	if _, ok := c2.(*ssh.Conn); !ok {
 		t.Errorf("become none: got %T", c2)
 	}
 
 	// A changed key of the target behind the jump is refused, naming the host.
 	os.WriteFile(kh, []byte(
-		"[127.0.0.1]:"+strconv.Itoa(jump.Port)+" "+string(ssh.MarshalAuthorizedKey(hostEcPub))+
-			"lab1.invalid "+string(ssh.MarshalAuthorizedKey(client))), 0o600)
+		"[127.0.0.1]:"+strconv.Itoa(jump.Port)+" "+string(gossh.MarshalAuthorizedKey(hostEcPub))+
+			"lab1.invalid "+string(gossh.MarshalAuthorizedKey(client))), 0o600)
 	h.Conn.Become = ""
 	_, err = Open(context.Background(), h, opts)
 	if err == nil || !strings.HasPrefix(err.Error(), "lab1: host key for lab1.invalid has CHANGED") {
@@ -219,20 +222,20 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestResolvePersist(t *testing.T) {
-	where := transport.Persist{Dir: "/run/user/1000/perfprov", Daemon: []string{"/usr/bin/perfprov", "__persist"}}
+	where := persist.Dialer{Dir: "/run/user/1000/perfprov", Daemon: []string{"/usr/bin/perfprov", "__persist"}}
 	tests := []struct {
 		name    string
 		spec    time.Duration // spec.Connection.Persist: 0 default, < 0 off
 		env     string        // PERFPROV_PERSIST
-		persist transport.Persist
+		persist persist.Dialer
 		wantErr string
 	}{
-		{"default", 0, "", transport.Persist{Idle: transport.DefaultPersistIdle, Dir: where.Dir, Daemon: where.Daemon}, ""},
-		{"spec value", 5 * time.Minute, "", transport.Persist{Idle: 5 * time.Minute, Dir: where.Dir, Daemon: where.Daemon}, ""},
-		{"spec off", -1, "", transport.Persist{}, ""},
-		{"environment wins", 5 * time.Minute, "10s", transport.Persist{Idle: 10 * time.Second, Dir: where.Dir, Daemon: where.Daemon}, ""},
-		{"environment off", 5 * time.Minute, "0", transport.Persist{}, ""},
-		{"environment wrong", 0, "forever", transport.Persist{}, `PERFPROV_PERSIST="forever"`},
+		{"default", 0, "", persist.Dialer{Idle: persist.DefaultIdle, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"spec value", 5 * time.Minute, "", persist.Dialer{Idle: 5 * time.Minute, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"spec off", -1, "", persist.Dialer{}, ""},
+		{"environment wins", 5 * time.Minute, "10s", persist.Dialer{Idle: 10 * time.Second, Dir: where.Dir, Daemon: where.Daemon}, ""},
+		{"environment off", 5 * time.Minute, "0", persist.Dialer{}, ""},
+		{"environment wrong", 0, "forever", persist.Dialer{}, `PERFPROV_PERSIST="forever"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

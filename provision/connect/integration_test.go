@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/perfprov/perfprov/internal/testbed"
 	"github.com/perfprov/perfprov/transport"
@@ -30,7 +30,7 @@ func TestLabAliasProxyJump(t *testing.T) {
 		t.Fatal(err)
 	}
 	kh := filepath.Join(dir, "known_hosts")
-	line := target.Name + " " + string(ssh.MarshalAuthorizedKey(target.HostKey()))
+	line := target.Name + " " + string(gossh.MarshalAuthorizedKey(target.HostKey()))
 	if err := os.WriteFile(kh, append(lab0, line...), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/perfprov/perfprov/spec"
-	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/ssh"
 )
 
 // FuzzSSHConfig resolves hosts against an arbitrary ssh_config. Nothing may panic, and a resolved
@@ -27,7 +27,7 @@ func FuzzSSHConfig(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			for _, ep := range append([]transport.Endpoint{got.Endpoint}, got.Jump...) {
+			for _, ep := range append([]ssh.Endpoint{got.Endpoint}, got.Jump...) {
 				if ep.Address == "" || ep.User == "" || ep.Port < 1 || ep.Port > 65535 {
 					t.Fatalf("%s: endpoint %+v: want an address, a user and a port", h.Name, ep)
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/persist"
 )
 
 // Evaluator resolves one host's resources with its facts (*hcl.Spec is one).
@@ -290,7 +291,7 @@ func (h *HostRun) closeConn() {
 		if h.Count(StatusChanged) > 0 || h.Status == StatusFailed {
 			// The host is not what it was when this login began (groups of the login user,
 			// say): the next run logs in again rather than reuse this connection.
-			transport.Forget(h.conn)
+			persist.Forget(h.conn)
 		}
 		_ = h.conn.Close()
 		h.conn = nil

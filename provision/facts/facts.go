@@ -11,6 +11,7 @@ import (
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/transport"
+	"github.com/perfprov/perfprov/transport/persist"
 )
 
 // Facts is what one host told about itself. JSON keys are snake_case; they are also the keys of
@@ -68,7 +69,7 @@ type Facts struct {
 	Libcap Libcap `json:"libcap"`
 
 	// SSHHostKeys are the host's sshd public host keys (/etc/ssh/ssh_host_*_key.pub, authorized_keys
-	// format): what a new login would be shown. Not a fact specs read; see transport.CheckKeptHostKeys.
+	// format): what a new login would be shown. Not a fact specs read; see persist.CheckKeptHostKeys.
 	SSHHostKeys []string `json:"-"`
 }
 
@@ -193,7 +194,7 @@ func gather(ctx context.Context, conn transport.Conn, cmd transport.Command) (*F
 	}
 	// On a connection kept from an earlier run, the host key was checked when it was opened: the
 	// keys the host has now must still be those known_hosts holds, as at a new login.
-	if err := transport.CheckKeptHostKeys(conn, f.SSHHostKeys); err != nil {
+	if err := persist.CheckKeptHostKeys(conn, f.SSHHostKeys); err != nil {
 		return nil, res, &Error{Host: host, Op: "kept connection", Err: err}
 	}
 	return f, res, nil
