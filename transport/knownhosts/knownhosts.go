@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -214,8 +215,8 @@ func keysEqual(a, b ssh.PublicKey) bool {
 	return a.Type() == b.Type() && bytes.Equal(a.Marshal(), b.Marshal())
 }
 
-// AlgorithmsFor maps a key type in known_hosts to the host key algorithms that prove it.
-func AlgorithmsFor(keyType string) []string {
+// algorithmsFor maps a key type in known_hosts to the host key algorithms that prove it.
+func algorithmsFor(keyType string) []string {
 	switch keyType {
 	case ssh.KeyAlgoRSA:
 		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
@@ -255,7 +256,7 @@ func (kh *knownHosts) algorithms(host string, port int) []string {
 		add(certAlgorithms...)
 	}
 	for _, e := range keys {
-		add(AlgorithmsFor(e.key.Type())...)
+		add(algorithmsFor(e.key.Type())...)
 	}
 	if len(cas) > 0 && len(keys) == 0 {
 		// A host trusted through its CA may still present a plain key; that key is then unknown.
@@ -406,6 +407,50 @@ func (p Policy) Checker(host string, port int) (ssh.HostKeyCallback, []string, e
 		return nil
 	}
 	return callback, algos, nil
+}
+
+// CheckPresented checks the host keys host:port has now, authorized_keys lines (as the facts
+// read its sshd's public key files), as a login would check the one it is shown, strictly (never
+// recording): for a connection whose login was checked earlier. Only key types that the files
+// record for the host count, as at a login (the server is offered only those); a type passes
+// when any of the host's keys of that type is the known one.
+func (p Policy) CheckPresented(host string, port int, authorizedKeys []string) error {
+	strict := Policy{Files: p.Files, Mode: Strict}
+	check, algos, err := strict.Checker(host, port)
+	if err != nil {
+		return err
+	}
+	byType := map[string][]ssh.PublicKey{}
+	for _, line := range authorizedKeys {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			continue
+		}
+		for _, a := range algorithmsFor(k.Type()) {
+			if slices.Contains(algos, a) {
+				byType[k.Type()] = append(byType[k.Type()], k)
+				break
+			}
+		}
+	}
+	for _, keys := range byType {
+		var first error
+		for _, k := range keys {
+			err := check("", nil, k)
+			var unknown *UnknownHostError
+			if err == nil || errors.As(err, &unknown) {
+				first = nil
+				break
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return first
+		}
+	}
+	return nil
 }
 
 // appendKnownHost records name's key at the end of file, under an exclusive lock so that hosts

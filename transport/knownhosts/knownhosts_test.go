@@ -1,6 +1,7 @@
 package knownhosts
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,39 @@ func TestHashHostName(t *testing.T) {
 		if !matchHost([]string{a}, name) || !matchHost([]string{a}, strings.ToLower(name)) || matchHost([]string{a}, name+"x") {
 			t.Errorf("%s: %s does not match as OpenSSH would", name, a)
 		}
+	}
+}
+
+// TestCheckPresented: the keys a host has now pass when, for every type known_hosts records for
+// it, one of them is the recorded one; a type not recorded, or a host not recorded, passes (a
+// login would not be shown it, or would fail as unknown, not as changed).
+func TestCheckPresented(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(file, []byte("lab1 "+authorized(t, "host_ed25519")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := Policy{Files: []string{file}, Mode: AcceptNew} // checked strictly whatever the mode
+	known, other, ecdsa := authorized(t, "host_ed25519"), authorized(t, "other_ed25519"), authorized(t, "host_ecdsa")
+	for _, tc := range []struct {
+		host    string
+		keys    []string
+		changed bool
+	}{
+		{"lab1", []string{known}, false},
+		{"lab1", []string{other, known}, false},
+		{"lab1", []string{ecdsa}, false},
+		{"lab1", nil, false},
+		{"lab1", []string{other}, true},
+		{"lab1", []string{other, ecdsa}, true},
+		{"lab2", []string{other}, false},
+	} {
+		err := p.CheckPresented(tc.host, 22, tc.keys)
+		var changed *KeyChangedError
+		if got := errors.As(err, &changed); got != tc.changed || (!tc.changed && err != nil) {
+			t.Errorf("%s %d keys: %v, want changed %v", tc.host, len(tc.keys), err, tc.changed)
+		}
+	}
+	if b, _ := os.ReadFile(file); strings.Count(string(b), "\n") != 1 {
+		t.Errorf("known_hosts was written to:\n%s", b)
 	}
 }

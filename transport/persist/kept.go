@@ -1,13 +1,7 @@
 package persist
 
 import (
-	"errors"
-	"slices"
-
-	gossh "golang.org/x/crypto/ssh"
-
 	"github.com/perfprov/perfprov/transport"
-	"github.com/perfprov/perfprov/transport/knownhosts"
 	"github.com/perfprov/perfprov/transport/ssh"
 )
 
@@ -23,50 +17,17 @@ func Forget(c transport.Conn) {
 // CheckKeptHostKeys checks, when c is a kept connection (see Dialer), the host keys the host has
 // now: its sshd's public key files, as the facts read them (authorized_keys format). A kept
 // connection had its key checked when it was opened; a key changed on the host since would be
-// refused at a new login, so it is refused here too, the same way, and the connection let go.
-// Only key types that known_hosts records for the host count, as at a login (the server is
-// offered only those); a type passes when any of the host's keys of that type is the known one.
+// refused at a new login, so it is refused here too, the same way (see
+// knownhosts.Policy.CheckPresented), and the connection let go.
 func CheckKeptHostKeys(c transport.Conn, authorizedKeys []string) error {
 	sc := unwrapSSH(c)
 	if sc == nil || !sc.Relayed() {
 		return nil
 	}
 	ep := sc.Endpoint()
-	strict := knownhosts.Policy{Files: ep.HostKeys.Files, Mode: knownhosts.Strict} // check, never record
-	check, algos, err := strict.Checker(ep.Address, ep.TCPPort())
-	if err != nil {
+	if err := ep.HostKeys.CheckPresented(ep.Address, ep.TCPPort(), authorizedKeys); err != nil {
+		Forget(c)
 		return err
-	}
-	byType := map[string][]gossh.PublicKey{}
-	for _, line := range authorizedKeys {
-		k, _, _, _, err := gossh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			continue
-		}
-		for _, a := range knownhosts.AlgorithmsFor(k.Type()) {
-			if slices.Contains(algos, a) {
-				byType[k.Type()] = append(byType[k.Type()], k)
-				break
-			}
-		}
-	}
-	for _, keys := range byType {
-		var first error
-		for _, k := range keys {
-			err := check("", nil, k)
-			var unknown *knownhosts.UnknownHostError
-			if err == nil || errors.As(err, &unknown) {
-				first = nil
-				break
-			}
-			if first == nil {
-				first = err
-			}
-		}
-		if first != nil {
-			Forget(c)
-			return first
-		}
 	}
 	return nil
 }

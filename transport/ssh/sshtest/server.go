@@ -1,7 +1,8 @@
 // Package sshtest is an SSH server in the test process, on 127.0.0.1, for the transport's unit
 // tests: it runs exec requests with the local /bin/sh, serves SFTP, forwards direct-tcpip to
 // loopback (for jump host tests), answers keepalives, limits sessions like sshd's MaxSessions, and
-// can be frozen to look like a host that stopped answering.
+// can be frozen to look like a host that stopped answering. With it come the fixtures of the tests
+// that dial one (fixtures.go): keys, known_hosts templates, a Config and Dial for them.
 package sshtest
 
 import (
