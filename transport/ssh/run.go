@@ -85,81 +85,98 @@ func (c *Conn) runOnce(ctx context.Context, cmd transport.Command) (*transport.R
 	line := script.ShCommand(script.AsUser(c.user, cmd.RunAs, script.StdinBoot), cmd.Quick)
 	stdin := script.Framed(text, cmd.Stdin)
 	return run.Supervise(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
-		s, release, err := c.session(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, nil, err
-			}
-			return nil, nil, &startError{err: err}
+		return c.start(ctx, line, stdin, !cmd.Quick, stdout, stderr)
+	}, exitStatus)
+}
+
+// exitStatus is the command's exit status in a session's Wait error, if that is what it is.
+func exitStatus(err error) (int, bool) {
+	var exit *gossh.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitStatus(), true
+	}
+	return 0, false
+}
+
+// start runs line in a new session with stdin copied to it, and returns how to wait for it and
+// how to stop it (a run.Starter). reaped says line runs under the reaper, whose PID line it takes
+// out of stderr so that a stop can signal it.
+func (c *Conn) start(ctx context.Context, line string, stdin io.Reader, reaped bool, stdout, stderr io.Writer) (func() error, func(), error) {
+	s, release, err := c.session(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, err
 		}
-		// Stdin is copied here, not by the session: a command may end before it read all of it
-		// (it failed, or exited at once), and the session would report that write as an error
-		// (EOF) of a command that ran and exited with a status.
-		in, err := s.StdinPipe()
-		if err != nil {
-			s.Close()
-			release()
-			return nil, nil, fmt.Errorf("%s: %w", c.name, err)
+		return nil, nil, &startError{err: err}
+	}
+	// Stdin is copied here, not by the session: a command may end before it read all of it
+	// (it failed, or exited at once), and the session would report that write as an error
+	// (EOF) of a command that ran and exited with a status.
+	in, err := s.StdinPipe()
+	if err != nil {
+		s.Close()
+		release()
+		return nil, nil, fmt.Errorf("%s: %w", c.name, err)
+	}
+	s.Stdout, s.Stderr = stdout, stderr
+	var pids *script.PIDFilter // the reaper's PID line, when there is a reaper
+	if reaped {
+		pids = script.NewPIDFilter(stderr)
+		s.Stderr = pids
+	}
+	if err := s.Start(line); err != nil {
+		s.Close()
+		release()
+		c.settle()
+		return nil, nil, startFailed(c.name, err, c.deadErr())
+	}
+	go func() { _, _ = io.Copy(in, stdin); _ = in.Close() }()
+	wait := func() error {
+		defer release()
+		defer s.Close()
+		return c.waitError(s.Wait())
+	}
+	return wait, func() { c.stop(s, pids) }, nil
+}
+
+// waitError is what a run reports for err, a session's Wait error: the exit status as it is
+// (Supervise reads it), otherwise why the command ended without one.
+func (c *Conn) waitError(err error) error {
+	var exit *gossh.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		c.settle()
+	}
+	switch {
+	case err == nil, errors.As(err, &exit):
+		return err
+	case c.deadErr() != nil:
+		return fmt.Errorf("%w, while the command ran (it may have run in part or whole)", c.deadErr())
+	default:
+		var missing *gossh.ExitMissingError
+		if errors.As(err, &missing) {
+			return fmt.Errorf("%s: command ended without an exit status (connection lost?); it may have run", c.name)
 		}
-		s.Stdout, s.Stderr = stdout, stderr
-		var pids *script.PIDFilter // the reaper's PID line, when there is a reaper
-		if !cmd.Quick {
-			pids = script.NewPIDFilter(stderr)
-			s.Stderr = pids
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+}
+
+// stop ends the command of session s: TERM through the protocol (sshd forwards it for non-root
+// logins), then close the channel, and signal the reaper (pids, nil when there is none) from a
+// second session, which works for root too.
+func (c *Conn) stop(s *gossh.Session, pids *script.PIDFilter) {
+	_ = s.Signal(gossh.SIGTERM)
+	s.Close()
+	if pids == nil {
+		return
+	}
+	c.kills.Add(1)
+	go func() {
+		defer c.kills.Done()
+		// A command cancelled right after it started may not have said its PID yet.
+		if pid := pids.WaitPID(2 * time.Second); pid > 0 {
+			c.kill(pid)
 		}
-		if err := s.Start(line); err != nil {
-			s.Close()
-			release()
-			c.settle()
-			return nil, nil, startFailed(c.name, err, c.deadErr())
-		}
-		go func() { _, _ = io.Copy(in, stdin); _ = in.Close() }()
-		wait := func() error {
-			defer release()
-			defer s.Close()
-			err := s.Wait()
-			var exit *gossh.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				c.settle()
-			}
-			switch {
-			case err == nil, errors.As(err, &exit):
-				return err
-			case c.deadErr() != nil:
-				return fmt.Errorf("%w, while the command ran (it may have run in part or whole)", c.deadErr())
-			default:
-				var missing *gossh.ExitMissingError
-				if errors.As(err, &missing) {
-					return fmt.Errorf("%s: command ended without an exit status (connection lost?); it may have run", c.name)
-				}
-				return fmt.Errorf("%s: %w", c.name, err)
-			}
-		}
-		stop := func() {
-			// TERM through the protocol (sshd forwards it for non-root logins), then close the
-			// channel, and signal the reaper from a second session (which works for root too).
-			_ = s.Signal(gossh.SIGTERM)
-			s.Close()
-			if pids == nil {
-				return
-			}
-			c.kills.Add(1)
-			go func() {
-				defer c.kills.Done()
-				// A command cancelled right after it started may not have said its PID yet.
-				if pid := pids.WaitPID(2 * time.Second); pid > 0 {
-					c.kill(pid)
-				}
-			}()
-		}
-		return wait, stop, nil
-	}, func(err error) (int, bool) {
-		var exit *gossh.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitStatus(), true
-		}
-		return 0, false
-	})
+	}()
 }
 
 // kill ends the reaper with PID pid (and so its process group), from a new session: TERM, then
