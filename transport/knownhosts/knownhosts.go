@@ -225,17 +225,22 @@ func algorithmsFor(keyType string) []string {
 	}
 }
 
-// certAlgorithms are the host certificate algorithms, offered when a @cert-authority line matches.
-var certAlgorithms = []string{
-	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
-	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+// certAlgorithms are the host certificate algorithms, offered when a @cert-authority line matches
+// (a new slice each time: callers keep it).
+func certAlgorithms() []string {
+	return []string{
+		ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+		ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+	}
 }
 
 // defaultAlgorithms is the order for a host with no entry (accept-new records what it gets: prefer
-// ed25519, as OpenSSH does).
-var defaultAlgorithms = []string{
-	ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
-	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+// ed25519, as OpenSSH does); a new slice each time, as the caller keeps it.
+func defaultAlgorithms() []string {
+	return []string{
+		ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+	}
 }
 
 // algorithms returns the algorithms to offer for host:port: exactly the key types the files
@@ -253,14 +258,14 @@ func (kh *knownHosts) algorithms(host string, port int) []string {
 		}
 	}
 	if len(cas) > 0 {
-		add(certAlgorithms...)
+		add(certAlgorithms()...)
 	}
 	for _, e := range keys {
 		add(algorithmsFor(e.key.Type())...)
 	}
 	if len(cas) > 0 && len(keys) == 0 {
 		// A host trusted through its CA may still present a plain key; that key is then unknown.
-		add(defaultAlgorithms...)
+		add(defaultAlgorithms()...)
 	}
 	return algos
 }
@@ -339,7 +344,7 @@ func (p Policy) Checker(host string, port int) (ssh.HostKeyCallback, []string, e
 	keys, cas := kh.forHost(host, port)
 	algos := kh.algorithms(host, port)
 	if algos == nil {
-		algos = defaultAlgorithms
+		algos = defaultAlgorithms()
 	}
 
 	plain := func(_ string, _ net.Addr, key ssh.PublicKey) error {

@@ -42,7 +42,7 @@ func TestHostKeyAlgorithms(t *testing.T) {
 		{"lab1", 22, "ssh-ed25519 rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
 		{"lab2", 0, "rsa-sha2-512 rsa-sha2-256 ssh-rsa"},
 		{"lab1", 2222, "ecdsa-sha2-nistp256"},
-		{"x.ca", 22, strings.Join(append(append([]string{}, certAlgorithms...), defaultAlgorithms...), " ")},
+		{"x.ca", 22, strings.Join(append(certAlgorithms(), defaultAlgorithms()...), " ")},
 		{"lab3", 22, ""},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -287,5 +288,13 @@ func TestPersistDaemonDropsADeadConnection(t *testing.T) {
 	srv.Close() // the host goes away: the kept connection ends long before its idle time
 	if !socketGone(cfg.Persist.Dir, daemonGrace+5*time.Second) {
 		t.Error("the daemon still holds a connection whose host went away")
+	}
+}
+
+// TestSocketName: the socket's name carries the protocol version, so that a newer perfprov never
+// talks to an older daemon.
+func TestSocketName(t *testing.T) {
+	if want := "s" + strconv.Itoa(persistVersion); socketName != want || keyName != want+".pub" {
+		t.Errorf("socket %q, key %q: want %q and %q.pub", socketName, keyName, want, want)
 	}
 }
