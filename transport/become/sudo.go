@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 	"github.com/perfprov/perfprov/transport/internal/run"
 	"github.com/perfprov/perfprov/transport/internal/script"
@@ -81,7 +82,7 @@ func (s *Sudo) Run(ctx context.Context, cmd transport.Command) (*transport.Resul
 	if target == "" || target == s.loginUser {
 		return s.inner.Run(ctx, cmd)
 	}
-	if !script.ValidUserName(target) {
+	if !spec.ValidLoginName(target) {
 		return nil, fmt.Errorf("%s: run as %q: not a valid user name", s.Host(), target)
 	}
 	text, err := script.WithEnv(cmd)

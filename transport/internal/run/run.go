@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
-	"github.com/perfprov/perfprov/transport/internal/script"
 )
 
 // Starter starts a command and returns how to wait for it and how to stop it.
@@ -121,7 +121,7 @@ func teeWriter(capture io.Writer, stream io.Writer) io.Writer {
 func CheckPrivilege(host, user string, cmd transport.Command) error {
 	if cmd.RunAs != "" && cmd.RunAs != user && user == "root" {
 		// Root switches users itself (see script.AsUser): no become needed.
-		if !script.ValidUserName(cmd.RunAs) {
+		if !spec.ValidLoginName(cmd.RunAs) {
 			return fmt.Errorf("%s: run as %q: not a valid user name", host, cmd.RunAs)
 		}
 		return nil

@@ -9,26 +9,15 @@ import (
 	"io"
 	"io/fs"
 	pathpkg "path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// userName is what perfprov accepts as a user name to switch to (useradd's default NAME_REGEX,
-// with the trailing $ of machine accounts): nothing a shell or sudo could read as an option.
-var userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
-
-// ValidUserName reports whether name is a user name perfprov passes to sudo -u.
-func ValidUserName(name string) bool {
-	return len(name) <= 32 && userName.MatchString(name)
-}
 
 // WithEnv is cmd.Script with cmd.Env exported in front of it: the text the host's shell runs
 // (it reaches the shell on stdin: see StdinBoot).
@@ -40,7 +29,7 @@ func WithEnv(cmd transport.Command) (string, error) {
 	}
 	names := make([]string, 0, len(cmd.Env))
 	for k := range cmd.Env {
-		if !envName.MatchString(k) {
+		if !spec.ValidEnvName(k) {
 			return "", fmt.Errorf("environment variable name %q is not a shell name", k)
 		}
 		names = append(names, k)
