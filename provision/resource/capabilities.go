@@ -3,12 +3,12 @@ package resource
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/perfprov/perfprov/internal/linuxcap"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
 	"github.com/perfprov/perfprov/spec"
@@ -28,7 +28,7 @@ type capabilities struct {
 	flags   string
 	setcap  string
 	follow  bool
-	want    CapSet
+	want    linuxcap.Set
 	capText string // what setcap gets: the spec's own words, "cap_a,cap_b=ep"
 }
 
@@ -45,11 +45,10 @@ var capabilitiesKind = Kind{New: newCapabilities, Schema: &spec.ResourceSchema{
 	},
 }}
 
-// capNameRE is how a spec names a capability: lowercase, as getcap prints it, or its number.
-var capNameRE = regexp.MustCompile(`^(cap_[a-z_]+|[0-9]{1,2})$`)
-
+// checkCapName checks how a spec names a capability: lowercase, as getcap prints it, from the
+// one table (linuxcap), or its number.
 func checkCapName(s string) error {
-	if !capNameRE.MatchString(s) {
+	if !linuxcap.IsSpecName(s) {
 		return fmt.Errorf("%q is not a capability name: use lowercase names such as \"cap_perfmon\" (or a number such as \"38\").", s)
 	}
 	return nil
@@ -78,7 +77,7 @@ func newCapabilities(r *spec.Resource, _ *Env) (Resource, error) {
 	if err := e.err(); err != nil {
 		return nil, err
 	}
-	c.want, err = NewCapSet(c.caps, c.flags)
+	c.want, err = linuxcap.NewSet(c.caps, c.flags)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +98,7 @@ type capState struct {
 	kind      string
 	mode      uint32
 	magic     string // 7f454c46 (ELF), 2321 (#!), other, or "" (empty or unreadable)
-	current   CapSet
+	current   linuxcap.Set
 	known     bool // current was read (getcap ran)
 	verified  bool // setcap -v said the set matches (used when getcap is missing)
 	setcapOK  bool
