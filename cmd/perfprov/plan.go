@@ -15,6 +15,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/spec"
 )
@@ -38,7 +39,7 @@ var planOnline func(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOpt
 // Placeholders for values plan -offline cannot show.
 const (
 	unknownText   = "(known after facts)"
-	sensitiveText = "(sensitive)"
+	sensitiveText = redact.Placeholder
 )
 
 func runPlan(ctx context.Context, env *cliEnv, args []string) error {

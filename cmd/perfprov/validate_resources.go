@@ -12,6 +12,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -105,8 +106,8 @@ func redactSensitive(msg string, r *spec.Resource) string {
 		}
 		s := v.AsString()
 		quoted := strconv.Quote(s)
-		msg = strings.ReplaceAll(msg, quoted[1:len(quoted)-1], "(sensitive value)")
-		msg = strings.ReplaceAll(msg, s, "(sensitive value)")
+		msg = strings.ReplaceAll(msg, quoted[1:len(quoted)-1], redact.InText)
+		msg = strings.ReplaceAll(msg, s, redact.InText)
 	}
 	return msg
 }

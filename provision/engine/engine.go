@@ -419,7 +419,7 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 		for _, d := range m.DependsOn {
 			parts = append(parts, d+"="+fps[d])
 		}
-		fps[m.Addr] = fingerprint(parts...)
+		fps[m.Addr] = resource.Fingerprint(parts...)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -58,7 +59,7 @@ func redacted(cs []resource.Change) []resource.Change {
 	out := make([]resource.Change, len(cs))
 	for i, c := range cs {
 		if c.Sensitive {
-			c.Old, c.New = "(sensitive)", "(sensitive)"
+			c.Old, c.New = redact.Placeholder, redact.Placeholder
 		}
 		out[i] = c
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -128,7 +129,7 @@ func writePlannedResource(w io.Writer, p palette, rr *ResourceResult) {
 	for _, c := range rr.Diff.Changes {
 		switch {
 		case c.Sensitive:
-			fmt.Fprintf(w, "      %s: (sensitive value)\n", c.Attr)
+			fmt.Fprintf(w, "      %s: %s\n", c.Attr, redact.InText)
 		case a == resource.Create || c.Old == "":
 			fmt.Fprintf(w, "      %s: %q\n", c.Attr, c.New)
 		default:

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
@@ -11,18 +9,11 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/transport"
 )
-
-func fingerprint(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // hostLogDir is the controller directory for one host's logs ("" when logs are off).
 func hostLogDir(dir, host string) string {
@@ -120,7 +111,7 @@ func changesText(cs []resource.Change) string {
 	var parts []string
 	for _, c := range cs {
 		if c.Sensitive {
-			parts = append(parts, c.Attr+" (sensitive)")
+			parts = append(parts, c.Attr+" "+redact.Placeholder)
 		} else {
 			parts = append(parts, fmt.Sprintf("%s: %q -> %q", c.Attr, c.Old, c.New))
 		}

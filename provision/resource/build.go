@@ -89,7 +89,7 @@ func newBuild(r *spec.Resource, env *Env) (Resource, error) {
 		}
 		parts = append(parts, d+"="+fp)
 	}
-	b.stamp = fingerprintOf(parts...)
+	b.stamp = Fingerprint(parts...)
 	return b, e.err()
 }
 

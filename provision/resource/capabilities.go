@@ -294,7 +294,7 @@ case $(stat -L -c '%u %a' -- "$r") in "0 "*[2367]? | "0 "*[2367]) echo "$r is wr
 }
 
 func (c *capabilities) Fingerprint() string {
-	return fingerprintOf("capabilities", c.path, c.want.String())
+	return Fingerprint("capabilities", c.path, c.want.String())
 }
 
 // Revert removes the capabilities this run set, when the host failed after they were set (the

@@ -166,5 +166,5 @@ func (c *command) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error 
 func (c *command) Verifiable() bool { return c.creates != "" || c.unless != "" }
 
 func (c *command) Fingerprint() string {
-	return fingerprintOf("command", c.run, c.creates, c.unless, c.onlyIf, c.runAs, sortedPairs(c.env))
+	return Fingerprint("command", c.run, c.creates, c.unless, c.onlyIf, c.runAs, sortedPairs(c.env))
 }

@@ -84,5 +84,5 @@ func (d *directory) Apply(ctx context.Context, t *Target, st State, _ *Diff) err
 }
 
 func (d *directory) Fingerprint() string {
-	return fingerprintOf("directory", d.path, d.own.owner, d.own.group, fmtMode(d.own.mode))
+	return Fingerprint("directory", d.path, d.own.owner, d.own.group, fmtMode(d.own.mode))
 }

@@ -161,7 +161,7 @@ func (f *file) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
 }
 
 func (f *file) Fingerprint() string {
-	return fingerprintOf("file", f.path, f.sha, f.own.owner, f.own.group, fmtMode(f.own.mode))
+	return Fingerprint("file", f.path, f.sha, f.own.owner, f.own.group, fmtMode(f.own.mode))
 }
 
 // tempBeside returns a fresh hidden name in the same directory as p, so that rename is atomic.

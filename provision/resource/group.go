@@ -106,4 +106,4 @@ func (g *group) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
 	return err
 }
 
-func (g *group) Fingerprint() string { return fingerprintOf("group", g.name) }
+func (g *group) Fingerprint() string { return Fingerprint("group", g.name) }

@@ -43,8 +43,12 @@ func TestDirectoryConverges(t *testing.T) {
 func TestDirectoryKeepsNoSetgidSurprise(t *testing.T) {
 	c := &localConn{}
 	p := filepath.Join(t.TempDir(), "sg")
-	os.Mkdir(p, 0o755)
-	os.Chmod(p, 0o2755)
+	if err := os.Mkdir(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o2755); err != nil {
+		t.Fatal(err)
+	}
 	r := mustNew(t, mkres("directory", "d", map[string]cty.Value{"path": s(p), "mode": s("0755")}), nil)
 	// GNU chmod keeps a directory's setgid bit for a 4-digit mode: the apply must still converge.
 	converge(t, c, r, nil)

@@ -169,4 +169,4 @@ func (p *pkg) Apply(ctx context.Context, t *Target, s State, _ *Diff) error {
 	return err
 }
 
-func (p *pkg) Fingerprint() string { return fingerprintOf("package", strings.Join(p.names, ",")) }
+func (p *pkg) Fingerprint() string { return Fingerprint("package", strings.Join(p.names, ",")) }

@@ -165,5 +165,5 @@ func (p *patch) Fingerprint() string {
 	for _, f := range p.patches {
 		parts = append(parts, f.sha)
 	}
-	return fingerprintOf(parts...)
+	return Fingerprint(parts...)
 }

@@ -67,5 +67,5 @@ func (p *permissions) Apply(ctx context.Context, t *Target, st State, _ *Diff) e
 }
 
 func (p *permissions) Fingerprint() string {
-	return fingerprintOf("permissions", p.path, p.own.owner, p.own.group, fmtMode(p.own.mode))
+	return Fingerprint("permissions", p.path, p.own.owner, p.own.group, fmtMode(p.own.mode))
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 	"strings"
@@ -92,7 +93,7 @@ func (d *Diff) side(f func(Change) string) map[string]string {
 	}
 	for _, c := range d.Changes {
 		if c.Sensitive {
-			m[c.Attr] = "(sensitive)"
+			m[c.Attr] = redact.Placeholder
 		} else {
 			m[c.Attr] = f(c)
 		}
@@ -171,8 +172,9 @@ type base struct {
 
 func (b *base) Meta() *spec.Resource { return b.r }
 
-// fingerprintOf hashes the parts in order, unambiguously.
-func fingerprintOf(parts ...string) string {
+// Fingerprint hashes the parts in order, unambiguously: what a resource's Fingerprint is made
+// of, and what the engine combines a resource's with its dependencies' into.
+func Fingerprint(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		fmt.Fprintf(h, "%d:%s;", len(p), p)

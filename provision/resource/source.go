@@ -333,5 +333,5 @@ if [ -n "$old" ]; then rm -rf -- "$old"; fi
 }
 
 func (s *source) Fingerprint() string {
-	return fingerprintOf("source", s.dest, s.sha, fmt.Sprint(s.strip))
+	return Fingerprint("source", s.dest, s.sha, fmt.Sprint(s.strip))
 }

@@ -312,5 +312,5 @@ func writeRootFile(ctx context.Context, t *Target, p string, content []byte, mod
 }
 
 func (s *sysctl) Fingerprint() string {
-	return fingerprintOf("sysctl", s.name, s.value, s.persistFile)
+	return Fingerprint("sysctl", s.name, s.value, s.persistFile)
 }

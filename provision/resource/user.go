@@ -152,7 +152,7 @@ func (u *user) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
 }
 
 func (u *user) Fingerprint() string {
-	return fingerprintOf("user", u.name, strings.Join(u.groups, ","))
+	return Fingerprint("user", u.name, strings.Join(u.groups, ","))
 }
 
 func contains(list []string, s string) bool {
