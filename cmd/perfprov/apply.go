@@ -50,8 +50,8 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *parallel < 0 {
-		return &usageError{msg: "-parallel must be positive"}
+	if err := checkParallel(fs, *parallel); err != nil {
+		return err
 	}
 	if sf.json && !*autoApprove {
 		return &usageError{msg: "-json needs -auto-approve (there is no prompt in JSON mode)"}

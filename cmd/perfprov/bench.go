@@ -61,8 +61,8 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.parallel < 0 {
-		return &usageError{msg: "-parallel must be at least 1"}
+	if err := checkParallel(fs, o.parallel); err != nil {
+		return err
 	}
 	sp, err := loadSpec(env, path, &o.spec)
 	if err != nil {
@@ -72,16 +72,8 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	n := o.parallel
-	if n == 0 {
-		n = sp.Rollout.Parallel
-	}
-	if n <= 0 {
-		n = defaultFactsParallel
-	}
-
 	start := benchNow().UTC()
-	reps, interrupted := benchHosts(ctx, env, sp, hosts, n, bench.Options{NonMember: o.nonMember})
+	reps, interrupted := benchHosts(ctx, env, sp, hosts, hostsAtOnce(o.parallel, sp), bench.Options{NonMember: o.nonMember})
 	if len(reps) == 0 && !interrupted {
 		fmt.Fprintln(env.stderr, "perfprov bench: no benchmark block targets these hosts")
 		return &exitError{code: exitFailure}
@@ -288,15 +280,8 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 	if len(targets) == 0 {
 		return false, false
 	}
-	n := parallel
-	if n <= 0 {
-		n = sp.Rollout.Parallel
-	}
-	if n <= 0 {
-		n = defaultFactsParallel
-	}
 	start := benchNow().UTC()
-	done, stopped := benchHosts(ctx, env, sp, todo, n, bench.Options{NonMember: bench.DefaultNonMember})
+	done, stopped := benchHosts(ctx, env, sp, todo, hostsAtOnce(parallel, sp), bench.Options{NonMember: bench.DefaultNonMember})
 	byHost := map[string][]*bench.HostReport{}
 	for _, r := range done {
 		byHost[r.Host] = append(byHost[r.Host], r)

@@ -22,10 +22,6 @@ func init() {
 	register(&command{name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts})
 }
 
-// defaultFactsParallel is how many hosts are asked at once when neither -parallel nor
-// rollout.parallel says.
-const defaultFactsParallel = 20
-
 // factsRow is one host's answer, as -json prints it.
 type factsRow struct {
 	Host  string       `json:"host"`
@@ -50,8 +46,8 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *parallel < 0 {
-		return &usageError{msg: "-parallel must be at least 1"}
+	if err := checkParallel(fs, *parallel); err != nil {
+		return err
 	}
 	sp, err := loadSpec(env, path, &f)
 	if err != nil {
@@ -61,15 +57,7 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	n := *parallel
-	if n == 0 {
-		n = sp.Rollout.Parallel
-	}
-	if n <= 0 {
-		n = defaultFactsParallel
-	}
-
-	rows, interrupted := gatherFacts(ctx, env, hosts, n)
+	rows, interrupted := gatherFacts(ctx, env, hosts, hostsAtOnce(*parallel, sp))
 	if f.json {
 		if err := writeFactsJSON(env.stdout, rows); err != nil {
 			return err

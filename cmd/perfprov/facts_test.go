@@ -379,3 +379,24 @@ func TestFactsRowErrorsNameTheHost(t *testing.T) {
 		t.Errorf("%q", r.Error)
 	}
 }
+
+// TestParallelBelowOne: every command that connects checks -parallel the same way, with the
+// same message; 0 is refused as a value (left out, the spec or the default decides).
+func TestParallelBelowOne(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, `host "a" {
+  address = "127.0.0.1"
+}
+`)
+	for _, name := range []string{"plan", "apply", "facts", "bench"} {
+		for _, n := range []string{"0", "-1"} {
+			t.Run(name+" "+n, func(t *testing.T) {
+				env, _, stderr := testEnv()
+				code := exitCode(commands[name].run(context.Background(), env, []string{"-parallel", n, dir}), env.stderr, name)
+				if code != exitUsage || !strings.Contains(stderr.String(), "-parallel must be at least 1") {
+					t.Errorf("exit %d, stderr %q", code, stderr)
+				}
+			})
+		}
+	}
+}

@@ -57,8 +57,8 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *parallel < 0 {
-		return &usageError{msg: "-parallel must be at least 1"}
+	if err := checkParallel(fs, *parallel); err != nil {
+		return err
 	}
 	if *offline && *detailed {
 		return &usageError{msg: "-detailed-exitcode needs an online plan: -offline compares nothing"}

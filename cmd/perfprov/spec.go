@@ -73,3 +73,30 @@ func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
 func useColor(env *cliEnv) bool {
 	return env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb" && isTerminal(env.stderr)
 }
+
+// defaultParallel is how many hosts are worked on at once when neither -parallel nor
+// rollout.parallel says.
+const defaultParallel = 20
+
+// checkParallel rejects a -parallel given below 1. Left out, the flag is 0: the spec's
+// rollout.parallel decides, else defaultParallel (hostsAtOnce).
+func checkParallel(fs *flag.FlagSet, n int) error {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "parallel" })
+	if set && n < 1 {
+		return &usageError{msg: "-parallel must be at least 1"}
+	}
+	return nil
+}
+
+// hostsAtOnce is the parallelism of a command: -parallel, else rollout.parallel, else
+// defaultParallel.
+func hostsAtOnce(parallel int, sp *hcl.Spec) int {
+	if parallel > 0 {
+		return parallel
+	}
+	if sp.Rollout.Parallel > 0 {
+		return sp.Rollout.Parallel
+	}
+	return defaultParallel
+}
