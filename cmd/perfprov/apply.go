@@ -8,6 +8,7 @@ import (
 	"github.com/perfprov/perfprov/spec"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -137,7 +138,8 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // engineOptions wires the engine to the real connections, the facts cache and the CLI's interrupt.
-// The caller saves perfCache when the run is over.
+// The caller saves perfCache when the run is over. The read script cache is opened for this run,
+// beside the perf cache's file (none when the perf cache is not kept on disk).
 func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.PerfCache) engine.Options {
 	ro := sp.Rollout
 	if parallel > 0 {
@@ -147,7 +149,12 @@ func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.Per
 	for _, h := range sp.Hosts {
 		keys[h.Name] = factsCacheKey(h)
 	}
+	var reads *engine.ReadCache
+	if p := perfCache.Path(); p != "" {
+		reads = engine.OpenReadCache(filepath.Join(filepath.Dir(p), engine.ReadCacheFile))
+	}
 	return engine.Options{
+		ReadCache: reads,
 		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
 			return connect.Open(ctx, h, connectOptions(env))
 		},

@@ -3,7 +3,7 @@
 // changes what differs in dependency order and verifies each change by reading it back.
 //
 // A no-op run costs one connection and two round trips per host (facts, then the batched read),
-// or one when the read scripts are those of the host's previous run (see speculation).
+// or one when the read scripts are those of the host's previous run (see Speculation).
 package engine
 
 import (
@@ -34,8 +34,13 @@ type Options struct {
 	// Open connects to a host. Required.
 	Open func(ctx context.Context, h *spec.Host) (transport.Conn, error)
 	// Gather reads a host's facts: the value specs read as host.facts and what resource types
-	// need. Nil uses the facts package.
-	Gather func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error)
+	// need; sp is the host's speculative read, nil without ReadCache (see Speculation). Nil
+	// uses the facts package.
+	Gather func(ctx context.Context, conn transport.Conn, sp *Speculation) (cty.Value, resource.HostInfo, error)
+	// ReadCache remembers each host's read scripts from one plan to the next, so that a plan
+	// can read with the facts in one round trip (see Speculation). Nil: every plan reads in a
+	// round trip of its own.
+	ReadCache *ReadCache
 	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means 20.
 	Rollout spec.Rollout
 	// Interrupted closes at the first SIGINT: the steps in flight finish, nothing new starts.
@@ -329,8 +334,8 @@ func (r *Run) rollout(ctx context.Context, work func(context.Context, *HostRun))
 	}
 }
 
-// gatherFacts is the default Gather: the facts package.
-var gatherFacts = func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+// gatherFacts is the default Gather: the facts package, without speculative read.
+func gatherFacts(ctx context.Context, conn transport.Conn, _ *Speculation) (cty.Value, resource.HostInfo, error) {
 	return gatherWithFactsPackage(ctx, conn)
 }
 
@@ -346,8 +351,11 @@ func (r *Run) planHost(ctx context.Context, h *HostRun) {
 	}
 	h.conn = conn
 	t1 := time.Now()
-	sp := &speculation{timeout: r.opts.ReadTimeout}
-	fv, info, err := r.opts.Gather(withSpeculation(ctx, sp), conn)
+	var sp *Speculation
+	if r.opts.ReadCache != nil {
+		sp = &Speculation{timeout: r.opts.ReadTimeout, cache: r.opts.ReadCache}
+	}
+	fv, info, err := r.opts.Gather(ctx, conn, sp)
 	h.Timings.Facts = time.Since(t1)
 	if err != nil {
 		h.fail(fmt.Errorf("facts: %w", err))
@@ -424,8 +432,8 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 }
 
 // readAll runs the batched read of every prepared resource, or takes the speculative read that
-// came with the facts when it ran the very same snippets (see speculation).
-func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
+// came with the facts when it ran the very same snippets (see Speculation).
+func (r *Run) readAll(ctx context.Context, h *HostRun, sp *Speculation) error {
 	var idx []int
 	var snippets, paths []string
 	var inShell []bool
@@ -450,7 +458,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *speculation) error {
 		}
 	}
 	rp := readPlan{Prelude: resource.StatPrelude(paths), Snippets: snippets, InShell: inShell}
-	if sp.remember != nil {
+	if sp != nil && sp.remember != nil {
 		if pure && len(snippets) > 0 {
 			sp.remember(&rp)
 		} else {

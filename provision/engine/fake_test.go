@@ -199,7 +199,7 @@ func (f *fakeFleet) options() Options {
 			f.mu.Unlock()
 			return c, nil
 		},
-		Gather: func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+		Gather: func(ctx context.Context, conn transport.Conn, _ *Speculation) (cty.Value, resource.HostInfo, error) {
 			return cty.EmptyObjectVal, resource.HostInfo{}, nil
 		},
 		NewResource: f.spec.newResource,

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +18,7 @@ import (
 // the read scripts come from the spec evaluated with the facts. But a spec and a host rarely change
 // between two runs, so the read scripts of a host are most often those of its previous run. The
 // facts command therefore also carries the host's previous read scripts (remembered on the
-// controller, readCache); when this run's scripts turn out to be the very same text, that output
+// controller, ReadCache); when this run's scripts turn out to be the very same text, that output
 // is this run's read and the second round trip is saved. When they differ, the output is dropped
 // and the read runs as usual. Either way what the plan is made of is the output of this run's
 // read scripts, run on the host during this run.
@@ -29,9 +28,12 @@ import (
 // read scripts that are pure reads are remembered (no command guards, which are the user's own
 // code, and nothing sensitive, which must not be written to the controller's disk).
 
-// speculation is one host's speculative read, passed from planHost to the Gather in ctx.
-type speculation struct {
+// Speculation is one host's speculative read: planHost hands it to the Gather, which runs the
+// host's previous read scripts with the facts when it can (CachedGather does; a Gather that
+// cannot ignores it). It is nil when the run has no ReadCache.
+type Speculation struct {
 	timeout time.Duration // the read's timeout (the facts command carries it)
+	cache   *ReadCache
 
 	// Set by the Gather that ran a speculative read (ran true); marker frames its output.
 	ran            bool
@@ -59,19 +61,8 @@ func (rp *readPlan) script(marker string) string {
 	return batchScript(marker, rp.Prelude, rp.Snippets, rp.InShell)
 }
 
-type speculationKey struct{}
-
-func withSpeculation(ctx context.Context, sp *speculation) context.Context {
-	return context.WithValue(ctx, speculationKey{}, sp)
-}
-
-func speculationFrom(ctx context.Context) *speculation {
-	sp, _ := ctx.Value(speculationKey{}).(*speculation)
-	return sp
-}
-
 // use returns the speculative read's sections when it ran exactly rp.
-func (sp *speculation) use(rp *readPlan) ([]resource.Section, []error, bool) {
+func (sp *Speculation) use(rp *readPlan) ([]resource.Section, []error, bool) {
 	if sp == nil || !sp.ran || !sp.plan.equal(rp) {
 		return nil, nil, false
 	}
@@ -92,48 +83,38 @@ func pureRead(rr *ResourceResult) bool {
 	return true
 }
 
-// readCache remembers, per host, the read plan of its last plan. It is only an optimisation:
+// ReadCache remembers, per host, the read plan of its last plan. It is only an optimisation:
 // a missing or corrupt file is an empty cache, and a failure to save is ignored. It is written
 // through (when a host's snippets change), private to the user: read scripts name paths and users.
-type readCache struct {
+// The caller opens it for a run and passes it in Options.ReadCache.
+type ReadCache struct {
 	path    string
 	mu      sync.Mutex
 	entries map[string]*readPlan
 }
 
-// readCacheFile is the cache's file name, beside the perf version cache.
-const readCacheFile = "read-scripts.json"
+// ReadCacheFile is the cache's file name, beside the perf version cache.
+const ReadCacheFile = "read-scripts.json"
 
-var (
-	readCachesMu sync.Mutex
-	readCaches   = map[string]*readCache{} // by path: one per file in a process
-)
-
-// openReadCache returns the cache kept in path ("" for one that is never saved).
-func openReadCache(path string) *readCache {
-	readCachesMu.Lock()
-	defer readCachesMu.Unlock()
-	if c, ok := readCaches[path]; ok && path != "" {
-		return c
-	}
-	c := &readCache{path: path, entries: map[string]*readPlan{}}
+// OpenReadCache returns the cache kept in path ("" for one that is never saved).
+func OpenReadCache(path string) *ReadCache {
+	c := &ReadCache{path: path, entries: map[string]*readPlan{}}
 	if path != "" {
 		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &c.entries) != nil {
 			c.entries = map[string]*readPlan{} // a cache of another format: start afresh
 		}
-		readCaches[path] = c
 	}
 	return c
 }
 
-func (c *readCache) get(host string) *readPlan {
+func (c *ReadCache) get(host string) *readPlan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.entries[host]
 }
 
 // put records host's read plan (nil forgets the host) and saves the cache when that changed it.
-func (c *readCache) put(host string, rp *readPlan) {
+func (c *ReadCache) put(host string, rp *readPlan) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.entries[host]
@@ -148,7 +129,7 @@ func (c *readCache) put(host string, rp *readPlan) {
 	_ = c.save()
 }
 
-func (c *readCache) save() error {
+func (c *ReadCache) save() error {
 	if c.path == "" {
 		return nil
 	}

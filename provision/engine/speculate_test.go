@@ -18,9 +18,12 @@ func TestSpeculativeRead(t *testing.T) {
 	cache := facts.OpenPerfCache(filepath.Join(dir, "cache", "perfprov", "perf-versions.json"))
 	opts := f.options()
 	opts.Gather = CachedGather(cache, func(h string) string { return h })
+	readCachePath := filepath.Join(dir, "cache", "perfprov", ReadCacheFile)
 	root := os.Geteuid() == 0
 	plan := func(wantRuns int32) *Run {
 		t.Helper()
+		// Each run opens the cache afresh, as each perfprov command does.
+		opts.ReadCache = OpenReadCache(readCachePath)
 		r := Plan(context.Background(), f.spec, f.hosts, opts)
 		r.Close()
 		if h := r.Hosts[0]; h.Err != nil {
@@ -37,7 +40,7 @@ func TestSpeculativeRead(t *testing.T) {
 	}
 
 	plan(2) // nothing remembered yet
-	if _, err := os.Stat(filepath.Join(dir, "cache", "perfprov", readCacheFile)); root && err != nil {
+	if _, err := os.Stat(readCachePath); root && err != nil {
 		t.Errorf("the read scripts were not remembered: %v", err)
 	}
 	r := plan(one)
@@ -68,16 +71,13 @@ func TestSpeculativeRead(t *testing.T) {
 }
 
 func TestReadCacheKeepsWhatChanged(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "perfprov", readCacheFile)
-	c := openReadCache(p)
+	p := filepath.Join(t.TempDir(), "perfprov", ReadCacheFile)
+	c := OpenReadCache(p)
 	c.put("h1", &readPlan{Snippets: []string{"echo a"}})
 	c.put("h2", &readPlan{Snippets: []string{"echo b"}})
 	c.put("h2", nil)
-	// A fresh process reads what was saved (the cache of this process is shared by path).
-	readCachesMu.Lock()
-	delete(readCaches, p)
-	readCachesMu.Unlock()
-	d := openReadCache(p)
+	// The next run reads what was saved.
+	d := OpenReadCache(p)
 	if got := d.get("h1"); got == nil || len(got.Snippets) != 1 || got.Snippets[0] != "echo a" {
 		t.Errorf("h1: %+v", got)
 	}
@@ -86,5 +86,28 @@ func TestReadCacheKeepsWhatChanged(t *testing.T) {
 	}
 	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("cache file: %v %v", st, err)
+	}
+}
+
+// TestNoReadCacheNoSpeculation: without Options.ReadCache every plan reads in a round trip of
+// its own, and nothing is written beside the perf cache.
+func TestNoReadCacheNoSpeculation(t *testing.T) {
+	dir := t.TempDir()
+	f := newFleet(dir, 1, fakeDecl{name: "a", want: "1"})
+	cache := facts.OpenPerfCache(filepath.Join(dir, "cache", "perfprov", "perf-versions.json"))
+	opts := f.options()
+	opts.Gather = CachedGather(cache, func(h string) string { return h })
+	for i := 0; i < 2; i++ {
+		r := Plan(context.Background(), f.spec, f.hosts, opts)
+		r.Close()
+		if h := r.Hosts[0]; h.Err != nil {
+			t.Fatalf("plan: %v", h.Err)
+		}
+	}
+	if got := f.conns["h1"].runs.Load(); got != 2 {
+		t.Errorf("the last plan ran %d commands, want 2 (facts, then read)", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cache", "perfprov", ReadCacheFile)); err == nil {
+		t.Error("a read cache was written without Options.ReadCache")
 	}
 }

@@ -37,20 +37,19 @@ func gatherWithFactsPackage(ctx context.Context, conn transport.Conn) (cty.Value
 // the same perf file (facts.PerfCache), so that a run with nothing to change does not start perf
 // on every host: the most expensive part of the facts script. key names a host in the cache.
 //
-// It also sends, with the facts, the read scripts of the host's previous plan (see speculation),
-// remembered in a cache beside the perf cache's file.
-func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
-	reads := openReadCache("")
-	if p := cache.Path(); p != "" {
-		reads = openReadCache(filepath.Join(filepath.Dir(p), readCacheFile))
-	}
-	return func(ctx context.Context, conn transport.Conn) (cty.Value, resource.HostInfo, error) {
+// With a Speculation (the run has a ReadCache), it also sends, with the facts, the read scripts of
+// the host's previous plan, remembered in that cache under the same key.
+func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx context.Context, conn transport.Conn, sp *Speculation) (cty.Value, resource.HostInfo, error) {
+	return func(ctx context.Context, conn transport.Conn, sp *Speculation) (cty.Value, resource.HostInfo, error) {
 		k := key(conn.Host())
 		opts := facts.Options{KnownPerf: cache.Get(k)}
-		sp := speculationFrom(ctx)
+		var rp *readPlan
+		if sp != nil {
+			rp = sp.cache.get(k)
+		}
 		var f *facts.Facts
 		var err error
-		if rp := reads.get(k); sp != nil && rp != nil && len(rp.Snippets) > 0 {
+		if rp != nil && len(rp.Snippets) > 0 {
 			marker := newMarker()
 			var res *transport.Result
 			f, res, err = facts.GatherThen(ctx, conn, opts, rp.script(marker), sp.timeout)
@@ -69,9 +68,9 @@ func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx
 			root := f.IsRoot
 			sp.remember = func(rp *readPlan) {
 				if !root {
-					rp = nil // never speculated on: see speculation
+					rp = nil // never speculated on: see Speculation
 				}
-				reads.put(k, rp)
+				sp.cache.put(k, rp)
 			}
 		}
 		return factsValue(f)
