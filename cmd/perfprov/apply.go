@@ -16,19 +16,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/perfprov/perfprov/hcl"
-	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/transport"
 )
-
-func init() {
-	register(&command{
-		name:     "apply",
-		synopsis: "Change hosts to match the spec, verify, and print a recap",
-		run:      runApply,
-	})
-}
 
 // Default locations, relative to the working directory.
 const (
@@ -156,7 +147,7 @@ func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.Per
 	return engine.Options{
 		ReadCache: reads,
 		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
-			return connect.Open(ctx, h, connectOptions(env))
+			return env.open(ctx, h, connectOptions(env))
 		},
 		Gather:      engine.CachedGather(perfCache, func(host string) string { return keys[host] }),
 		Rollout:     ro,

@@ -22,16 +22,6 @@ import (
 	"github.com/perfprov/perfprov/transport"
 )
 
-func init() {
-	register(&command{name: "bench", synopsis: "Confirm, host by host, that a perf group member counts events correctly", run: runBench})
-}
-
-// benchOpen opens a connection to a host; tests replace it.
-var benchOpen = connect.Open
-
-// benchNow is the clock of the run's timestamp; tests replace it.
-var benchNow = time.Now
-
 // benchOptions are bench's flags.
 type benchOptions struct {
 	spec       specFlags
@@ -72,7 +62,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	start := benchNow().UTC()
+	start := env.now().UTC()
 	reps, interrupted := benchHosts(ctx, env, sp, hosts, hostsAtOnce(o.parallel, sp), bench.Options{NonMember: o.nonMember})
 	if len(reps) == 0 && !interrupted {
 		fmt.Fprintln(env.stderr, "perfprov bench: no benchmark block targets these hosts")
@@ -173,9 +163,9 @@ func benchHosts(ctx context.Context, env *cliEnv, sp *hcl.Spec, hosts []*spec.Ho
 	opts := connectOptions(env)
 	perHost := make([][]*bench.HostReport, len(hosts))
 	eachHost(ctx, hosts, parallel, func(i int, h *spec.Host) {
-		perHost[i] = benchHost(ctx, sp, h, opts, bo, stopped)
+		perHost[i] = benchHost(ctx, env, sp, h, opts, bo, stopped)
 	}, func(i int, h *spec.Host) {
-		perHost[i] = []*bench.HostReport{benchFailed(h.Name, "", ctx.Err(), stopped)}
+		perHost[i] = []*bench.HostReport{benchFailed(env, h.Name, "", ctx.Err(), stopped)}
 	})
 	var out []*bench.HostReport
 	for _, r := range perHost {
@@ -187,27 +177,27 @@ func benchHosts(ctx context.Context, env *cliEnv, sp *hcl.Spec, hosts []*spec.Ho
 // benchHost connects, reads the host's facts (benchmarks may depend on them), evaluates the spec
 // for the host and runs each of its benchmarks on the one connection. A host with no benchmark
 // gives no report. A panic below (a bug) becomes this host's failure.
-func benchHost(ctx context.Context, sp *hcl.Spec, h *spec.Host, opts connect.Options, bo bench.Options, stopped *atomic.Bool) (reps []*bench.HostReport) {
+func benchHost(ctx context.Context, env *cliEnv, sp *hcl.Spec, h *spec.Host, opts connect.Options, bo bench.Options, stopped *atomic.Bool) (reps []*bench.HostReport) {
 	defer func() {
 		if r := recover(); r != nil {
-			reps = []*bench.HostReport{benchFailed(h.Name, "", fmt.Errorf("internal error: %v", r), stopped)}
+			reps = []*bench.HostReport{benchFailed(env, h.Name, "", fmt.Errorf("internal error: %v", r), stopped)}
 		}
 	}()
 	if err := ctx.Err(); err != nil {
-		return []*bench.HostReport{benchFailed(h.Name, "", err, stopped)}
+		return []*bench.HostReport{benchFailed(env, h.Name, "", err, stopped)}
 	}
-	conn, err := benchOpen(ctx, h, opts)
+	conn, err := env.open(ctx, h, opts)
 	if err != nil {
-		return []*bench.HostReport{benchFailed(h.Name, "", err, stopped)}
+		return []*bench.HostReport{benchFailed(env, h.Name, "", err, stopped)}
 	}
 	defer closeConn(conn)
 	f, err := facts.Gather(ctx, conn)
 	if err != nil {
-		return []*bench.HostReport{benchFailed(h.Name, "", err, stopped)}
+		return []*bench.HostReport{benchFailed(env, h.Name, "", err, stopped)}
 	}
 	hc, diags := sp.Evaluate(h.Name, f.Value())
 	if diags.HasErrors() {
-		return []*bench.HostReport{benchFailed(h.Name, "", errors.New("evaluating the spec: "+diags.Error()), stopped)}
+		return []*bench.HostReport{benchFailed(env, h.Name, "", errors.New("evaluating the spec: "+diags.Error()), stopped)}
 	}
 	// The paranoid policy needs the facts' belief about the Debian/Ubuntu patch; the expected
 	// CapEff is the set the spec applies to that perf, if it does.
@@ -217,7 +207,7 @@ func benchHost(ctx context.Context, sp *hcl.Spec, h *spec.Host, opts connect.Opt
 		o := bo
 		caps, found, err := bench.SpecCaps(hc, b)
 		if err != nil {
-			reps = append(reps, benchFailed(h.Name, b.Name, err, stopped))
+			reps = append(reps, benchFailed(env, h.Name, b.Name, err, stopped))
 			continue
 		}
 		if found {
@@ -225,7 +215,7 @@ func benchHost(ctx context.Context, sp *hcl.Spec, h *spec.Host, opts connect.Opt
 		}
 		r, err := bench.Run(ctx, conn, b, o)
 		if err != nil {
-			r = benchFailed(h.Name, b.Name, err, stopped)
+			r = benchFailed(env, h.Name, b.Name, err, stopped)
 		}
 		reps = append(reps, r)
 	}
@@ -236,13 +226,13 @@ func closeConn(c transport.Conn) { _ = c.Close() }
 
 // benchFailed is the report of a host the benchmark could not run on; the reason names the host
 // once.
-func benchFailed(host, benchmark string, err error, stopped *atomic.Bool) *bench.HostReport {
+func benchFailed(env *cliEnv, host, benchmark string, err error, stopped *atomic.Bool) *bench.HostReport {
 	msg := err.Error()
 	if stopped.Load() && errors.Is(err, context.Canceled) {
 		msg = "interrupted"
 	}
 	msg = strings.TrimPrefix(msg, host+": ")
-	return bench.FailedReport(host, benchmark, errors.New(msg), benchNow())
+	return bench.FailedReport(host, benchmark, errors.New(msg), env.now())
 }
 
 // benchAfterApply runs the spec's benchmarks at the end of apply on every targeted host that
@@ -280,7 +270,7 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 	if len(targets) == 0 {
 		return false, false
 	}
-	start := benchNow().UTC()
+	start := env.now().UTC()
 	done, stopped := benchHosts(ctx, env, sp, todo, hostsAtOnce(parallel, sp), bench.Options{NonMember: bench.DefaultNonMember})
 	byHost := map[string][]*bench.HostReport{}
 	for _, r := range done {

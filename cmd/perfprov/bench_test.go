@@ -91,24 +91,29 @@ benchmark "counters" {
 }
 `
 
+// benchFakes are the connections and the clock of a bench test's cliEnv.
+type benchFakes struct {
+	open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)
+	now  func() time.Time
+}
+
 // withBench makes hosts answer with fixtures: bm-1 has a PMU and passes, vm-1 passes without a
-// PMU, vm-2 lost its capabilities, down cannot be reached.
-func withBench(t *testing.T, fixtures map[string]string) {
-	t.Helper()
-	oldOpen, oldNow := benchOpen, benchNow
-	benchOpen = func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error) {
-		f, ok := fixtures[h.Name]
-		if !ok {
-			return nil, fmt.Errorf("%s: dial tcp %s:22: connect: connection refused", h.Name, h.Address)
-		}
-		if f == "BROKEN" {
-			return &benchFakeConn{name: h.Name, fail: fmt.Errorf("%s: ssh: connection lost", h.Name)}, nil
-		}
-		return &benchFakeConn{name: h.Name, fixture: f}, nil
-	}
+// PMU, vm-2 lost its capabilities, down cannot be reached. The clock ticks a second a reading.
+func withBench(fixtures map[string]string) *benchFakes {
 	n := 0
-	benchNow = func() time.Time { n++; return time.Date(2026, 11, 26, 18, 0, n, 0, time.UTC) }
-	t.Cleanup(func() { benchOpen, benchNow = oldOpen, oldNow })
+	return &benchFakes{
+		open: func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error) {
+			f, ok := fixtures[h.Name]
+			if !ok {
+				return nil, fmt.Errorf("%s: dial tcp %s:22: connect: connection refused", h.Name, h.Address)
+			}
+			if f == "BROKEN" {
+				return &benchFakeConn{name: h.Name, fail: fmt.Errorf("%s: ssh: connection lost", h.Name)}, nil
+			}
+			return &benchFakeConn{name: h.Name, fixture: f}, nil
+		},
+		now: func() time.Time { n++; return time.Date(2026, 11, 26, 18, 0, n, 0, time.UTC) },
+	}
 }
 
 func benchDirs(t *testing.T) (sp, history string) {
@@ -122,15 +127,20 @@ func benchDirs(t *testing.T) (sp, history string) {
 	return sp, filepath.Join(dir, "history")
 }
 
-func benchEnv() (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
-	var stdout, stderr bytes.Buffer
-	return &cliEnv{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }, interrupted: make(chan struct{})}, &stdout, &stderr
+// benchEnv is a cliEnv on fk's hosts and clock (nil: real ones).
+func benchEnv(fk *benchFakes) (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
+	env, stdout, stderr := testEnv()
+	env.interrupted = make(chan struct{})
+	if fk != nil {
+		env.open, env.now = fk.open, fk.now
+	}
+	return env, stdout, stderr
 }
 
 func TestBenchCommandTable(t *testing.T) {
-	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
+	fk := withBench(map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
 	sp, hist := benchDirs(t)
-	env, stdout, stderr := benchEnv()
+	env, stdout, stderr := benchEnv(fk)
 	html := filepath.Join(t.TempDir(), "report.html")
 	code := exitCode(runBench(context.Background(), env, []string{"-history", hist, "-html", html, sp}), env.stderr, "bench")
 	if code != exitFailure {
@@ -159,9 +169,9 @@ func TestBenchCommandTable(t *testing.T) {
 }
 
 func TestBenchCommandJSONAndLimit(t *testing.T) {
-	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
+	fk := withBench(map[string]string{"vm-1": "good", "vm-2": "good"})
 	sp, hist := benchDirs(t)
-	env, stdout, stderr := benchEnv()
+	env, stdout, stderr := benchEnv(fk)
 	code := exitCode(runBench(context.Background(), env, []string{"-json", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitOK {
 		t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr)
@@ -184,14 +194,14 @@ func TestBenchCommandJSONAndLimit(t *testing.T) {
 // TestBenchCompare: the typical case, a host that lost its capabilities after a package upgrade.
 func TestBenchCompare(t *testing.T) {
 	sp, hist := benchDirs(t)
-	withBench(t, map[string]string{"vm-1": "good", "vm-2": "good"})
-	env, _, _ := benchEnv()
+	fk := withBench(map[string]string{"vm-1": "good", "vm-2": "good"})
+	env, _, _ := benchEnv(fk)
 	if code := exitCode(runBench(context.Background(), env, []string{"-limit", "vms", "-history", hist, sp}), env.stderr, "bench"); code != exitOK {
 		t.Fatalf("first run exit %d", code)
 	}
-	withBench(t, map[string]string{"vm-1": "good", "vm-2": "no-caps"})
-	benchNow = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }
-	env, stdout, _ := benchEnv()
+	fk = withBench(map[string]string{"vm-1": "good", "vm-2": "no-caps"})
+	fk.now = func() time.Time { return time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) }
+	env, stdout, _ := benchEnv(fk)
 	code := exitCode(runBench(context.Background(), env, []string{"-compare", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitFailure {
 		t.Errorf("exit %d, want 1", code)
@@ -215,9 +225,9 @@ func TestBenchCompare(t *testing.T) {
 }
 
 func TestBenchBrokenConnection(t *testing.T) {
-	withBench(t, map[string]string{"vm-1": "BROKEN", "vm-2": "good"})
+	fk := withBench(map[string]string{"vm-1": "BROKEN", "vm-2": "good"})
 	sp, hist := benchDirs(t)
-	env, stdout, _ := benchEnv()
+	env, stdout, _ := benchEnv(fk)
 	code := exitCode(runBench(context.Background(), env, []string{"-no-save", "-limit", "vms", "-history", hist, sp}), env.stderr, "bench")
 	if code != exitFailure {
 		t.Errorf("exit %d, want 1", code)
@@ -233,13 +243,13 @@ func TestBenchBrokenConnection(t *testing.T) {
 
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{{"-parallel", "-1", "."}, {"a", "b"}, {"-nope"}} {
-		env, _, _ := benchEnv()
+		env, _, _ := benchEnv(nil)
 		if code := exitCode(runBench(context.Background(), env, args), env.stderr, "bench"); code != exitUsage {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
 	// A broken connection is that host's failure, named.
-	r := benchFailed("h", "b", errors.New("h: ssh: handshake failed"), new(atomic.Bool))
+	r := benchFailed(&cliEnv{now: time.Now}, "h", "b", errors.New("h: ssh: handshake failed"), new(atomic.Bool))
 	if r.Verdict != bench.Fail || r.Reason != "ssh: handshake failed" {
 		t.Errorf("%+v", r)
 	}
@@ -249,7 +259,7 @@ func TestBenchUsage(t *testing.T) {
 // as skipped, prints the table after the recap (or JSON events), saves the measured hosts, and
 // a failed verdict fails the apply.
 func TestBenchAfterApply(t *testing.T) {
-	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
+	fk := withBench(map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "no-caps"})
 	sp, _ := benchDirs(t)
 	s, diags := hcl.Load(sp, hcl.LoadOptions{Resources: resource.Schemas()})
 	if diags.HasErrors() {
@@ -268,7 +278,7 @@ func TestBenchAfterApply(t *testing.T) {
 		run.Hosts = append(run.Hosts, hr)
 	}
 
-	env, stdout, _ := benchEnv()
+	env, stdout, _ := benchEnv(fk)
 	failed, stopped := benchAfterApply(context.Background(), env, s, sp, run, false, 0, false)
 	if !failed || stopped {
 		t.Errorf("failed %v stopped %v, want a failure (vm-2 lost its caps)", failed, stopped)
@@ -294,8 +304,8 @@ func TestBenchAfterApply(t *testing.T) {
 	}
 
 	// -json: one "benchmark" event per host report, fields at the top level.
-	withBench(t, map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "good"})
-	env, stdout, _ = benchEnv()
+	fk = withBench(map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "good"})
+	env, stdout, _ = benchEnv(fk)
 	failed, _ = benchAfterApply(context.Background(), env, s, sp, run, true, 0, false)
 	if failed {
 		t.Error("no host fails now")
@@ -323,7 +333,7 @@ func TestBenchAfterApply(t *testing.T) {
 			h.Status = ""
 		}
 	}
-	env, stdout, _ = benchEnv()
+	env, stdout, _ = benchEnv(fk)
 	if failed, _ := benchAfterApply(context.Background(), env, s, sp, run, false, 0, true); failed || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
 		t.Errorf("in sync: failed %v\n%s", failed, stdout)
 	}
@@ -332,7 +342,7 @@ func TestBenchAfterApply(t *testing.T) {
 // TestBenchHostUsesSpecCapsAndFacts: the expected CapEff is the set the spec's capabilities
 // resource gives that perf, and the facts' paranoid-patch belief reaches the verdict.
 func TestBenchHostUsesSpecCapsAndFacts(t *testing.T) {
-	withBench(t, map[string]string{"vm-1": "good"})
+	fk := withBench(map[string]string{"vm-1": "good"})
 	dir := t.TempDir()
 	sp := benchSpec + `
 resource "capabilities" "perf" {
@@ -345,7 +355,7 @@ resource "capabilities" "perf" {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	env, _, _ := benchEnv()
+	env, _, _ := benchEnv(fk)
 	reps, _ := benchHosts(context.Background(), env, s, []*spec.Host{s.Host("vm-1")}, 1, bench.Options{NonMember: "nobody"})
 	if len(reps) != 1 {
 		t.Fatalf("%d reports", len(reps))

@@ -18,10 +18,6 @@ import (
 	"github.com/perfprov/perfprov/transport"
 )
 
-func init() {
-	register(&command{name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts})
-}
-
 // factsRow is one host's answer, as -json prints it.
 type factsRow struct {
 	Host  string       `json:"host"`
@@ -29,9 +25,6 @@ type factsRow struct {
 	Error string       `json:"error"`
 	Facts *facts.Facts `json:"facts"`
 }
-
-// factsOpen opens a connection to a host; tests replace it.
-var factsOpen = connect.Open
 
 func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "facts", "facts [-json] [-limit HOSTS|GROUPS] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
@@ -88,7 +81,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*spec.Host, parallel 
 	defer save()
 	rows = make([]factsRow, len(hosts))
 	eachHost(ctx, hosts, parallel, func(i int, h *spec.Host) {
-		rows[i] = hostFacts(ctx, h, opts, cache, stopped)
+		rows[i] = hostFacts(ctx, env, h, opts, cache, stopped)
 	}, func(i int, h *spec.Host) {
 		rows[i] = factsFailed(h.Name, ctx.Err(), stopped)
 	})
@@ -97,7 +90,7 @@ func gatherFacts(ctx context.Context, env *cliEnv, hosts []*spec.Host, parallel 
 
 // hostFacts connects to one host and gathers its facts. A panic below (a bug) becomes this host's
 // error rather than the end of every host's run.
-func hostFacts(ctx context.Context, h *spec.Host, opts connect.Options, cache *facts.PerfCache, stopped *atomic.Bool) (row factsRow) {
+func hostFacts(ctx context.Context, env *cliEnv, h *spec.Host, opts connect.Options, cache *facts.PerfCache, stopped *atomic.Bool) (row factsRow) {
 	defer func() {
 		if r := recover(); r != nil {
 			row = factsRow{Host: h.Name, Error: fmt.Sprintf("%s: internal error: %v", h.Name, r)}
@@ -106,7 +99,7 @@ func hostFacts(ctx context.Context, h *spec.Host, opts connect.Options, cache *f
 	if err := ctx.Err(); err != nil {
 		return factsFailed(h.Name, err, stopped)
 	}
-	conn, err := factsOpen(ctx, h, opts)
+	conn, err := env.open(ctx, h, opts)
 	if err != nil {
 		return factsFailed(h.Name, err, stopped)
 	}

@@ -23,17 +23,8 @@ import (
 	"github.com/perfprov/perfprov/transport"
 )
 
-// The golden files of this package take -update; another test file may define the flag first.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+// update rewrites the golden files of this package under testdata/ (go test -update).
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // fakeFactsConn answers the facts script with a recorded output, or blocks until its context ends.
 type fakeFactsConn struct {
@@ -69,17 +60,10 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// withFactsOpen replaces how hosts are connected to for the duration of the test.
-func withFactsOpen(t *testing.T, open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)) {
-	t.Helper()
-	old := factsOpen
-	factsOpen = open
-	t.Cleanup(func() { factsOpen = old })
-}
-
 func testEnv() (*cliEnv, *bytes.Buffer, *bytes.Buffer) {
 	var stdout, stderr bytes.Buffer
-	return &cliEnv{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}, &stdout, &stderr
+	return &cliEnv{stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" },
+		open: connect.Open, now: time.Now}, &stdout, &stderr
 }
 
 // TestGatherFactsOrderParallelFailures: rows come back in host order whatever the finishing order,
@@ -97,7 +81,7 @@ func TestGatherFactsOrderParallelFailures(t *testing.T) {
 		hosts = append(hosts, &spec.Host{Name: name})
 	}
 	var inFlight, most, closed atomic.Int32
-	withFactsOpen(t, func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
+	open := (func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {
@@ -114,6 +98,7 @@ func TestGatherFactsOrderParallelFailures(t *testing.T) {
 		return &fakeFactsConn{name: h.Name, stdout: outputs[kind], closed: &closed}, nil
 	})
 	env, _, _ := testEnv()
+	env.open = open
 	rows, interrupted := gatherFacts(context.Background(), env, hosts, 3)
 	if interrupted {
 		t.Error("interrupted without a signal")
@@ -150,7 +135,7 @@ func TestGatherFactsOrderParallelFailures(t *testing.T) {
 // TestGatherFactsInterrupt: the first SIGINT cancels the work in flight at once (facts change
 // nothing), every host not done says so, and the run reports the interruption.
 func TestGatherFactsInterrupt(t *testing.T) {
-	withFactsOpen(t, func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
+	open := (func(ctx context.Context, h *spec.Host, _ connect.Options) (transport.Conn, error) {
 		return &fakeFactsConn{name: h.Name, block: true}, nil
 	})
 	var hosts []*spec.Host
@@ -158,6 +143,7 @@ func TestGatherFactsInterrupt(t *testing.T) {
 		hosts = append(hosts, &spec.Host{Name: "h" + strconv.Itoa(i)})
 	}
 	env, _, _ := testEnv()
+	env.open = open
 	sigint := make(chan struct{})
 	env.interrupted = sigint
 	time.AfterFunc(50*time.Millisecond, func() { close(sigint) })
@@ -225,7 +211,7 @@ func TestFactsTableAndJSONGolden(t *testing.T) {
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if updateGolden() {
+	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -17,10 +17,6 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 )
 
-func init() {
-	register(&command{name: "fmt", synopsis: "Rewrite spec files in the canonical format", run: runFmt})
-}
-
 func runFmt(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "fmt", "fmt [-check] [-diff] [-recursive] [PATH]")
 	check := fs.Bool("check", false, "change nothing: list the files that are not formatted and exit 1 if there are any")

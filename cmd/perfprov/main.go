@@ -17,6 +17,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
+
+	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/provision/transport"
 )
 
 // Exit codes.
@@ -35,18 +39,31 @@ type command struct {
 	run      func(ctx context.Context, env *cliEnv, args []string) error
 }
 
-// cliEnv is what a subcommand may touch of the process: its streams, environment and working dir.
+// cliEnv is what a subcommand may touch of the process: its streams, environment and working dir,
+// how it reaches hosts and what time it is. Tests build their own.
 type cliEnv struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
 	getenv         func(string) string
 	// interrupted is closed at the first SIGINT; a second one cancels the context.
 	interrupted <-chan struct{}
+	// open connects to a spec host: connect.Open, or a fake in tests.
+	open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)
+	// now is the clock of the timestamps a run records (bench reports and history).
+	now func() time.Time
 }
 
-var commands = map[string]*command{}
-
-func register(c *command) { commands[c.name] = c }
+// commands are the subcommands by name; each one's run lives in a file of its own.
+var commands = map[string]*command{
+	"apply":        {name: "apply", synopsis: "Change hosts to match the spec, verify, and print a recap", run: runApply},
+	"bench":        {name: "bench", synopsis: "Confirm, host by host, that a perf group member counts events correctly", run: runBench},
+	"facts":        {name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts},
+	"fmt":          {name: "fmt", synopsis: "Rewrite spec files in the canonical format", run: runFmt},
+	"plan":         {name: "plan", synopsis: "Show what apply would change (-offline: the resolved spec, no connections)", run: runPlan},
+	"validate":     {name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate},
+	"version":      {name: "version", synopsis: "Print the perfprov version", run: runVersion},
+	persistCommand: {name: persistCommand, hidden: true, run: runPersist},
+}
 
 // usageError is a wrong command line: exit status 2.
 type usageError struct{ msg string }
@@ -102,7 +119,8 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted}
+	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted,
+		open: connect.Open, now: time.Now}
 	err := cmd.run(ctx, env, args[1:])
 	return exitCode(err, stderr, cmd.name)
 }

@@ -15,10 +15,6 @@ import (
 // perfprov starts it itself, with the daemon's directory as its only argument.
 const persistCommand = "__persist"
 
-func init() {
-	register(&command{name: persistCommand, hidden: true, run: runPersist})
-}
-
 func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) != 1 {
 		return &usageError{msg: persistCommand + " is started by perfprov itself"}

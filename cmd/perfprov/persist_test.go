@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestPersistCommandIsHidden(t *testing.T) {
-	env, _, stderr := benchEnv()
+	env, _, stderr := benchEnv(nil)
 	printUsage(stderr)
 	if got := stderr.String(); len(got) == 0 || strings.Contains(got, persistCommand) {
 		t.Errorf("usage lists the daemon command:\n%s", got)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -20,10 +19,6 @@ import (
 	"github.com/perfprov/perfprov/spec"
 )
 
-func init() {
-	register(&command{name: "plan", synopsis: "Show what apply would change (-offline: the resolved spec, no connections)", run: runPlan})
-}
-
 // planOptions are plan's flags beyond the spec flags, passed to the online plan.
 type planOptions struct {
 	Limit            []string
@@ -31,10 +26,6 @@ type planOptions struct {
 	DetailedExitCode bool
 	Parallel         int
 }
-
-// planOnline runs a plan against the hosts. The engine sets it from its own file; it is nil in
-// builds without the engine.
-var planOnline func(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOptions) error
 
 // Placeholders for values plan -offline cannot show.
 const (
@@ -69,10 +60,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	opts := planOptions{Limit: f.limitNames(), JSON: f.json, DetailedExitCode: *detailed, Parallel: *parallel}
 	if !*offline {
-		if planOnline == nil {
-			return errors.New("online plan is not available in this build; use plan -offline to see the resolved spec")
-		}
-		return planOnline(ctx, env, sp, opts)
+		return runPlanOnline(ctx, env, sp, opts)
 	}
 	return planOffline(env, sp, opts)
 }

@@ -8,8 +8,6 @@ import (
 	"github.com/perfprov/perfprov/provision/engine"
 )
 
-func init() { planOnline = runPlanOnline }
-
 // runPlanOnline connects to the targeted hosts, reads them and prints what apply would change.
 // With -detailed-exitcode: 0 nothing to change, 2 changes, 1 errors.
 func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOptions) error {

@@ -3,25 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// The golden files of this package take -update; another test file may define the flag first.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-}
-
-func specUpdateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // specCLI runs perfprov with args and an empty environment (no colour, no PERFPROV_VAR_*).
 func specCLI(t *testing.T, args ...string) (int, string, string) {
@@ -193,7 +180,7 @@ func TestPlanOfflineGolden(t *testing.T) {
 				continue
 			}
 			golden := filepath.Join("testdata", "plans", name+variant.suffix)
-			if specUpdateGolden() {
+			if *update {
 				if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -211,15 +198,5 @@ func TestPlanOfflineGolden(t *testing.T) {
 	code, out, _ := specCLI(t, "plan", "-offline", "-limit", "db", specs["fleet"])
 	if code != 0 || !strings.Contains(out, `host "db1"`) || strings.Contains(out, `host "web1"`) || !strings.Contains(out, "2 hosts, ") {
 		t.Errorf("plan -offline -limit db: exit %d\n%s", code, out)
-	}
-}
-
-func TestPlanWithoutEngine(t *testing.T) {
-	saved := planOnline
-	planOnline = nil
-	defer func() { planOnline = saved }()
-	code, _, errs := specCLI(t, "plan", filepath.Join("..", "..", "examples", "fleet"))
-	if code != 1 || !strings.Contains(errs, "online plan is not available") {
-		t.Errorf("exit %d\n%s", code, errs)
 	}
 }

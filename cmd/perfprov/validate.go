@@ -12,10 +12,6 @@ import (
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
-func init() {
-	register(&command{name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate})
-}
-
 // validateResult is what validate -json prints.
 type validateResult struct {
 	Valid        bool                 `json:"valid"`

@@ -8,10 +8,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-func init() {
-	register(&command{name: "version", synopsis: "Print the perfprov version", run: runVersion})
-}
-
 func runVersion(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "version", "version")
 	if err := parseFlags(fs, args); err != nil {
