@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
@@ -70,14 +71,14 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	}
 
 	if o.spec.json {
-		if err := bench.WriteJSON(env.stdout, reps); err != nil {
+		if err := view.WriteBenchJSON(env.stdout, reps); err != nil {
 			return err
 		}
 	} else {
-		if err := bench.WriteTable(env.stdout, reps); err != nil {
+		if err := view.WriteBenchTable(env.stdout, reps); err != nil {
 			return err
 		}
-		fmt.Fprintln(env.stdout, bench.Summary(reps))
+		fmt.Fprintln(env.stdout, view.BenchSummary(reps))
 	}
 	if o.html != "" {
 		if err := writeBenchHTML(o.html, reps, start); err != nil {
@@ -100,7 +101,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 		if prev != nil {
 			changes = bench.Compare(prev.Reports, reps)
 		}
-		bench.WriteChanges(w, prev, changes)
+		view.WriteBenchChanges(w, prev, changes)
 	}
 	if !o.noSave && !interrupted {
 		abs, _ := filepath.Abs(path)
@@ -117,19 +118,6 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-// benchTolerance is the tolerance drawn in the HTML chart: the loosest of the run (the chart
-// marks one line).
-func benchTolerance(reps []*bench.HostReport) float64 {
-	t := 0.0
-	for _, r := range reps {
-		t = max(t, r.Tolerance)
-	}
-	if t == 0 {
-		return bench.DefaultTolerance
-	}
-	return t
-}
-
 // writeBenchHTML writes the page next to its final name, then renames it into place.
 func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) error {
 	dir := filepath.Dir(path)
@@ -138,7 +126,7 @@ func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) 
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := bench.WriteHTML(tmp, reps, benchTolerance(reps), generated); err != nil {
+	if err := view.WriteBenchHTML(tmp, reps, view.ChartTolerance(reps), generated); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -288,16 +276,11 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 		measured = append(measured, byHost[t.host.Name]...)
 	}
 	if asJSON {
-		for _, r := range reps {
-			writeJSONLine(env.stdout, struct {
-				Type string `json:"type"`
-				*bench.HostReport
-			}{"benchmark", r})
-		}
+		view.WriteBenchEventsJSON(env.stdout, reps)
 	} else {
 		fmt.Fprintln(env.stdout, "\nBenchmark:")
-		_ = bench.WriteTable(env.stdout, reps)
-		fmt.Fprintln(env.stdout, bench.Summary(reps))
+		_ = view.WriteBenchTable(env.stdout, reps)
+		fmt.Fprintln(env.stdout, view.BenchSummary(reps))
 	}
 	if len(measured) > 0 && !stopped {
 		abs, _ := filepath.Abs(specPath)
@@ -324,7 +307,8 @@ func notConverged(h *engine.HostRun, inSync bool) string {
 		why = "not benchmarked: the host was not applied"
 	}
 	if h.Err != nil {
-		why += ": " + firstLine(strings.TrimPrefix(h.Err.Error(), h.Name+": "))
+		msg, _, _ := strings.Cut(strings.TrimPrefix(h.Err.Error(), h.Name+": "), "\n")
+		why += ": " + msg
 	}
 	return why
 }

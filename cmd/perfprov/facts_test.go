@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/transport"
@@ -163,19 +164,19 @@ func TestGatherFactsInterrupt(t *testing.T) {
 }
 
 func TestFactsTableAndJSONGolden(t *testing.T) {
-	var rows []factsRow
+	var rows []view.FactsRow
 	for _, name := range []string{"debian12-vm-nopmu", "ubuntu2204-wrapper-x86pmu", "debian12-arm64-pmuv3", "debian10-old-kernel-cap37", "fedora39-hybrid-intel", "rocky9-opt-nosuid"} {
 		f, err := facts.Parse(fixture(t, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows = append(rows, factsRow{Host: name, OK: true, Facts: f})
+		rows = append(rows, view.FactsRow{Host: name, OK: true, Facts: f})
 	}
-	rows = append(rows, factsRow{Host: "down", Error: "down: dial tcp 127.0.0.1:1: connect: connection refused"})
+	rows = append(rows, view.FactsRow{Host: "down", Error: "down: dial tcp 127.0.0.1:1: connect: connection refused"})
 
 	var table, js bytes.Buffer
-	writeFactsTable(&table, rows)
-	if err := writeFactsJSON(&js, rows); err != nil {
+	view.WriteFactsTable(&table, rows)
+	if err := view.WriteFactsJSON(&js, rows); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "facts/table.golden", table.Bytes())
@@ -202,7 +203,7 @@ func TestFactsTableAndJSONGolden(t *testing.T) {
 		t.Errorf("a failed host's facts = %v, want null", back[len(back)-1]["facts"])
 	}
 	var empty bytes.Buffer
-	_ = writeFactsJSON(&empty, nil)
+	_ = view.WriteFactsJSON(&empty, nil)
 	if strings.TrimSpace(empty.String()) != "[]" {
 		t.Errorf("no hosts: %q, want []", empty.String())
 	}
@@ -303,7 +304,7 @@ group "local" {
 		if code != exitFailure {
 			t.Errorf("exit %d, want 1 (a host failed); stderr:\n%s", code, stderr)
 		}
-		var rows []factsRow
+		var rows []view.FactsRow
 		if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil {
 			t.Fatalf("%v\n%s", err, stdout)
 		}
@@ -328,7 +329,7 @@ group "local" {
 				t.Errorf("cached %+v, want the version and fingerprint of %s", got, f.Perf.RealPath)
 			}
 			_, stdout2, _ := run(t, "-json", "-limit", "here", dir)
-			var again []factsRow
+			var again []view.FactsRow
 			if err := json.Unmarshal(stdout2.Bytes(), &again); err != nil || len(again) != 1 || !again[0].OK {
 				t.Fatalf("second run: %v %s", err, stdout2)
 			}

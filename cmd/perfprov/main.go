@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/provision/connect"
-	"github.com/perfprov/perfprov/provision/transport"
+	"github.com/perfprov/perfprov/transport"
 )
 
 // Exit codes.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/engine"
 )
 
@@ -23,20 +24,16 @@ func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOpti
 		var out = newApplyOutput(env, true)
 		eo.Events = func(e engine.Event) {
 			if e.Type == engine.EventPlannedChange || e.Type == engine.EventHostSummary {
-				out.event(e)
+				out.Event(e)
 			}
 		}
 	}
 	run := engine.Plan(ctx, sp, hosts, eo)
 	defer run.Close()
 	if opts.JSON {
-		writeJSONLine(env.stdout, struct {
-			Type string `json:"type"`
-			engine.Summary
-			Interrupted bool `json:"interrupted,omitempty"`
-		}{"summary", run.Summarize(), run.Interrupted})
+		view.WritePlanSummaryJSON(env.stdout, run)
 	} else {
-		engine.WritePlan(env.stdout, run, useColorOut(env))
+		view.WritePlan(env.stdout, run, useColorOut(env))
 	}
 	switch {
 	case run.Interrupted || ctx.Err() != nil:

@@ -9,6 +9,7 @@ import (
 	hcl2 "github.com/hashicorp/hcl/v2"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -52,9 +53,9 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		if errs == 0 {
 			fmt.Fprintf(env.stdout, "Success! The spec is valid: %s, %s.\n",
-				plural(len(sp.Hosts), "host", "hosts"), plural(sp.ResourceCount(), "resource", "resources"))
+				view.Plural(len(sp.Hosts), "host", "hosts"), view.Plural(sp.ResourceCount(), "resource", "resources"))
 		} else {
-			fmt.Fprintf(env.stderr, "The spec has %s.\n", plural(errs, "error", "errors"))
+			fmt.Fprintf(env.stderr, "The spec has %s.\n", view.Plural(errs, "error", "errors"))
 		}
 	}
 	if errs > 0 {
@@ -72,13 +73,6 @@ func countDiags(diags hcl2.Diagnostics) (errs, warns int) {
 		}
 	}
 	return errs, warns
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // parseSpecArgs parses flags that may come before or after PATH ("validate examples/x -json"),

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -192,18 +191,9 @@ func capsOf(hex string) string {
 	return m.Describe()
 }
 
-// WriteChanges prints the comparison with the previous run.
-func WriteChanges(w io.Writer, prev *Record, changes []Change) {
-	if prev == nil {
-		fmt.Fprintln(w, "No previous run to compare with.")
-		return
+func yesNo(b bool) string {
+	if b {
+		return "yes"
 	}
-	fmt.Fprintf(w, "Changes since %s:\n", prev.Time.UTC().Format(time.RFC3339))
-	if len(changes) == 0 {
-		fmt.Fprintln(w, "  none")
-		return
-	}
-	for _, c := range changes {
-		fmt.Fprintf(w, "  %s: %s\n", c.Host, c.What)
-	}
+	return "no"
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,11 +70,12 @@ func TestCompare(t *testing.T) {
 	cur = append(cur, &extra)
 
 	ch := Compare(old, cur)
-	var b bytes.Buffer
-	WriteChanges(&b, &Record{Time: fixedTime}, ch)
-	out := b.String()
+	var lines []string
+	for _, c := range ch {
+		lines = append(lines, c.Host+": "+c.What)
+	}
+	out := strings.Join(lines, "\n")
 	for _, want := range []string{
-		"Changes since 2026-11-26T18:00:00Z:",
 		"bare-metal-1/counters: verdict pass -> fail: /opt/perf/bin/perf has no file capabilities",
 		"bare-metal-1/counters: CapEff 0000004400080000 -> 0000000000000000 (none)",
 		"bare-metal-1/counters: event cycles: counted -> not-supported (became unsupported)",
@@ -85,10 +85,5 @@ func TestCompare(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("changes lack %q:\n%s", want, out)
 		}
-	}
-	b.Reset()
-	WriteChanges(&b, nil, nil)
-	if !strings.Contains(b.String(), "No previous run") {
-		t.Error(b.String())
 	}
 }

@@ -1,44 +1,23 @@
-package bench
+package bench_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/perfprov/perfprov/internal/view"
+	"github.com/perfprov/perfprov/provision/bench"
 )
 
-var fixedTime = time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
+// The fleet table, JSON lines and HTML page of the benchmark's reports, as perfprov prints them
+// (internal/view): the verdicts and their rendering checked together.
 
-// fleet judges the script fixtures as five hosts.
-func fleet(t *testing.T) []*HostReport {
-	t.Helper()
-	var reps []*HostReport
-	for _, c := range []struct{ host, fixture string }{
-		{"bare-metal-1", "hw-pass"},
-		{"vm-1", "good"},
-		{"vm-2", "no-caps"},
-		{"vm-3", "not-member"},
-		{"vm-4", "nosuid"},
-	} {
-		o := loadObs(t, c.fixture)
-		x := defaultExpect()
-		x.NonMember = "daemon"
-		r := Judge(&o, x)
-		r.Host, r.Benchmark, r.Time = c.host, "counters", fixedTime
-		reps = append(reps, r)
-	}
-	return reps
-}
-
-func TestWriteTable(t *testing.T) {
+func TestWriteBenchTable(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteTable(&b, fleet(t)); err != nil {
+	if err := view.WriteBenchTable(&b, bench.Fleet(t)); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -56,7 +35,7 @@ func TestWriteTable(t *testing.T) {
 
 func goldenText(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
+	if *bench.UpdateGolden {
 		os.MkdirAll(filepath.Dir(path), 0o755)
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -72,10 +51,10 @@ func goldenText(t *testing.T, path, got string) {
 	}
 }
 
-func TestWriteJSON(t *testing.T) {
+func TestWriteBenchJSON(t *testing.T) {
 	var b bytes.Buffer
-	reps := fleet(t)
-	if err := WriteJSON(&b, reps); err != nil {
+	reps := bench.Fleet(t)
+	if err := view.WriteBenchJSON(&b, reps); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -93,7 +72,7 @@ func TestWriteJSON(t *testing.T) {
 			}
 		}
 		evs, _ := obj["events"].([]any)
-		if len(evs) != len(DefaultEvents) {
+		if len(evs) != len(bench.DefaultEvents) {
 			t.Errorf("line %d: %d events", i, len(evs))
 		}
 		for _, e := range evs {
@@ -105,17 +84,17 @@ func TestWriteJSON(t *testing.T) {
 			}
 		}
 	}
-	var first HostReport
+	var first bench.HostReport
 	json.Unmarshal([]byte(lines[0]), &first)
-	if first.Host != "bare-metal-1" || first.Verdict != Pass || first.Accuracy.InstructionsMeasured != 100000166 {
+	if first.Host != "bare-metal-1" || first.Verdict != bench.Pass || first.Accuracy.InstructionsMeasured != 100000166 {
 		t.Errorf("first = %+v", first)
 	}
 }
 
-func writeHTML(t *testing.T) string {
+func benchHTML(t *testing.T) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteHTML(&b, fleet(t), DefaultTolerance, fixedTime); err != nil {
+	if err := view.WriteBenchHTML(&b, bench.Fleet(t), bench.DefaultTolerance, bench.FixedTime); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -123,7 +102,7 @@ func writeHTML(t *testing.T) string {
 
 // TestHTMLSelfContained: the page must load nothing from anywhere.
 func TestHTMLSelfContained(t *testing.T) {
-	page := writeHTML(t)
+	page := benchHTML(t)
 	for _, bad := range []string{"http:", "https:", "<script", "src=", "href=", "@import", "url(", "<link", "<iframe", "<img"} {
 		if strings.Contains(strings.ToLower(page), bad) {
 			t.Errorf("page contains %q", bad)
@@ -139,9 +118,9 @@ func TestHTMLSelfContained(t *testing.T) {
 
 // A hostile reason (from a host's own output) is escaped.
 func TestHTMLEscapes(t *testing.T) {
-	r := FailedReport("evil", "b", errString(`<script>alert(1)</script>`), fixedTime)
+	r := bench.FailedReport("evil", "b", errString(`<script>alert(1)</script>`), bench.FixedTime)
 	var b bytes.Buffer
-	if err := WriteHTML(&b, []*HostReport{r}, 0, fixedTime); err != nil {
+	if err := view.WriteBenchHTML(&b, []*bench.HostReport{r}, 0, bench.FixedTime); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "<script>") {
@@ -153,57 +132,16 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// chromiumDOM loads the page at path in headless Chromium (Debian's chromium package, see
-// the README's bench section) and returns the DOM it rendered. Under CI its absence is a failure.
-func chromiumDOM(t *testing.T, path string) string {
-	t.Helper()
-	bin := ""
-	for _, b := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if _, err := os.Stat(b); err == nil {
-			bin = b
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed (apt-get install chromium)")
-		}
-		t.Skip("chromium is not installed")
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-extensions", "--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+path)
-	cmd.Env = append(os.Environ(), "HOME="+dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
-	}
-	return stdout.String()
-}
-
-// renderedVerdicts maps each host (or host/benchmark) row of the rendered table to its verdict.
-func renderedVerdicts(dom string) map[string]string {
-	rows := regexp.MustCompile(`(?s)<tr class="([a-z-]+)"><td class="host">([^<]+)</td>`).FindAllStringSubmatch(dom, -1)
-	got := map[string]string{}
-	for _, r := range rows {
-		got[r[2]] = r[1]
-	}
-	return got
-}
-
 // TestHTMLInChromium renders the page in headless Chromium and checks the rendered table and
 // chart.
 func TestHTMLInChromium(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bench.html")
-	if err := os.WriteFile(path, []byte(writeHTML(t)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(benchHTML(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dom := chromiumDOM(t, path)
+	dom := bench.ChromiumDOM(t, path)
 	// The rendered DOM holds the table with one row per host, each with its verdict.
-	got := renderedVerdicts(dom)
+	got := bench.RenderedVerdicts(dom)
 	want := map[string]string{"bare-metal-1": "pass", "vm-1": "pass-software-only", "vm-2": "fail", "vm-3": "fail", "vm-4": "fail"}
 	for h, v := range want {
 		if got[h] != v {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"testing"
 	"time"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestBatchFraming(t *testing.T) {
 	marker := newMarker()
@@ -81,9 +78,12 @@ func fleetRun(t *testing.T, f *fakeFleet, opts Options) *Run {
 	return r
 }
 
-func TestFailureSkipsDependentsOnly(t *testing.T) {
+// failureRun applies a fleet of three hosts where one resource fails on h2, with an audit log;
+// view_test.go renders its recap.
+func failureRun(t *testing.T) (f *fakeFleet, r *Run, audit string) {
+	t.Helper()
 	dir := t.TempDir()
-	f := newFleet(dir, 3,
+	f = newFleet(dir, 3,
 		fakeDecl{name: "group", want: "perf_users"},
 		fakeDecl{name: "build", want: "perf", deps: []string{"fake.group"}, fail: "make: *** [perf] Error 2", failOn: []string{"h2"}},
 		fakeDecl{name: "perms", want: "0750", deps: []string{"fake.build"}},
@@ -91,14 +91,19 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 		fakeDecl{name: "sysctl", want: "2"},
 	)
 	opts := f.options()
-	audit := filepath.Join(dir, "audit.log")
+	audit = filepath.Join(dir, "audit.log")
 	a, err := OpenAuditLog(audit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.Audit = a
-	r := fleetRun(t, f, opts)
+	r = fleetRun(t, f, opts)
 	a.Close()
+	return f, r, audit
+}
+
+func TestFailureSkipsDependentsOnly(t *testing.T) {
+	f, r, audit := failureRun(t)
 	if r.Converged() {
 		t.Fatal("a failed host must keep the run from converging")
 	}
@@ -125,9 +130,6 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	if c := h2.Resources[3].Cause; !strings.Contains(c, "fake.build failed") {
 		t.Errorf("caps skipped because %q", c)
 	}
-	var recap bytes.Buffer
-	WriteRecap(&recap, r, false)
-	golden(t, "recap-failure.golden", recap.Bytes())
 	// Audit: an attempt line before each change and its outcome after, the failure recorded.
 	b, _ := os.ReadFile(audit)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -154,9 +156,10 @@ func TestFailureSkipsDependentsOnly(t *testing.T) {
 	f.spec.resources[1].fail = ""
 	r = fleetRun(t, f, f.options())
 	if !r.Converged() {
-		var w bytes.Buffer
-		WriteRecap(&w, r, false)
-		t.Fatalf("second run:\n%s", w.String())
+		for _, h := range r.Hosts {
+			t.Errorf("second run: %s %s %v", h.Name, h.Status, h.Err)
+		}
+		t.FailNow()
 	}
 	if r.Hosts[0].Status != StatusOK || r.Hosts[1].Status != StatusChanged {
 		t.Errorf("second run statuses %s %s", r.Hosts[0].Status, r.Hosts[1].Status)
@@ -185,7 +188,10 @@ func TestVerificationCatchesAnApplyThatChangedNothing(t *testing.T) {
 	}
 }
 
-func TestPlanOutputAndPending(t *testing.T) {
+// planRun plans two hosts: h1 with a create, a change, an unchanged, a sensitive and a broken
+// resource, h2 down; view_test.go renders it. The caller closes the run.
+func planRun(t *testing.T) *Run {
+	t.Helper()
 	dir := t.TempDir()
 	f := newFleet(dir, 2,
 		fakeDecl{name: "a", want: "1"},
@@ -196,14 +202,12 @@ func TestPlanOutputAndPending(t *testing.T) {
 	f.down["h2"] = true
 	os.WriteFile(filepath.Join(dir, "h1", "b"), []byte("old"), 0o644)
 	os.WriteFile(filepath.Join(dir, "h1", "a"), []byte("1"), 0o644)
-	r := Plan(context.Background(), f.spec, f.hosts, f.options())
+	return Plan(context.Background(), f.spec, f.hosts, f.options())
+}
+
+func TestPlanOutputAndPending(t *testing.T) {
+	r := planRun(t)
 	defer r.Close()
-	var out bytes.Buffer
-	WritePlan(&out, r, false)
-	golden(t, "plan.golden", out.Bytes())
-	if strings.Contains(out.String(), "hunter2") {
-		t.Error("a sensitive value was printed")
-	}
 	if !r.HasChanges() || !r.HasErrors() {
 		t.Errorf("HasChanges %v HasErrors %v", r.HasChanges(), r.HasErrors())
 	}
@@ -213,7 +217,10 @@ func TestPlanOutputAndPending(t *testing.T) {
 	}
 }
 
-func TestInterruptFinishesStepInFlight(t *testing.T) {
+// interruptedRun applies two hosts one at a time and interrupts during h1's first step;
+// view_test.go renders its recap.
+func interruptedRun(t *testing.T) *Run {
+	t.Helper()
 	f := newFleet(t.TempDir(), 2, fakeDecl{name: "slow", want: "1"}, fakeDecl{name: "next", want: "2"})
 	block := make(chan struct{})
 	f.spec.blocks["fake.slow"] = block
@@ -229,7 +236,11 @@ func TestInterruptFinishesStepInFlight(t *testing.T) {
 			close(block)
 		}
 	}
-	r := fleetRun(t, f, opts)
+	return fleetRun(t, f, opts)
+}
+
+func TestInterruptFinishesStepInFlight(t *testing.T) {
+	r := interruptedRun(t)
 	if !r.Interrupted {
 		t.Fatal("run not marked interrupted")
 	}
@@ -243,9 +254,6 @@ func TestInterruptFinishesStepInFlight(t *testing.T) {
 	if h2.Status != StatusNotStarted {
 		t.Errorf("h2 must not start: %s", h2.Status)
 	}
-	var recap bytes.Buffer
-	WriteRecap(&recap, r, false)
-	golden(t, "recap-interrupted.golden", recap.Bytes())
 }
 
 func TestEventsJSON(t *testing.T) {
@@ -274,24 +282,6 @@ func TestEventsJSON(t *testing.T) {
 		if !types[ty] {
 			t.Errorf("no %s event", ty)
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
 }
 

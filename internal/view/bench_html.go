@@ -1,184 +1,14 @@
-package bench
+package view
 
 import (
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
-	"slices"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/perfprov/perfprov/provision/bench"
 )
-
-// eventColumns is the union of the requested events over all reports, in first-seen order.
-func eventColumns(reps []*HostReport) []string {
-	var cols []string
-	for _, r := range reps {
-		for _, e := range r.Events {
-			if !slices.Contains(cols, e.Name) {
-				cols = append(cols, e.Name)
-			}
-		}
-	}
-	return cols
-}
-
-// eventCell is the compact status of one event: ok, ok 87% (multiplexed), n/s (not supported),
-// n/c (not counted), unknown, with :u when perf downgraded it to user-only.
-func eventCell(r *HostReport, name string) string {
-	for _, e := range r.Events {
-		if e.Name != name {
-			continue
-		}
-		var s string
-		switch e.Status {
-		case string(Counted):
-			s = "ok"
-			if e.PercentRunning < 100 {
-				s += fmt.Sprintf(" %.0f%%", e.PercentRunning)
-			}
-		case string(NotSupported):
-			s = "n/s"
-		case string(NotCounted):
-			s = "n/c"
-		case "unknown", "error":
-			s = e.Status
-		default:
-			s = "-"
-		}
-		if e.Printed != "" && Downgraded(e.Name, e.Printed) {
-			s += ":u"
-		}
-		return s
-	}
-	return "-"
-}
-
-func pmuCell(r *HostReport) string {
-	if r.Kernel == "" {
-		return "-" // the host was not observed
-	}
-	if len(r.PMU) == 0 {
-		return "none"
-	}
-	return strings.Join(r.PMU, ",")
-}
-
-func capCell(r *HostReport) string {
-	if r.CapEff == "" {
-		return "-"
-	}
-	return r.CapEff
-}
-
-func instrCell(r *HostReport) string {
-	a := r.Accuracy
-	if a == nil || a.InstructionsExpected == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.0f/%.0f", a.InstructionsMeasured, a.InstructionsExpected)
-}
-
-func ipcCell(r *HostReport) string {
-	if a := r.Accuracy; a != nil && a.IPC > 0 {
-		return strconv.FormatFloat(a.IPC, 'f', 2, 64)
-	}
-	return "-"
-}
-
-// systemWideCell is yes or no, or - for a host the benchmark did not run on.
-func systemWideCell(r *HostReport) string {
-	if r.Verdict == Skipped {
-		return "-"
-	}
-	return yesNo(r.SystemWideOK)
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func hostCell(r *HostReport, withBench bool) string {
-	if withBench && r.Benchmark != "" {
-		return r.Host + "/" + r.Benchmark
-	}
-	return r.Host
-}
-
-// manyBenchmarks reports whether the reports come from more than one benchmark block.
-func manyBenchmarks(reps []*HostReport) bool {
-	seen := map[string]bool{}
-	for _, r := range reps {
-		if r.Benchmark != "" {
-			seen[r.Benchmark] = true
-		}
-	}
-	return len(seen) > 1
-}
-
-// WriteTable prints the fleet table, then one line per host with its verdict's reason.
-func WriteTable(w io.Writer, reps []*HostReport) error {
-	cols := eventColumns(reps)
-	withBench := manyBenchmarks(reps)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	head := []string{"HOST", "KERNEL", "PMU", "CAPEFF", "SYSTEM-WIDE"}
-	head = append(head, cols...)
-	head = append(head, "INSTRUCTIONS (MEASURED/EXPECTED)", "IPC", "VERDICT")
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
-	for _, r := range reps {
-		row := []string{hostCell(r, withBench), orDash(r.Kernel), pmuCell(r), capCell(r), systemWideCell(r)}
-		for _, c := range cols {
-			row = append(row, eventCell(r, c))
-		}
-		row = append(row, instrCell(r), ipcCell(r), string(r.Verdict))
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	for _, r := range reps {
-		fmt.Fprintf(w, "%s: %s: %s\n", hostCell(r, withBench), r.Verdict, r.Reason)
-		for _, n := range r.Notes {
-			fmt.Fprintf(w, "%s:   note: %s\n", hostCell(r, withBench), n)
-		}
-	}
-	return nil
-}
-
-// WriteJSON prints one JSON object per host and line (JSON Lines).
-func WriteJSON(w io.Writer, reps []*HostReport) error {
-	enc := json.NewEncoder(w)
-	for _, r := range reps {
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Summary counts verdicts: "3 hosts: 1 pass, 1 pass-software-only, 1 fail".
-func Summary(reps []*HostReport) string {
-	n := map[Verdict]int{}
-	for _, r := range reps {
-		n[r.Verdict]++
-	}
-	hosts := "hosts"
-	if len(reps) == 1 {
-		hosts = "host"
-	}
-	s := fmt.Sprintf("%d %s: %d pass, %d pass-software-only, %d fail", len(reps), hosts, n[Pass], n[PassSoftwareOnly], n[Fail])
-	if n[Skipped] > 0 {
-		s += fmt.Sprintf(", %d skipped", n[Skipped])
-	}
-	return s
-}
 
 // chart geometry (SVG user units).
 const (
@@ -188,6 +18,19 @@ const (
 	chartRowH   = 26
 	chartTop    = 44
 )
+
+// ChartTolerance is the tolerance WriteBenchHTML draws in its chart: the loosest of the run (the chart
+// marks one line).
+func ChartTolerance(reps []*bench.HostReport) float64 {
+	t := 0.0
+	for _, r := range reps {
+		t = max(t, r.Tolerance)
+	}
+	if t == 0 {
+		return bench.DefaultTolerance
+	}
+	return t
+}
 
 type chartRow struct {
 	Y, TextY          int
@@ -212,7 +55,7 @@ type chartData struct {
 
 // buildChart lays out two bar charts side by side: the instruction count error of each host
 // against the tolerance, and the workload's IPC.
-func buildChart(reps []*HostReport, tolerance float64) chartData {
+func buildChart(reps []*bench.HostReport, tolerance float64) chartData {
 	c := chartData{AccX: chartLabelW, IPCX: chartLabelW + chartBarW + chartGap}
 	c.W = c.IPCX + chartBarW + 20
 	c.H = chartTop + chartRowH*len(reps) + 30
@@ -283,25 +126,25 @@ type htmlPage struct {
 	Chart     chartData
 }
 
-// WriteHTML writes one self-contained page: inline CSS, an inline SVG chart, the table. It
+// WriteBenchHTML writes one self-contained page: inline CSS, an inline SVG chart, the table. It
 // loads nothing from anywhere: no scripts, no fonts, no images.
-func WriteHTML(w io.Writer, reps []*HostReport, tolerance float64, generated time.Time) error {
+func WriteBenchHTML(w io.Writer, reps []*bench.HostReport, tolerance float64, generated time.Time) error {
 	if tolerance <= 0 {
-		tolerance = DefaultTolerance
+		tolerance = bench.DefaultTolerance
 	}
 	p := htmlPage{
 		Title:     "perfprov bench",
 		Generated: generated.UTC().Format(time.RFC3339),
-		Summary:   Summary(reps),
+		Summary:   BenchSummary(reps),
 		Columns:   eventColumns(reps),
 		Chart:     buildChart(reps, tolerance),
 	}
 	withBench := manyBenchmarks(reps)
 	for _, r := range reps {
 		row := htmlRow{
-			Host: hostCell(r, withBench), Kernel: orDash(r.Kernel), PMU: pmuCell(r), CapEff: capCell(r),
+			Host: hostCell(r, withBench), Kernel: dash(r.Kernel), PMU: pmuCell(r), CapEff: capCell(r),
 			SystemWide: systemWideCell(r), Instr: instrCell(r), IPC: ipcCell(r),
-			Verdict: string(r.Verdict), Reason: r.Reason, NonMember: orDash(r.NonMember), Notes: r.Notes,
+			Verdict: string(r.Verdict), Reason: r.Reason, NonMember: dash(r.NonMember), Notes: r.Notes,
 		}
 		for _, c := range p.Columns {
 			row.Events = append(row.Events, eventCell(r, c))
