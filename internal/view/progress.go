@@ -33,6 +33,8 @@ func NewProgress(w io.Writer, asJSON, live, color bool) *Progress {
 	return &Progress{w: w, json: asJSON, live: live, color: color, state: map[string]string{}, start: time.Now()}
 }
 
+// Event renders one event; the engine calls it one event at a time, the live view also from
+// the apply that follows a confirmed plan, hence the lock.
 func (o *Progress) Event(e engine.Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

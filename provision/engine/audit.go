@@ -15,7 +15,7 @@ import (
 
 // AuditLog appends JSON lines to a local file: an "attempt" line before each change starts, and
 // its outcome ("changed" or "failed") after, so that a controller killed mid-change leaves a record
-// of what it had started. Sensitive values never reach it: they are recorded as "(sensitive)".
+// of what it had started. Sensitive values never reach it: they are recorded as redact.Placeholder.
 type AuditLog struct {
 	mu  sync.Mutex
 	f   *os.File
