@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"errors"
 	"fmt"
 	"math/big"
 	"sort"
@@ -130,7 +129,25 @@ func (e *errs) add(err error) {
 	}
 }
 
-func (e errs) err() error { return errors.Join(e...) }
+func (e errs) err() error {
+	if len(e) == 0 {
+		return nil
+	}
+	return joined(e)
+}
+
+// joined is errors.Join on one line: a resource's problems are reported as one line, "a; b".
+type joined []error
+
+func (j joined) Error() string {
+	msgs := make([]string, len(j))
+	for i, err := range j {
+		msgs[i] = err.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (j joined) Unwrap() []error { return j }
 
 // parseMode reads an octal mode such as "0750" or "750" (no symbolic modes).
 func parseMode(s string) (uint32, error) {

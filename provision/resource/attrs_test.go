@@ -3,7 +3,6 @@ package resource
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -18,8 +17,8 @@ func TestErrsKeepIdentity(t *testing.T) {
 	if !errors.Is(err, ErrNotReady) {
 		t.Errorf("errors.Is(%v, ErrNotReady) = false", err)
 	}
-	if !strings.Contains(err.Error(), "octal") || !strings.Contains(err.Error(), "/x") {
-		t.Errorf("err = %q, want both messages", err)
+	if want := "mode must be an octal string; path /x: " + ErrNotReady.Error(); err.Error() != want {
+		t.Errorf("err = %q, want %q (one line)", err, want)
 	}
 	if (errs{}).err() != nil {
 		t.Error("no errors, yet err() is not nil")

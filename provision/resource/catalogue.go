@@ -56,7 +56,7 @@ func New(r *spec.Resource, env *Env) (Resource, error) {
 
 // checkAttrs runs each attribute's rule on its value, all of them, so that every problem shows.
 func checkAttrs(rs *spec.ResourceSchema, r *spec.Resource) error {
-	var errs []error
+	var problems errs
 	for _, as := range rs.Attrs {
 		v, ok := r.Attrs[as.Name]
 		if as.DefaultsToName && (!ok || v == cty.NilVal || v.IsNull()) {
@@ -70,10 +70,10 @@ func checkAttrs(rs *spec.ResourceSchema, r *spec.Resource) error {
 			if r.Sensitive[as.Name] || as.Sensitive {
 				err = fmt.Errorf("the %s attribute has an invalid (sensitive) value", as.Name)
 			}
-			errs = append(errs, err)
+			problems.add(err)
 		}
 	}
-	return errors.Join(errs...)
+	return problems.err()
 }
 
 // The adapters below turn the rules of package spec (on strings) into attribute checks.
