@@ -4,6 +4,8 @@ import (
 	"flag"
 	"strings"
 
+	hcl2 "github.com/hashicorp/hcl/v2"
+
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/resource"
 )
@@ -59,7 +61,7 @@ func specPath(fs *flag.FlagSet) (string, error) {
 // a spec with errors returns exitError 1 after printing them. Warnings are printed and loading
 // goes on.
 func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
-	sp, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := f.load(env, path)
 	if len(diags) > 0 {
 		hcl.WriteDiagnostics(env.stderr, diags, sp.Files(), useColor(env))
 	}
@@ -67,6 +69,11 @@ func loadSpec(env *cliEnv, path string, f *specFlags) (*hcl.Spec, error) {
 		return nil, &exitError{code: exitFailure}
 	}
 	return sp, nil
+}
+
+// load loads the spec at path with the catalogue of resource types and the flags' inputs.
+func (f *specFlags) load(env *cliEnv, path string) (*hcl.Spec, hcl2.Diagnostics) {
+	return hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 }
 
 // useColor reports whether output to stderr may use ANSI colours (never with NO_COLOR).

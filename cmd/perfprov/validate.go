@@ -10,7 +10,6 @@ import (
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/view"
-	"github.com/perfprov/perfprov/provision/resource"
 )
 
 // validateResult is what validate -json prints.
@@ -33,7 +32,7 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	sp, diags := hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
+	sp, diags := f.load(env, path)
 	if !diags.HasErrors() {
 		// The rules plan applies to each resource, for every host whose values are known.
 		diags = append(diags, checkResources(sp)...)
