@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"io"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/provision/connect"
+	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
 

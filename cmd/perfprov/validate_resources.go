@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // maxValidatedHosts bounds how many hosts validate prepares resources for (as hcl.Load bounds

@@ -2,12 +2,13 @@ package bench
 
 import (
 	"context"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // TestRunOnThisMachine runs the real on-host procedure on this machine, as root switching to

@@ -1,10 +1,11 @@
 package bench
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 func TestExpect(t *testing.T) {

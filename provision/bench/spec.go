@@ -2,11 +2,12 @@ package bench
 
 import (
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"path"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // SpecCaps returns the capability set the spec applies to the benchmark's perf binary: the caps

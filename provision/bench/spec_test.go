@@ -1,10 +1,11 @@
 package bench
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 func TestSpecCaps(t *testing.T) {

@@ -1,9 +1,10 @@
 package connect
 
 import (
-	"github.com/perfprov/perfprov/spec"
 	"path/filepath"
 	"testing"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 // TestResolveHashKnownHosts: ssh_config's HashKnownHosts, per host and per jump hop, decides

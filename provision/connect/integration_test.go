@@ -5,7 +5,6 @@ package connect
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/perfprov/perfprov/internal/testbed"
+	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
 

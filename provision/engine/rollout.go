@@ -3,9 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
-	"github.com/perfprov/perfprov/spec"
 	"math"
 	"sync"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 type rolloutResult struct {

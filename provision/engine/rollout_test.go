@@ -2,11 +2,12 @@ package engine
 
 import (
 	"context"
-	"github.com/perfprov/perfprov/spec"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/perfprov/perfprov/spec"
 )
 
 func TestBatchSize(t *testing.T) {

@@ -2,13 +2,13 @@ package resource
 
 import (
 	"errors"
-	"github.com/perfprov/perfprov/spec"
 	"strings"
 	"testing"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/provision/captrust"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // TestParseDiffFixtures parses recorded read outputs (testdata/reads) and checks the diff.

@@ -2,9 +2,11 @@ package resource
 
 import (
 	"context"
+
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // permissions: an existing path has the given owner, group and mode. The path is made by an

@@ -18,10 +18,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+
 	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
-	"strings"
 )
 
 // Action is what applying a resource would do.
