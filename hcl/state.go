@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/spec"
 )
 
@@ -185,8 +186,8 @@ func (st *specState) redact(diags hcl2.Diagnostics) hcl2.Diagnostics {
 			if s == "" {
 				continue
 			}
-			d.Summary = strings.ReplaceAll(d.Summary, s, "(sensitive value)")
-			d.Detail = strings.ReplaceAll(d.Detail, s, "(sensitive value)")
+			d.Summary = strings.ReplaceAll(d.Summary, s, redact.InText)
+			d.Detail = strings.ReplaceAll(d.Detail, s, redact.InText)
 		}
 		d.Expression, d.EvalContext = nil, nil
 		if d.Subject != nil {
