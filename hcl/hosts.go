@@ -414,214 +414,250 @@ func validJump(j string) error {
 
 // decodeHostsAndGroups builds Spec.Hosts and Spec.Groups with membership, vars and connection
 // settings resolved (top level < groups in declaration order < host).
+// hostsDecoder decodes the host, group and top-level connection blocks, then resolves each
+// host's groups, connection settings and vars (top level, then groups in order, then the host).
+type hostsDecoder struct {
+	s      *Spec
+	diags  hcl2.Diagnostics
+	top    connSettings
+	groups []*groupInfo
+	hosts  []*hostInfo
+	member map[string]map[string]bool // group -> host
+}
+
+type groupInfo struct {
+	g         *spec.Group
+	conn      connSettings
+	hostsAttr *hcl2.Attribute
+	hosts     []string
+}
+
+type hostInfo struct {
+	h          *spec.Host
+	b          *hcl2.Block
+	content    *hcl2.BodyContent
+	conn       connSettings
+	user       *string
+	port       *int
+	address    *hcl2.Attribute
+	groupsAttr *hcl2.Attribute
+	vars       cty.Value
+}
+
 func (s *Spec) decodeHostsAndGroups(raw *rawRoot) hcl2.Diagnostics {
-	st := s.state
-	var diags hcl2.Diagnostics
-	st.hostIdx = map[string]*spec.Host{}
-	st.groupIdx = map[string]*spec.Group{}
-
-	var top connSettings
-	for i, b := range raw.connections {
-		if i > 0 {
-			diags = append(diags, errorDiag(rangePtr(b.DefRange), "Duplicate connection block",
-				fmt.Sprintf("The top-level connection defaults were already set at %s:%d; merge the two blocks.", raw.connections[0].DefRange.Filename, raw.connections[0].DefRange.Start.Line)))
-			continue
-		}
-		cs, d := s.decodeConnection(b)
-		diags = append(diags, d...)
-		top = cs
-	}
-
-	type groupInfo struct {
-		g         *spec.Group
-		conn      connSettings
-		hostsAttr *hcl2.Attribute
-		hosts     []string
-	}
-	var groups []*groupInfo
+	s.state.hostIdx = map[string]*spec.Host{}
+	s.state.groupIdx = map[string]*spec.Group{}
+	d := &hostsDecoder{s: s, member: map[string]map[string]bool{}}
+	d.decodeTopConnection(raw.connections)
 	for _, b := range raw.groups {
-		name := b.Labels[0]
-		content, d := b.Body.Content(groupSchema)
-		diags = append(diags, d...)
-		if !hostNameRe.MatchString(name) {
-			diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Invalid group name",
-				fmt.Sprintf("%q is not a valid group name: use letters, digits, '.', '_' and '-'.", name)))
-		}
-		gi := &groupInfo{g: &spec.Group{Name: name, Range: b.DefRange}, hostsAttr: content.Attributes["hosts"]}
-		hs, _, d := s.attrStrings(gi.hostsAttr, "A group's hosts")
-		diags = append(diags, d...)
-		gi.hosts = hs
-		vars, d := s.attrObject(content.Attributes["vars"], "A group's vars")
-		diags = append(diags, d...)
-		gi.g.Vars = vars
-		for i, cb := range content.Blocks {
-			if i > 0 {
-				diags = append(diags, errorDiag(rangePtr(cb.DefRange), "Duplicate connection block", fmt.Sprintf("Group %q already has a connection block.", name)))
-				continue
-			}
-			cs, d := s.decodeConnection(cb)
-			diags = append(diags, d...)
-			gi.conn = cs
-		}
-		if prev := st.groupIdx[name]; prev != nil {
-			diags = append(diags, duplicate("group", name, prev.Range, b.LabelRanges[0]))
-			continue
-		}
-		st.groupIdx[name] = gi.g
-		groups = append(groups, gi)
-		s.Groups = append(s.Groups, gi.g)
+		d.decodeGroup(b)
 	}
-	var groupNames []string
-	for _, g := range groups {
-		groupNames = append(groupNames, g.g.Name)
-	}
-
-	type hostInfo struct {
-		h          *spec.Host
-		b          *hcl2.Block
-		content    *hcl2.BodyContent
-		conn       connSettings
-		user       *string
-		port       *int
-		portRange  *hcl2.Range
-		address    *hcl2.Attribute
-		groupsAttr *hcl2.Attribute
-		vars       cty.Value
-	}
-	var hosts []*hostInfo
-	member := map[string]map[string]bool{} // group -> host
 	for _, b := range raw.hosts {
-		name := b.Labels[0]
-		content, d := b.Body.Content(hostSchema)
-		diags = append(diags, d...)
-		if !hostNameRe.MatchString(name) {
-			diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Invalid host name",
-				fmt.Sprintf("%q is not a valid host name: use letters, digits, '.', '_' and '-', starting with a letter or digit.", name)))
-		}
-		hi := &hostInfo{h: &spec.Host{Name: name, Range: b.DefRange}, b: b, content: content, address: content.Attributes["address"], groupsAttr: content.Attributes["groups"]}
-		if addr, ok, d := s.attrString(hi.address, "A host's address"); ok {
-			hi.h.Address = addr
-		} else {
-			diags = append(diags, d...)
-		}
-		if u, ok, d := s.attrString(content.Attributes["user"], "A host's user"); ok {
-			if !spec.ValidLoginName(u) {
-				diags = append(diags, errorDiag(rangePtr(content.Attributes["user"].Expr.Range()), "Invalid user name", fmt.Sprintf("%q is not a valid login name.", u)))
-			} else {
-				hi.user = &u
-			}
-		} else {
-			diags = append(diags, d...)
-		}
-		if a := content.Attributes["port"]; a != nil {
-			var d hcl2.Diagnostics
-			hi.port, d = s.attrPort(a, "A host's port")
-			diags = append(diags, d...)
-		}
-		vars, d := s.attrObject(content.Attributes["vars"], "A host's vars")
-		diags = append(diags, d...)
-		hi.vars = vars
-		for i, cb := range content.Blocks {
-			if i > 0 {
-				diags = append(diags, errorDiag(rangePtr(cb.DefRange), "Duplicate connection block", fmt.Sprintf("Host %q already has a connection block.", name)))
-				continue
-			}
-			cs, d := s.decodeConnection(cb)
-			diags = append(diags, d...)
-			hi.conn = cs
-		}
-		gs, _, d := s.attrStrings(hi.groupsAttr, "A host's groups")
-		diags = append(diags, d...)
-		for i, g := range gs {
-			if st.groupIdx[g] == nil {
-				diags = append(diags, errorDiag(elementRange(hi.groupsAttr.Expr, i), "Undeclared group",
-					fmt.Sprintf("Host %q names the group %q, which is not declared.%s Declare it with group \"%s\" {}.", name, g, didYouMean(g, groupNames), g)))
-				continue
-			}
-			if member[g] == nil {
-				member[g] = map[string]bool{}
-			}
-			member[g][name] = true
-		}
-		if prev := st.hostIdx[name]; prev != nil {
-			diags = append(diags, duplicate("host", name, prev.Range, b.LabelRanges[0]))
-			continue
-		}
-		if g := st.groupIdx[name]; g != nil {
-			diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Host and group share a name",
-				fmt.Sprintf("%q is both a host and a group (declared at %s:%d), so hosts lists and -limit would be ambiguous. Rename one.", name, g.Range.Filename, g.Range.Start.Line)))
-		}
-		st.hostIdx[name] = hi.h
-		hosts = append(hosts, hi)
-		s.Hosts = append(s.Hosts, hi.h)
+		d.decodeHost(b)
 	}
-	var hostNames []string
-	for _, h := range hosts {
-		hostNames = append(hostNames, h.h.Name)
-	}
-	for _, gi := range groups {
-		for i, hn := range gi.hosts {
-			if st.hostIdx[hn] == nil {
-				diags = append(diags, errorDiag(elementRange(gi.hostsAttr.Expr, i), "Undeclared host",
-					fmt.Sprintf("Group %q lists the host %q, which is not declared.%s", gi.g.Name, hn, didYouMean(hn, hostNames))))
-				continue
-			}
-			if member[gi.g.Name] == nil {
-				member[gi.g.Name] = map[string]bool{}
-			}
-			member[gi.g.Name][hn] = true
-		}
-	}
-	for _, gi := range groups {
-		for _, hi := range hosts {
-			if member[gi.g.Name][hi.h.Name] {
+	d.addGroupsHosts()
+	for _, gi := range d.groups {
+		for _, hi := range d.hosts {
+			if d.member[gi.g.Name][hi.h.Name] {
 				gi.g.Hosts = append(gi.g.Hosts, hi.h.Name)
 			}
 		}
 	}
-	for _, hi := range hosts {
-		h := hi.h
-		h.Conn = spec.Connection{Type: spec.ConnSSH} // HostKeyChecking stays "" unless set: ~/.ssh/config may then decide, else strict
-		applySettings(&h.Conn, top)
-		vars := map[string]cty.Value{}
-		for _, gi := range groups {
-			if !member[gi.g.Name][h.Name] {
+	for _, hi := range d.hosts {
+		d.resolveHost(hi)
+	}
+	return d.diags
+}
+
+func (d *hostsDecoder) add(diags ...*hcl2.Diagnostic) { d.diags = append(d.diags, diags...) }
+
+func (d *hostsDecoder) addMember(group, host string) {
+	if d.member[group] == nil {
+		d.member[group] = map[string]bool{}
+	}
+	d.member[group][host] = true
+}
+
+func (d *hostsDecoder) decodeTopConnection(blocks []*hcl2.Block) {
+	for i, b := range blocks {
+		if i > 0 {
+			d.add(errorDiag(rangePtr(b.DefRange), "Duplicate connection block",
+				fmt.Sprintf("The top-level connection defaults were already set at %s:%d; merge the two blocks.", blocks[0].DefRange.Filename, blocks[0].DefRange.Start.Line)))
+			continue
+		}
+		cs, diags := d.s.decodeConnection(b)
+		d.add(diags...)
+		d.top = cs
+	}
+}
+
+// decodeConnectionBlocks decodes the one connection block a host or group may have.
+func (d *hostsDecoder) decodeConnectionBlocks(blocks []*hcl2.Block, kind, name string) connSettings {
+	var out connSettings
+	for i, cb := range blocks {
+		if i > 0 {
+			d.add(errorDiag(rangePtr(cb.DefRange), "Duplicate connection block", fmt.Sprintf("%s %q already has a connection block.", kind, name)))
+			continue
+		}
+		cs, diags := d.s.decodeConnection(cb)
+		d.add(diags...)
+		out = cs
+	}
+	return out
+}
+
+func (d *hostsDecoder) decodeGroup(b *hcl2.Block) {
+	s, st := d.s, d.s.state
+	name := b.Labels[0]
+	content, diags := b.Body.Content(groupSchema)
+	d.add(diags...)
+	if !hostNameRe.MatchString(name) {
+		d.add(errorDiag(rangePtr(b.LabelRanges[0]), "Invalid group name",
+			fmt.Sprintf("%q is not a valid group name: use letters, digits, '.', '_' and '-'.", name)))
+	}
+	gi := &groupInfo{g: &spec.Group{Name: name, Range: b.DefRange}, hostsAttr: content.Attributes["hosts"]}
+	hs, _, diags := s.attrStrings(gi.hostsAttr, "A group's hosts")
+	d.add(diags...)
+	gi.hosts = hs
+	vars, diags := s.attrObject(content.Attributes["vars"], "A group's vars")
+	d.add(diags...)
+	gi.g.Vars = vars
+	gi.conn = d.decodeConnectionBlocks(content.Blocks, "Group", name)
+	if prev := st.groupIdx[name]; prev != nil {
+		d.add(duplicate("group", name, prev.Range, b.LabelRanges[0]))
+		return
+	}
+	st.groupIdx[name] = gi.g
+	d.groups = append(d.groups, gi)
+	s.Groups = append(s.Groups, gi.g)
+}
+
+func (d *hostsDecoder) groupNames() []string {
+	var names []string
+	for _, g := range d.groups {
+		names = append(names, g.g.Name)
+	}
+	return names
+}
+
+func (d *hostsDecoder) decodeHost(b *hcl2.Block) {
+	s, st := d.s, d.s.state
+	name := b.Labels[0]
+	content, diags := b.Body.Content(hostSchema)
+	d.add(diags...)
+	if !hostNameRe.MatchString(name) {
+		d.add(errorDiag(rangePtr(b.LabelRanges[0]), "Invalid host name",
+			fmt.Sprintf("%q is not a valid host name: use letters, digits, '.', '_' and '-', starting with a letter or digit.", name)))
+	}
+	hi := &hostInfo{h: &spec.Host{Name: name, Range: b.DefRange}, b: b, content: content, address: content.Attributes["address"], groupsAttr: content.Attributes["groups"]}
+	if addr, ok, diags := s.attrString(hi.address, "A host's address"); ok {
+		hi.h.Address = addr
+	} else {
+		d.add(diags...)
+	}
+	if u, ok, diags := s.attrString(content.Attributes["user"], "A host's user"); ok {
+		if !spec.ValidLoginName(u) {
+			d.add(errorDiag(rangePtr(content.Attributes["user"].Expr.Range()), "Invalid user name", fmt.Sprintf("%q is not a valid login name.", u)))
+		} else {
+			hi.user = &u
+		}
+	} else {
+		d.add(diags...)
+	}
+	if a := content.Attributes["port"]; a != nil {
+		var diags hcl2.Diagnostics
+		hi.port, diags = s.attrPort(a, "A host's port")
+		d.add(diags...)
+	}
+	vars, diags := s.attrObject(content.Attributes["vars"], "A host's vars")
+	d.add(diags...)
+	hi.vars = vars
+	hi.conn = d.decodeConnectionBlocks(content.Blocks, "Host", name)
+	gs, _, diags := s.attrStrings(hi.groupsAttr, "A host's groups")
+	d.add(diags...)
+	for i, g := range gs {
+		if st.groupIdx[g] == nil {
+			d.add(errorDiag(elementRange(hi.groupsAttr.Expr, i), "Undeclared group",
+				fmt.Sprintf("Host %q names the group %q, which is not declared.%s Declare it with group \"%s\" {}.", name, g, didYouMean(g, d.groupNames()), g)))
+			continue
+		}
+		d.addMember(g, name)
+	}
+	if prev := st.hostIdx[name]; prev != nil {
+		d.add(duplicate("host", name, prev.Range, b.LabelRanges[0]))
+		return
+	}
+	if g := st.groupIdx[name]; g != nil {
+		d.add(errorDiag(rangePtr(b.LabelRanges[0]), "Host and group share a name",
+			fmt.Sprintf("%q is both a host and a group (declared at %s:%d), so hosts lists and -limit would be ambiguous. Rename one.", name, g.Range.Filename, g.Range.Start.Line)))
+	}
+	st.hostIdx[name] = hi.h
+	d.hosts = append(d.hosts, hi)
+	s.Hosts = append(s.Hosts, hi.h)
+}
+
+// addGroupsHosts adds the members a group's own hosts list names (membership is the union of
+// the group's list and the hosts' groups).
+func (d *hostsDecoder) addGroupsHosts() {
+	var hostNames []string
+	for _, h := range d.hosts {
+		hostNames = append(hostNames, h.h.Name)
+	}
+	for _, gi := range d.groups {
+		for i, hn := range gi.hosts {
+			if d.s.state.hostIdx[hn] == nil {
+				d.add(errorDiag(elementRange(gi.hostsAttr.Expr, i), "Undeclared host",
+					fmt.Sprintf("Group %q lists the host %q, which is not declared.%s", gi.g.Name, hn, didYouMean(hn, hostNames))))
 				continue
 			}
-			h.Groups = append(h.Groups, gi.g.Name)
-			applySettings(&h.Conn, gi.conn)
-			for it := gi.g.Vars.ElementIterator(); it.Next(); {
-				k, v := it.Element()
-				vars[k.AsString()] = v
-			}
+			d.addMember(gi.g.Name, hn)
 		}
-		applySettings(&h.Conn, hi.conn)
-		if hi.user != nil {
-			h.Conn.User = *hi.user
+	}
+}
+
+// resolveHost lays the connection settings and vars over each other for one host and checks
+// its address.
+func (d *hostsDecoder) resolveHost(hi *hostInfo) {
+	h := hi.h
+	h.Conn = spec.Connection{Type: spec.ConnSSH} // HostKeyChecking stays "" unless set: ~/.ssh/config may then decide, else strict
+	applySettings(&h.Conn, d.top)
+	vars := map[string]cty.Value{}
+	for _, gi := range d.groups {
+		if !d.member[gi.g.Name][h.Name] {
+			continue
 		}
-		if hi.port != nil {
-			h.Conn.Port = *hi.port
-		}
-		h.Port = h.Conn.Port
-		for it := hi.vars.ElementIterator(); it.Next(); {
+		h.Groups = append(h.Groups, gi.g.Name)
+		applySettings(&h.Conn, gi.conn)
+		for it := gi.g.Vars.ElementIterator(); it.Next(); {
 			k, v := it.Element()
 			vars[k.AsString()] = v
 		}
-		h.Vars = cty.ObjectVal(vars)
-		sort.Strings(h.Groups)
-		switch {
-		case hi.address == nil && h.Conn.Type != "local":
-			diags = append(diags, errorDiag(rangePtr(hi.b.DefRange), "Missing required argument",
-				fmt.Sprintf("Host %q needs an address (an IP address or DNS name), unless its connection type is \"local\".", h.Name)))
-		case hi.address != nil && h.Address != "":
-			if err := validAddress(h.Address); err != nil {
-				diags = append(diags, errorDiag(rangePtr(hi.address.Expr.Range()), "Invalid address", fmt.Sprintf("Host %q: %s.", h.Name, err)))
-			}
-		case hi.address != nil && h.Conn.Type != "local":
-			diags = append(diags, errorDiag(rangePtr(hi.address.Expr.Range()), "Invalid address", fmt.Sprintf("Host %q: the address is empty.", h.Name)))
-		}
 	}
-	return diags
+	applySettings(&h.Conn, hi.conn)
+	if hi.user != nil {
+		h.Conn.User = *hi.user
+	}
+	if hi.port != nil {
+		h.Conn.Port = *hi.port
+	}
+	h.Port = h.Conn.Port
+	for it := hi.vars.ElementIterator(); it.Next(); {
+		k, v := it.Element()
+		vars[k.AsString()] = v
+	}
+	h.Vars = cty.ObjectVal(vars)
+	sort.Strings(h.Groups)
+	switch {
+	case hi.address == nil && h.Conn.Type != spec.ConnLocal:
+		d.add(errorDiag(rangePtr(hi.b.DefRange), "Missing required argument",
+			fmt.Sprintf("Host %q needs an address (an IP address or DNS name), unless its connection type is \"local\".", h.Name)))
+	case hi.address != nil && h.Address != "":
+		if err := validAddress(h.Address); err != nil {
+			d.add(errorDiag(rangePtr(hi.address.Expr.Range()), "Invalid address", fmt.Sprintf("Host %q: %s.", h.Name, err)))
+		}
+	case hi.address != nil && h.Conn.Type != spec.ConnLocal:
+		d.add(errorDiag(rangePtr(hi.address.Expr.Range()), "Invalid address", fmt.Sprintf("Host %q: the address is empty.", h.Name)))
+	}
 }
 
 func (s *Spec) decodeRollout(blocks []*hcl2.Block) hcl2.Diagnostics {
