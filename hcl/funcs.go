@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/perfprov/perfprov/internal/shell"
 	"io/fs"
 	"os"
 	"path"
@@ -18,6 +17,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
+
+	"github.com/perfprov/perfprov/internal/shell"
 )
 
 // maxFileSize bounds what file() and friends read: specs are small, and a mistaken path to a
