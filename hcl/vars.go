@@ -237,3 +237,122 @@ func validateVariable(m *module, v *variableDecl, val cty.Value, source string) 
 	}
 	return diags
 }
+
+var variableSchema = &hcl2.BodySchema{
+	Attributes: []hcl2.AttributeSchema{{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"}},
+	Blocks:     []hcl2.BlockHeaderSchema{{Type: "validation"}},
+}
+
+var validationSchema = &hcl2.BodySchema{Attributes: []hcl2.AttributeSchema{
+	{Name: "condition", Required: true}, {Name: "error_message", Required: true},
+}}
+
+// reservedVariableNames would clash with module call arguments or meta-arguments.
+var reservedVariableNames = map[string]bool{"source": true, "hosts": true, "depends_on": true, "count": true, "for_each": true}
+
+// constValue evaluates an expression that may use functions but no references.
+func constValue(m *module, expr hcl2.Expression, what string) (cty.Value, hcl2.Diagnostics) {
+	if vars := expr.Variables(); len(vars) > 0 {
+		return cty.DynamicVal, hcl2.Diagnostics{errorDiag(rangePtr(vars[0].SourceRange()), "Variables not allowed",
+			fmt.Sprintf("%s must be a constant value: it cannot refer to %s.", what, traversalString(vars[0])))}
+	}
+	return expr.Value(&hcl2.EvalContext{Functions: m.funcs})
+}
+
+func decodeVariable(m *module, b *hcl2.Block) hcl2.Diagnostics {
+	name := b.Labels[0]
+	diags := checkIdentifier("variable", name, b.LabelRanges[0])
+	if reservedVariableNames[name] {
+		diags = append(diags, errorDiag(rangePtr(b.LabelRanges[0]), "Reserved variable name",
+			fmt.Sprintf("%q is a module call argument, so it cannot be a variable name. Choose another name.", name)))
+	}
+	content, cdiags := b.Body.Content(variableSchema)
+	diags = append(diags, cdiags...)
+	v := &variableDecl{name: name, typ: cty.DynamicPseudoType, declRange: b.DefRange}
+	if a := content.Attributes["type"]; a != nil {
+		ty, defs, tdiags := typeexpr.TypeConstraintWithDefaults(a.Expr)
+		diags = append(diags, tdiags...)
+		if !tdiags.HasErrors() {
+			v.typ, v.defaults = ty, defs
+		}
+	}
+	if a := content.Attributes["description"]; a != nil {
+		val, d := constValue(m, a.Expr, "A variable description")
+		diags = append(diags, d...)
+		if !d.HasErrors() && val.Type() == cty.String && val.IsKnown() && !val.IsNull() {
+			v.description = val.AsString()
+		}
+	}
+	if a := content.Attributes["sensitive"]; a != nil {
+		val, d := constValue(m, a.Expr, "sensitive")
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if bv, err := convert.Convert(val, cty.Bool); err != nil || bv.IsNull() || !bv.IsKnown() {
+				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid sensitive value", "sensitive must be true or false."))
+			} else {
+				v.sensitive = bv.True()
+			}
+		}
+	}
+	if a := content.Attributes["default"]; a != nil {
+		val, d := constValue(m, a.Expr, "A variable default")
+		diags = append(diags, d...)
+		v.defRange = rangePtr(a.Expr.Range())
+		if !d.HasErrors() {
+			if v.defaults != nil {
+				val = v.defaults.Apply(val)
+			}
+			conv, err := convert.Convert(val, v.typ)
+			if err != nil {
+				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid default value for variable",
+					fmt.Sprintf("The default value of variable %q does not match its type %s: %s.", name, typeexpr.TypeString(v.typ), err)))
+				conv = cty.UnknownVal(v.typ)
+			}
+			v.def = conv
+		} else {
+			v.def = cty.UnknownVal(v.typ)
+		}
+	}
+	for _, vb := range content.Blocks {
+		vc, vd := vb.Body.Content(validationSchema)
+		diags = append(diags, vd...)
+		if vc.Attributes["condition"] == nil || vc.Attributes["error_message"] == nil {
+			continue
+		}
+		cond := vc.Attributes["condition"].Expr
+		for _, tr := range cond.Variables() {
+			if tr.RootName() != "var" || len(tr) < 2 || getAttrName(tr[1]) != name {
+				diags = append(diags, errorDiag(rangePtr(tr.SourceRange()), "Invalid reference in variable validation",
+					fmt.Sprintf("The condition of variable %q can only refer to var.%s itself.", name, name)))
+			}
+		}
+		v.validations = append(v.validations, &validationDecl{condition: cond, message: vc.Attributes["error_message"].Expr, rng: vb.DefRange})
+	}
+	if prev := m.varIdx[name]; prev != nil {
+		return append(diags, duplicate("variable", name, prev.declRange, b.LabelRanges[0]))
+	}
+	m.varIdx[name] = v
+	m.vars = append(m.vars, v)
+	return diags
+}
+
+func decodeLocals(m *module, b *hcl2.Block) hcl2.Diagnostics {
+	attrs, diags := b.Body.JustAttributes()
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	// JustAttributes returns a map: restore source order.
+	sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
+	for _, n := range names {
+		a := attrs[n]
+		if prev := m.localIdx[n]; prev != nil {
+			diags = append(diags, duplicate("local value", n, prev.rng, a.NameRange))
+			continue
+		}
+		l := &localDecl{name: n, expr: a.Expr, rng: a.NameRange}
+		m.localIdx[n] = l
+		m.locals = append(m.locals, l)
+	}
+	return diags
+}
