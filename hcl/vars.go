@@ -26,152 +26,185 @@ type varValue struct {
 // assignRootVars gives every root variable its value: default < environment < var-files (in
 // order) < -var (in order). Values are converted to the variable's type and validated.
 func (s *Spec) assignRootVars(opts LoadOptions) hcl2.Diagnostics {
-	st := s.state
-	root := st.root
-	var diags hcl2.Diagnostics
-	values := map[string]varValue{}
-	failed := map[string]bool{} // set, but to a value that did not parse: not also "no value"
-	var declared []string
-	for _, v := range root.vars {
-		declared = append(declared, v.name)
-		if v.def != cty.NilVal {
-			values[v.name] = varValue{val: v.def, source: "its default", rng: v.defRange}
-			if v.sensitive && v.defRange != nil {
-				st.noSnippetRanges = append(st.noSnippetRanges, *v.defRange)
-			}
-		}
-	}
-	// raw parses a string given outside HCL files: strings stay raw, other types are HCL expressions.
-	raw := func(v *variableDecl, text, source string) (cty.Value, hcl2.Diagnostics) {
-		// As in Terraform: a string, or a variable without a type, takes the text as it is.
-		if v.typ == cty.String || v.typ == cty.DynamicPseudoType {
-			return cty.StringVal(text), nil
-		}
-		expr, d := hclsyntax.ParseExpression([]byte(text), "<value for var."+v.name+">", hcl2.Pos{Line: 1, Column: 1})
-		var val cty.Value
-		if !d.HasErrors() {
-			val, d = constValue(root, expr, "A variable value")
-		}
-		if d.HasErrors() {
-			// The text is not echoed for a sensitive variable.
-			what := ""
-			if !v.sensitive {
-				what = " " + strconv.Quote(redactShort(text))
-			}
-			return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
-				fmt.Sprintf("The value%s for variable %q given by %s is not a valid %s: values of this type are written as HCL, such as 3, true, [\"a\", \"b\"] or { k = \"v\" }; only string variables take text as it is.",
-					what, v.name, source, typeexpr.TypeString(v.typ)))}
-		}
-		return val, nil
-	}
+	a := &varAssigner{st: s.state, root: s.state.root, values: map[string]varValue{}, failed: map[string]bool{}}
+	a.defaults()
 	if opts.Getenv != nil {
-		for _, v := range root.vars {
-			if text := opts.Getenv(EnvVarPrefix + v.name); text != "" {
-				src := EnvVarPrefix + v.name
-				val, d := raw(v, text, src)
-				diags = append(diags, d...)
-				failed[v.name] = failed[v.name] || d.HasErrors()
-				if !d.HasErrors() {
-					values[v.name] = varValue{val: val, source: src}
-				}
-			}
-		}
+		a.fromEnv(opts.Getenv)
 	}
 	for _, file := range opts.VarFiles {
-		src, err := readSpecFile(file)
-		if err != nil {
-			diags = append(diags, errorDiag(nil, "Cannot read variable file", fmt.Sprintf("-var-file %s: %v.", file, err)))
-			continue
-		}
-		f, d := parseHCL(src, file)
-		if f != nil {
-			st.files[file] = f
-		}
-		diags = append(diags, d...)
-		if d.HasErrors() || f == nil {
-			continue
-		}
-		attrs, d := f.Body.JustAttributes()
-		diags = append(diags, d...)
-		names := make([]string, 0, len(attrs))
-		for n := range attrs {
-			names = append(names, n)
-		}
-		sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
-		for _, n := range names {
-			a := attrs[n]
-			v := root.varIdx[n]
-			if v == nil {
-				diags = append(diags, warnDiag(rangePtr(a.NameRange), "Value for undeclared variable",
-					fmt.Sprintf("The variable file sets %q, but the spec declares no such variable, so the value is ignored.%s", n, didYouMean(n, declared))))
-				continue
-			}
-			if v.sensitive {
-				st.noSnippetRanges = append(st.noSnippetRanges, a.Range)
-			}
-			val, d := constValue(root, a.Expr, "A value in a variable file")
-			diags = append(diags, d...)
-			failed[n] = failed[n] || d.HasErrors()
-			if !d.HasErrors() {
-				values[n] = varValue{val: val, source: "the variable file " + file, rng: rangePtr(a.Expr.Range())}
-			}
-		}
+		a.fromFile(file)
 	}
 	for _, kv := range opts.Vars {
-		name, text, ok := strings.Cut(kv, "=")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			diags = append(diags, errorDiag(nil, "Invalid -var option",
-				fmt.Sprintf("The option -var %q is not of the form NAME=VALUE.", redactAfterEquals(kv))))
-			continue
-		}
-		v := root.varIdx[name]
-		if v == nil {
-			diags = append(diags, errorDiag(nil, "Value for undeclared variable",
-				fmt.Sprintf("-var sets %q, but the spec declares no such variable.%s Declare it with a variable \"%s\" block.", name, didYouMean(name, declared), name)))
-			continue
-		}
-		val, d := raw(v, text, "-var")
-		diags = append(diags, d...)
-		failed[name] = failed[name] || d.HasErrors()
-		if !d.HasErrors() {
-			values[name] = varValue{val: val, source: "-var " + name + "=..."}
+		a.fromFlag(kv)
+	}
+	for _, v := range a.root.vars {
+		a.finish(v)
+	}
+	return a.diags
+}
+
+// varAssigner collects the root variables' values from their sources, the later winning.
+type varAssigner struct {
+	st       *specState
+	root     *module
+	diags    hcl2.Diagnostics
+	values   map[string]varValue
+	failed   map[string]bool // set, but to a value that did not parse: not also "no value"
+	declared []string
+}
+
+func (a *varAssigner) add(d ...*hcl2.Diagnostic) { a.diags = append(a.diags, d...) }
+
+func (a *varAssigner) defaults() {
+	for _, v := range a.root.vars {
+		a.declared = append(a.declared, v.name)
+		if v.def != cty.NilVal {
+			a.values[v.name] = varValue{val: v.def, source: "its default", rng: v.defRange}
+			if v.sensitive && v.defRange != nil {
+				a.st.noSnippetRanges = append(a.st.noSnippetRanges, *v.defRange)
+			}
 		}
 	}
+}
 
-	for _, v := range root.vars {
-		vv, ok := values[v.name]
-		if !ok && failed[v.name] {
-			root.staticVars[v.name] = cty.UnknownVal(v.typ)
-			continue
+// parseText parses a value given outside HCL files: strings stay raw, other types are HCL
+// expressions.
+func (a *varAssigner) parseText(v *variableDecl, text, source string) (cty.Value, hcl2.Diagnostics) {
+	root := a.root
+	// As in Terraform: a string, or a variable without a type, takes the text as it is.
+	if v.typ == cty.String || v.typ == cty.DynamicPseudoType {
+		return cty.StringVal(text), nil
+	}
+	expr, d := hclsyntax.ParseExpression([]byte(text), "<value for var."+v.name+">", hcl2.Pos{Line: 1, Column: 1})
+	var val cty.Value
+	if !d.HasErrors() {
+		val, d = constValue(root, expr, "A variable value")
+	}
+	if d.HasErrors() {
+		// The text is not echoed for a sensitive variable.
+		what := ""
+		if !v.sensitive {
+			what = " " + strconv.Quote(redactShort(text))
 		}
-		if !ok {
-			diags = append(diags, errorDiag(rangePtr(v.declRange), "No value for required variable",
-				fmt.Sprintf("Variable %q has no default, so it must be set with -var %s=VALUE, -var-file, or the environment variable %s%s.%s",
-					v.name, v.name, EnvVarPrefix, v.name, describeSuffix(v.description))))
-			root.staticVars[v.name] = cty.UnknownVal(v.typ)
-			continue
+		return cty.DynamicVal, hcl2.Diagnostics{errorDiag(nil, "Invalid value for variable",
+			fmt.Sprintf("The value%s for variable %q given by %s is not a valid %s: values of this type are written as HCL, such as 3, true, [\"a\", \"b\"] or { k = \"v\" }; only string variables take text as it is.",
+				what, v.name, source, typeexpr.TypeString(v.typ)))}
+	}
+	return val, nil
+}
+
+func (a *varAssigner) fromEnv(getenv func(string) string) {
+	for _, v := range a.root.vars {
+		if text := getenv(EnvVarPrefix + v.name); text != "" {
+			src := EnvVarPrefix + v.name
+			val, d := a.parseText(v, text, src)
+			a.add(d...)
+			a.failed[v.name] = a.failed[v.name] || d.HasErrors()
+			if !d.HasErrors() {
+				a.values[v.name] = varValue{val: val, source: src}
+			}
 		}
-		val := vv.val
-		if v.defaults != nil {
-			val = v.defaults.Apply(val)
-		}
-		conv, err := convert.Convert(val, v.typ)
-		if err != nil {
-			rng := vv.rng
-			diags = append(diags, errorDiag(rng, "Invalid value for variable",
-				fmt.Sprintf("The value for variable %q from %s is not of type %s: %s.", v.name, vv.source, typeexpr.TypeString(v.typ), err)))
-			root.staticVars[v.name] = cty.UnknownVal(v.typ)
+	}
+}
+
+func (a *varAssigner) fromFile(file string) {
+	st, root := a.st, a.root
+	src, err := readSpecFile(file)
+	if err != nil {
+		a.add(errorDiag(nil, "Cannot read variable file", fmt.Sprintf("-var-file %s: %v.", file, err)))
+		return
+	}
+	f, d := parseHCL(src, file)
+	if f != nil {
+		st.files[file] = f
+	}
+	a.add(d...)
+	if d.HasErrors() || f == nil {
+		return
+	}
+	attrs, d := f.Body.JustAttributes()
+	a.add(d...)
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return attrs[names[i]].Range.Start.Byte < attrs[names[j]].Range.Start.Byte })
+	for _, n := range names {
+		at := attrs[n]
+		v := root.varIdx[n]
+		if v == nil {
+			a.add(warnDiag(rangePtr(at.NameRange), "Value for undeclared variable",
+				fmt.Sprintf("The variable file sets %q, but the spec declares no such variable, so the value is ignored.%s", n, didYouMean(n, a.declared))))
 			continue
 		}
 		if v.sensitive {
-			st.sensitiveStrings = append(st.sensitiveStrings, sensitiveStrings(conv)...)
-			conv = conv.Mark(sensitiveMark)
+			st.noSnippetRanges = append(st.noSnippetRanges, at.Range)
 		}
-		root.staticVars[v.name] = conv
-		diags = append(diags, validateVariable(root, v, conv, vv.source)...)
+		val, d := constValue(root, at.Expr, "A value in a variable file")
+		a.add(d...)
+		a.failed[n] = a.failed[n] || d.HasErrors()
+		if !d.HasErrors() {
+			a.values[n] = varValue{val: val, source: "the variable file " + file, rng: rangePtr(at.Expr.Range())}
+		}
 	}
-	return diags
+}
+
+func (a *varAssigner) fromFlag(kv string) {
+	root := a.root
+	name, text, ok := strings.Cut(kv, "=")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		a.add(errorDiag(nil, "Invalid -var option",
+			fmt.Sprintf("The option -var %q is not of the form NAME=VALUE.", redactAfterEquals(kv))))
+		return
+	}
+	v := root.varIdx[name]
+	if v == nil {
+		a.add(errorDiag(nil, "Value for undeclared variable",
+			fmt.Sprintf("-var sets %q, but the spec declares no such variable.%s Declare it with a variable \"%s\" block.", name, didYouMean(name, a.declared), name)))
+		return
+	}
+	val, d := a.parseText(v, text, "-var")
+	a.add(d...)
+	a.failed[name] = a.failed[name] || d.HasErrors()
+	if !d.HasErrors() {
+		a.values[name] = varValue{val: val, source: "-var " + name + "=..."}
+	}
+}
+
+// finish converts v's value to its type and validates it; a variable without one is an error.
+func (a *varAssigner) finish(v *variableDecl) {
+	st, root := a.st, a.root
+	vv, ok := a.values[v.name]
+	if !ok && a.failed[v.name] {
+		root.staticVars[v.name] = cty.UnknownVal(v.typ)
+		return
+	}
+	if !ok {
+		a.add(errorDiag(rangePtr(v.declRange), "No value for required variable",
+			fmt.Sprintf("Variable %q has no default, so it must be set with -var %s=VALUE, -var-file, or the environment variable %s%s.%s",
+				v.name, v.name, EnvVarPrefix, v.name, describeSuffix(v.description))))
+		root.staticVars[v.name] = cty.UnknownVal(v.typ)
+		return
+	}
+	val := vv.val
+	if v.defaults != nil {
+		val = v.defaults.Apply(val)
+	}
+	conv, err := convert.Convert(val, v.typ)
+	if err != nil {
+		rng := vv.rng
+		a.add(errorDiag(rng, "Invalid value for variable",
+			fmt.Sprintf("The value for variable %q from %s is not of type %s: %s.", v.name, vv.source, typeexpr.TypeString(v.typ), err)))
+		root.staticVars[v.name] = cty.UnknownVal(v.typ)
+		return
+	}
+	if v.sensitive {
+		st.sensitiveStrings = append(st.sensitiveStrings, sensitiveStrings(conv)...)
+		conv = conv.Mark(sensitiveMark)
+	}
+	root.staticVars[v.name] = conv
+	a.add(validateVariable(root, v, conv, vv.source)...)
 }
 
 func redactAfterEquals(s string) string {
