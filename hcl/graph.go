@@ -114,110 +114,16 @@ func contains(list []string, s string) bool {
 
 // buildGraph makes the dependency graph of every module, checks every reference, orders the
 // nodes and reports cycles.
+// buildGraph makes a node for every variable, local, resource, module call and output of the
+// spec and its modules, links each to what its expressions refer to, orders them (reporting
+// cycles) and records each resource's direct resource dependencies.
 func (s *Spec) buildGraph() hcl2.Diagnostics {
 	st := s.state
-	var all []*node
-	add := func(n *node) *node {
-		n.index = len(all)
-		all = append(all, n)
-		return n
-	}
-	var mkNodes func(m *module)
-	mkNodes = func(m *module) {
-		for _, v := range m.vars {
-			v.node = add(&node{kind: nVar, mod: m, v: v, rng: v.declRange})
-		}
-		for _, l := range m.locals {
-			l.node = add(&node{kind: nLocal, mod: m, l: l, rng: l.rng})
-		}
-		for _, it := range m.order {
-			switch x := it.(type) {
-			case *resourceDecl:
-				x.node = add(&node{kind: nResource, mod: m, r: x, rng: x.declRange})
-			case *moduleCall:
-				x.start = add(&node{kind: nCallStart, mod: m, c: x, rng: x.declRange})
-				if x.child != nil {
-					mkNodes(x.child)
-				}
-				x.end = add(&node{kind: nCallEnd, mod: m, c: x, rng: x.declRange})
-			}
-		}
-		for _, o := range m.outputs {
-			o.node = add(&node{kind: nOutput, mod: m, o: o, rng: o.rng})
-		}
-	}
-	mkNodes(st.root)
-
+	g := &graphBuilder{}
+	g.addModule(st.root)
 	var diags hcl2.Diagnostics
-	full := scope{}
-	for _, n := range all {
-		m := n.mod
-		var deps []*node
-		var d hcl2.Diagnostics
-		collect := func(ns []*node, dd hcl2.Diagnostics) {
-			deps = append(deps, ns...)
-			d = append(d, dd...)
-		}
-		switch n.kind {
-		case nVar:
-			if m.call != nil {
-				if a := m.call.inputs[n.v.name]; a != nil {
-					collect(refs(m.parent, a.Expr, full))
-				}
-			}
-			for _, val := range n.v.validations {
-				_, dd := refs(m, val.condition, scope{selfOnly: n.v.name})
-				d = append(d, dd...)
-				_, dd = refs(m, val.message, scope{selfOnly: n.v.name})
-				d = append(d, dd...)
-			}
-		case nLocal:
-			collect(refs(m, n.l.expr, full))
-		case nOutput:
-			collect(refs(m, n.o.expr, full))
-		case nResource:
-			r := n.r
-			names := make([]string, 0, len(r.attrs))
-			for k := range r.attrs {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				collect(refs(m, r.attrs[k].Expr, scope{each: r.forEach != nil, count: r.count != nil}))
-			}
-			collect(refs(m, r.forEach, full))
-			collect(refs(m, r.count, full))
-			// hosts is checked (and reported) when targets are resolved.
-			hostDeps, _ := refs(m, r.hostsExpr, scope{static: true, what: "A resource's hosts"})
-			deps = append(deps, hostDeps...)
-			collect(traversalRefs(m, r.dependsOn, full))
-			if m.call != nil {
-				deps = append(deps, m.call.start)
-			}
-		case nCallStart:
-			c := n.c
-			collect(traversalRefs(m, c.dependsOn, full))
-			hostDeps, _ := refs(m, c.hostsExpr, scope{static: true, what: "A module's hosts"})
-			deps = append(deps, hostDeps...)
-			if m.call != nil {
-				deps = append(deps, m.call.start)
-			}
-		case nCallEnd:
-			if ch := n.c.child; ch != nil {
-				for _, r := range ch.resources {
-					deps = append(deps, r.node)
-				}
-				for _, c := range ch.calls {
-					deps = append(deps, c.end)
-				}
-				for _, o := range ch.outputs {
-					deps = append(deps, o.node)
-				}
-				for _, v := range ch.vars {
-					deps = append(deps, v.node)
-				}
-			}
-		}
+	for _, n := range g.all {
+		deps, d := nodeDeps(n)
 		diags = append(diags, d...)
 		for _, x := range deps {
 			if x != nil {
@@ -225,8 +131,7 @@ func (s *Spec) buildGraph() hcl2.Diagnostics {
 			}
 		}
 	}
-
-	order, cycles := topoSort(all)
+	order, cycles := topoSort(g.all)
 	for _, cyc := range cycles {
 		parts := make([]string, len(cyc))
 		for i, x := range cyc {
@@ -240,34 +145,142 @@ func (s *Spec) buildGraph() hcl2.Diagnostics {
 	// References with errors were left out of the graph: evaluation can still run and find
 	// other errors; only a cycle leaves no order to evaluate in.
 	st.graphOK = len(cycles) == 0
-
-	// Direct resource dependencies: through locals, variables, outputs and modules to the first
-	// resources reached.
-	for _, n := range all {
-		if n.kind != nResource {
-			continue
+	for _, n := range g.all {
+		if n.kind == nResource {
+			n.r.depsResAll = directResourceDeps(n)
 		}
-		seen := map[*node]bool{n: true}
-		var found []*resourceDecl
-		var walk func(x *node)
-		walk = func(x *node) {
-			for _, d := range x.deps {
-				if seen[d] {
-					continue
-				}
-				seen[d] = true
-				if d.kind == nResource {
-					found = append(found, d.r)
-					continue
-				}
-				walk(d)
-			}
-		}
-		walk(n)
-		sort.Slice(found, func(i, j int) bool { return found[i].node.index < found[j].node.index })
-		n.r.depsResAll = found
 	}
 	return diags
+}
+
+// graphBuilder numbers the nodes in declaration order (the order topoSort prefers).
+type graphBuilder struct{ all []*node }
+
+func (g *graphBuilder) add(n *node) *node {
+	n.index = len(g.all)
+	g.all = append(g.all, n)
+	return n
+}
+
+// addModule adds m's nodes, and its children's between each call's start and end.
+func (g *graphBuilder) addModule(m *module) {
+	add := g.add
+	for _, v := range m.vars {
+		v.node = add(&node{kind: nVar, mod: m, v: v, rng: v.declRange})
+	}
+	for _, l := range m.locals {
+		l.node = add(&node{kind: nLocal, mod: m, l: l, rng: l.rng})
+	}
+	for _, it := range m.order {
+		switch x := it.(type) {
+		case *resourceDecl:
+			x.node = add(&node{kind: nResource, mod: m, r: x, rng: x.declRange})
+		case *moduleCall:
+			x.start = add(&node{kind: nCallStart, mod: m, c: x, rng: x.declRange})
+			if x.child != nil {
+				g.addModule(x.child)
+			}
+			x.end = add(&node{kind: nCallEnd, mod: m, c: x, rng: x.declRange})
+		}
+	}
+	for _, o := range m.outputs {
+		o.node = add(&node{kind: nOutput, mod: m, o: o, rng: o.rng})
+	}
+}
+
+// nodeDeps returns the nodes n's expressions refer to, with the diagnostics of bad references.
+func nodeDeps(n *node) (deps []*node, d hcl2.Diagnostics) {
+	m := n.mod
+	full := scope{}
+	collect := func(ns []*node, dd hcl2.Diagnostics) {
+		deps = append(deps, ns...)
+		d = append(d, dd...)
+	}
+	switch n.kind {
+	case nVar:
+		if m.call != nil {
+			if a := m.call.inputs[n.v.name]; a != nil {
+				collect(refs(m.parent, a.Expr, full))
+			}
+		}
+		for _, val := range n.v.validations {
+			_, dd := refs(m, val.condition, scope{selfOnly: n.v.name})
+			d = append(d, dd...)
+			_, dd = refs(m, val.message, scope{selfOnly: n.v.name})
+			d = append(d, dd...)
+		}
+	case nLocal:
+		collect(refs(m, n.l.expr, full))
+	case nOutput:
+		collect(refs(m, n.o.expr, full))
+	case nResource:
+		r := n.r
+		names := make([]string, 0, len(r.attrs))
+		for k := range r.attrs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			collect(refs(m, r.attrs[k].Expr, scope{each: r.forEach != nil, count: r.count != nil}))
+		}
+		collect(refs(m, r.forEach, full))
+		collect(refs(m, r.count, full))
+		// hosts is checked (and reported) when targets are resolved.
+		hostDeps, _ := refs(m, r.hostsExpr, scope{static: true, what: "A resource's hosts"})
+		deps = append(deps, hostDeps...)
+		collect(traversalRefs(m, r.dependsOn, full))
+		if m.call != nil {
+			deps = append(deps, m.call.start)
+		}
+	case nCallStart:
+		c := n.c
+		collect(traversalRefs(m, c.dependsOn, full))
+		hostDeps, _ := refs(m, c.hostsExpr, scope{static: true, what: "A module's hosts"})
+		deps = append(deps, hostDeps...)
+		if m.call != nil {
+			deps = append(deps, m.call.start)
+		}
+	case nCallEnd:
+		if ch := n.c.child; ch != nil {
+			for _, r := range ch.resources {
+				deps = append(deps, r.node)
+			}
+			for _, c := range ch.calls {
+				deps = append(deps, c.end)
+			}
+			for _, o := range ch.outputs {
+				deps = append(deps, o.node)
+			}
+			for _, v := range ch.vars {
+				deps = append(deps, v.node)
+			}
+		}
+	}
+	return deps, d
+}
+
+// directResourceDeps finds the first resources reached from resource node n through locals,
+// variables, outputs and modules.
+func directResourceDeps(n *node) []*resourceDecl {
+	seen := map[*node]bool{n: true}
+	var found []*resourceDecl
+	var walk func(x *node)
+	walk = func(x *node) {
+		for _, d := range x.deps {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+			if d.kind == nResource {
+				found = append(found, d.r)
+				continue
+			}
+			walk(d)
+		}
+	}
+	walk(n)
+	sort.Slice(found, func(i, j int) bool { return found[i].node.index < found[j].node.index })
+	return found
 }
 
 // topoSort orders nodes so that dependencies come first, preferring declaration order, and returns
