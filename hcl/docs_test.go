@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/perfprov/perfprov/hcl/funcs"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -42,7 +43,7 @@ func TestDocsCoverLanguage(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range FunctionNames() {
+	for _, f := range funcs.Names() {
 		if !strings.Contains(doc, "`"+f+"`") && !strings.Contains(doc, "`"+f+"(") {
 			t.Errorf("docs lack function %s", f)
 		}

@@ -355,19 +355,6 @@ func TestLoadReturnsSpecOnFailure(t *testing.T) {
 	}
 }
 
-func TestFunctionNames(t *testing.T) {
-	names := FunctionNames()
-	for _, n := range []string{"upper", "templatefile", "filesha256", "try", "can", "tolist", "jsonencode", "regexall"} {
-		found := false
-		for _, x := range names {
-			found = found || x == n
-		}
-		if !found {
-			t.Errorf("FunctionNames lacks %s", n)
-		}
-	}
-}
-
 // TestEvaluateConcurrent: the engine evaluates hosts in parallel on one Spec.
 func TestEvaluateConcurrent(t *testing.T) {
 	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})

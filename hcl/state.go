@@ -8,6 +8,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/perfprov/perfprov/hcl/funcs"
 	"github.com/perfprov/perfprov/internal/redact"
 	"github.com/perfprov/perfprov/spec"
 )
@@ -68,7 +69,7 @@ type module struct {
 
 func newModule(addr, dir string, mfs moduleFS, parent *module, schemas spec.Schemas) *module {
 	return &module{
-		addr: addr, dir: dir, mfs: mfs, funcs: functions(mfs), parent: parent, schemas: schemas,
+		addr: addr, dir: dir, mfs: mfs, funcs: funcs.Table(mfs.read), parent: parent, schemas: schemas,
 		varIdx: map[string]*variableDecl{}, localIdx: map[string]*localDecl{},
 		resIdx: map[string]*resourceDecl{}, callIdx: map[string]*moduleCall{}, outIdx: map[string]*outputDecl{},
 		staticVars: map[string]cty.Value{}, staticLocals: map[string]cty.Value{},

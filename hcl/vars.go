@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/perfprov/perfprov/hcl/funcs"
 )
 
 // EnvVarPrefix is the prefix of environment variables that set spec variables.
@@ -240,7 +242,7 @@ func validateVariable(m *module, v *variableDecl, val cty.Value, source string) 
 		res, d := vd.condition.Value(ctx)
 		if d.HasErrors() {
 			diags = append(diags, errorDiag(rangePtr(vd.condition.Range()), "Invalid variable validation condition",
-				fmt.Sprintf("The validation condition of variable %q could not be evaluated: %s.", v.name, diagsText(d))))
+				fmt.Sprintf("The validation condition of variable %q could not be evaluated: %s.", v.name, funcs.DiagnosticsText(d))))
 			continue
 		}
 		res, _ = res.UnmarkDeep()

@@ -1,13 +1,13 @@
-package hcl
+// Package funcs is the function table of spec expressions: go-cty's standard library, the
+// conversions, and perfprov's own (file, templatefile, sha256, filesha256, shellquote, try, can).
+// File functions read through the ReadFile the loader gives, so that a module reads its own files
+// (on disk or embedded) and nothing else decides where they are.
+package funcs
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -20,10 +20,6 @@ import (
 
 	"github.com/perfprov/perfprov/internal/shell"
 )
-
-// maxFileSize bounds what file() and friends read: specs are small, and a mistaken path to a
-// large file should fail clearly instead of filling memory.
-const maxFileSize = 16 << 20
 
 // stdFunctions are the go-cty standard library functions available in every expression.
 var stdFunctions = map[string]function.Function{
@@ -86,8 +82,8 @@ var stdFunctions = map[string]function.Function{
 	"zipmap":          stdlib.ZipmapFunc,
 }
 
-// FunctionNames lists every function a spec may call, sorted (for documentation and tests).
-func FunctionNames() []string {
+// Names lists every function a spec may call, sorted (for documentation and tests).
+func Names() []string {
 	names := make([]string, 0, len(stdFunctions)+12)
 	for n := range stdFunctions {
 		names = append(names, n)
@@ -98,38 +94,11 @@ func FunctionNames() []string {
 	return names
 }
 
-// moduleFS says where a module's own files live: on disk (fsys nil, dir an OS path) or in the
-// embedded built-in modules (fsys set, dir a slash path inside it).
-type moduleFS struct {
-	fsys fs.FS
-	dir  string
-}
+// ReadFile reads a file a function names, relative to the calling module's directory.
+type ReadFile func(path string) ([]byte, error)
 
-func (m moduleFS) read(p string) ([]byte, error) {
-	if m.fsys != nil && !filepath.IsAbs(p) {
-		full := path.Join(m.dir, p)
-		return fs.ReadFile(m.fsys, full)
-	}
-	full := p
-	if !filepath.IsAbs(p) {
-		full = filepath.Join(m.dir, p)
-	}
-	st, err := os.Stat(full)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		// Directories, devices and pipes: /dev/zero would never end.
-		return nil, fmt.Errorf("%s is not a regular file", full)
-	}
-	if st.Size() > maxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d MiB", full, maxFileSize>>20)
-	}
-	return os.ReadFile(full)
-}
-
-// functions returns the function table for expressions of a module whose files live in mfs.
-func functions(mfs moduleFS) map[string]function.Function {
+// Table returns the function table for expressions of a module whose files read reads.
+func Table(read ReadFile) map[string]function.Function {
 	out := make(map[string]function.Function, len(stdFunctions)+16)
 	for k, v := range stdFunctions {
 		out[k] = v
@@ -154,7 +123,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 			return cty.StringVal(hex.EncodeToString(sum[:])), nil
 		},
 	})
-	// shellquote is perfprov's one quoting helper (provision/shell), offered to specs: a value
+	// shellquote is perfprov's one quoting helper (internal/shell), offered to specs: a value
 	// interpolated into run, unless, only_if or commands goes through it.
 	out["shellquote"] = function.New(&function.Spec{
 		Description: "A string as one POSIX shell word that the shell reads back as exactly that string.",
@@ -164,12 +133,18 @@ func functions(mfs moduleFS) map[string]function.Function {
 			return cty.StringVal(shell.Quote(args[0].AsString())), nil
 		},
 	})
+	addFileFuncs(out, read)
+	return out
+}
+
+// addFileFuncs adds the functions that read the module's files.
+func addFileFuncs(out map[string]function.Function, read ReadFile) {
 	out["file"] = function.New(&function.Spec{
 		Description: "The content of a file, relative to the module's directory.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := mfs.read(args[0].AsString())
+			b, err := read(args[0].AsString())
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
 			}
@@ -181,7 +156,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := mfs.read(args[0].AsString())
+			b, err := read(args[0].AsString())
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
 			}
@@ -198,7 +173,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			p := args[0].AsString()
-			b, err := mfs.read(p)
+			b, err := read(p)
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("cannot read template: %w", err)
 			}
@@ -211,7 +186,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 			}
 			expr, diags := hclsyntax.ParseTemplate(b, p, hcl2.Pos{Line: 1, Column: 1, Byte: 0})
 			if diags.HasErrors() {
-				return cty.NilVal, fmt.Errorf("template %s: %s", p, diagsText(diags))
+				return cty.NilVal, fmt.Errorf("template %s: %s", p, DiagnosticsText(diags))
 			}
 			ctx := &hcl2.EvalContext{Variables: map[string]cty.Value{}, Functions: stdFunctions}
 			if !vars.IsNull() {
@@ -222,7 +197,7 @@ func functions(mfs moduleFS) map[string]function.Function {
 			}
 			val, diags := expr.Value(ctx)
 			if diags.HasErrors() {
-				return cty.NilVal, fmt.Errorf("template %s: %s", p, diagsText(diags))
+				return cty.NilVal, fmt.Errorf("template %s: %s", p, DiagnosticsText(diags))
 			}
 			if val.IsNull() {
 				return cty.NilVal, fmt.Errorf("template %s produced null", p)
@@ -230,10 +205,12 @@ func functions(mfs moduleFS) map[string]function.Function {
 			return val, nil
 		},
 	})
-	return out
 }
 
-func diagsText(diags hcl2.Diagnostics) string {
+// DiagnosticsText is diagnostics' errors as one line, "file:line,col: summary: detail; ...":
+// how an error inside an expression (a template, a validation condition) is quoted in the
+// diagnostic about the expression.
+func DiagnosticsText(diags hcl2.Diagnostics) string {
 	var parts []string
 	for _, d := range diags {
 		if d.Severity != hcl2.DiagError {
