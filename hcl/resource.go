@@ -60,9 +60,11 @@ func decodeResource(m *module, b *hcl2.Block) hcl2.Diagnostics {
 			fmt.Sprintf("Resource %s sets both count and for_each; use one of them.", r.key())))
 	}
 	diags = append(diags, checkOneOf(rs, r.attrs, b)...)
-	if typ == "source" && r.attrs["url"] != nil && r.attrs["sha256"] == nil {
-		diags = append(diags, errorDiag(rangePtr(r.attrs["url"].NameRange), "Missing sha256 for url",
-			fmt.Sprintf("Resource %s downloads a url, so it needs sha256: the archive is verified before it is used.", r.key())))
+	for _, as := range rs.Attrs {
+		if with := r.attrs[as.RequiredWith]; as.RequiredWith != "" && with != nil && r.attrs[as.Name] == nil {
+			diags = append(diags, errorDiag(rangePtr(with.NameRange), fmt.Sprintf("Missing %s for %s", as.Name, as.RequiredWith),
+				fmt.Sprintf("Resource %s sets %s, so it needs %s: %s.", r.key(), as.RequiredWith, as.Name, as.RequiredWhy)))
+		}
 	}
 	if prev := m.resIdx[r.key()]; prev != nil {
 		return append(diags, duplicate("resource", r.key(), prev.declRange, b.LabelRanges[1]))

@@ -22,6 +22,10 @@ type AttrSchema struct {
 	// sentence. The loader runs it on values known at load time, the resource on every value
 	// before it reaches a host: one rule for both.
 	Check func(v cty.Value) error
+	// RequiredWith names an attribute that, when set, makes this one required too; RequiredWhy
+	// says why, as a clause ("a download is only used when its sha256 matches").
+	RequiredWith string
+	RequiredWhy  string
 	// LocalFiles: the value names controller files (one path or a list), relative to the
 	// declaring file's directory, that must exist when the spec loads.
 	LocalFiles bool

@@ -57,6 +57,15 @@ func New(r *spec.Resource, env *Env) (Resource, error) {
 // checkAttrs runs each attribute's rule on its value, all of them, so that every problem shows.
 func checkAttrs(rs *spec.ResourceSchema, r *spec.Resource) error {
 	var problems errs
+	set := func(name string) bool {
+		v, ok := r.Attrs[name]
+		return ok && v != cty.NilVal && !v.IsNull()
+	}
+	for _, as := range rs.Attrs {
+		if as.RequiredWith != "" && set(as.RequiredWith) && !set(as.Name) {
+			problems.add(fmt.Errorf("%s needs %s: %s", as.RequiredWith, as.Name, as.RequiredWhy))
+		}
+	}
 	for _, as := range rs.Attrs {
 		v, ok := r.Attrs[as.Name]
 		if as.DefaultsToName && (!ok || v == cty.NilVal || v.IsNull()) {

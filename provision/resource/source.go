@@ -42,7 +42,7 @@ var sourceKind = Kind{New: newSource, Schema: &spec.ResourceSchema{
 	Attrs: []spec.AttrSchema{
 		{Name: "path", Type: cty.String, Doc: "An archive on the controller, relative to the spec file."},
 		{Name: "url", Type: cty.String, Doc: "An archive URL, downloaded once on the controller into a cache."},
-		{Name: "sha256", Type: cty.String, Check: text(spec.CheckSHA256), Doc: "The archive's sha256; required with url."},
+		{Name: "sha256", Type: cty.String, Check: text(spec.CheckSHA256), RequiredWith: "url", RequiredWhy: "a download is only used when its sha256 matches", Doc: "The archive's sha256; required with url."},
 		{Name: "dest", Type: cty.String, Required: true, Check: text(hostPath("dest")), Doc: "Directory on the host to unpack into."},
 		{Name: "strip_components", Type: cty.Number, Default: cty.NumberIntVal(1), Check: wholeNumber("strip_components"), Doc: "Leading path components to strip when unpacking."},
 	},
@@ -82,8 +82,6 @@ func newSource(r *spec.Resource, env *Env) (Resource, error) {
 	switch {
 	case hasPath && hasURL:
 		e.add(fmt.Errorf("set path or url, not both"))
-	case hasURL && !hasSum:
-		e.add(fmt.Errorf("url needs sha256: a download is only used when its sha256 matches"))
 	case !hasPath && !hasURL:
 		e.add(fmt.Errorf("set path or url"))
 	}
