@@ -105,6 +105,13 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 			}
 		}
 	}
+	diags = append(diags, s.decodeDurations(content, &cs)...)
+	return cs, diags
+}
+
+// decodeDurations reads the connection's timeout, keepalive and persist.
+func (s *Spec) decodeDurations(content *hcl2.BodyContent, cs *connSettings) hcl2.Diagnostics {
+	var diags hcl2.Diagnostics
 	for _, name := range []string{"timeout", "keepalive", "persist"} {
 		a := content.Attributes[name]
 		v, ok, d := s.attrString(a, "connection "+name)
@@ -137,7 +144,7 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 			cs.keepalive = &dur
 		}
 	}
-	return cs, diags
+	return diags
 }
 
 // attrPort reads a TCP port (1 to 65535); nil when it is missing or wrong (with a diagnostic).
