@@ -21,75 +21,77 @@ import (
 	"github.com/perfprov/perfprov/internal/shell"
 )
 
-// stdFunctions are the go-cty standard library functions available in every expression.
-var stdFunctions = map[string]function.Function{
-	"abs":             stdlib.AbsoluteFunc,
-	"ceil":            stdlib.CeilFunc,
-	"chomp":           stdlib.ChompFunc,
-	"chunklist":       stdlib.ChunklistFunc,
-	"coalesce":        stdlib.CoalesceFunc,
-	"coalescelist":    stdlib.CoalesceListFunc,
-	"compact":         stdlib.CompactFunc,
-	"concat":          stdlib.ConcatFunc,
-	"contains":        stdlib.ContainsFunc,
-	"csvdecode":       stdlib.CSVDecodeFunc,
-	"distinct":        stdlib.DistinctFunc,
-	"element":         stdlib.ElementFunc,
-	"flatten":         stdlib.FlattenFunc,
-	"floor":           stdlib.FloorFunc,
-	"format":          stdlib.FormatFunc,
-	"formatdate":      stdlib.FormatDateFunc,
-	"formatlist":      stdlib.FormatListFunc,
-	"indent":          stdlib.IndentFunc,
-	"index":           stdlib.IndexFunc,
-	"join":            stdlib.JoinFunc,
-	"jsondecode":      stdlib.JSONDecodeFunc,
-	"jsonencode":      stdlib.JSONEncodeFunc,
-	"keys":            stdlib.KeysFunc,
-	"length":          stdlib.LengthFunc,
-	"log":             stdlib.LogFunc,
-	"lookup":          stdlib.LookupFunc,
-	"lower":           stdlib.LowerFunc,
-	"max":             stdlib.MaxFunc,
-	"merge":           stdlib.MergeFunc,
-	"min":             stdlib.MinFunc,
-	"parseint":        stdlib.ParseIntFunc,
-	"pow":             stdlib.PowFunc,
-	"range":           stdlib.RangeFunc,
-	"regex":           stdlib.RegexFunc,
-	"regexall":        stdlib.RegexAllFunc,
-	"regex_replace":   stdlib.RegexReplaceFunc,
-	"replace":         stdlib.ReplaceFunc,
-	"reverse":         stdlib.ReverseListFunc,
-	"setintersection": stdlib.SetIntersectionFunc,
-	"setproduct":      stdlib.SetProductFunc,
-	"setsubtract":     stdlib.SetSubtractFunc,
-	"setunion":        stdlib.SetUnionFunc,
-	"signum":          stdlib.SignumFunc,
-	"slice":           stdlib.SliceFunc,
-	"sort":            stdlib.SortFunc,
-	"split":           stdlib.SplitFunc,
-	"strrev":          stdlib.ReverseFunc,
-	"substr":          stdlib.SubstrFunc,
-	"timeadd":         stdlib.TimeAddFunc,
-	"title":           stdlib.TitleFunc,
-	"trim":            stdlib.TrimFunc,
-	"trimprefix":      stdlib.TrimPrefixFunc,
-	"trimspace":       stdlib.TrimSpaceFunc,
-	"trimsuffix":      stdlib.TrimSuffixFunc,
-	"upper":           stdlib.UpperFunc,
-	"values":          stdlib.ValuesFunc,
-	"zipmap":          stdlib.ZipmapFunc,
+// stdFunctions returns the go-cty standard library functions available in every expression
+// (a fresh map: each module's table is its own).
+func stdFunctions() map[string]function.Function {
+	return map[string]function.Function{
+		"abs":             stdlib.AbsoluteFunc,
+		"ceil":            stdlib.CeilFunc,
+		"chomp":           stdlib.ChompFunc,
+		"chunklist":       stdlib.ChunklistFunc,
+		"coalesce":        stdlib.CoalesceFunc,
+		"coalescelist":    stdlib.CoalesceListFunc,
+		"compact":         stdlib.CompactFunc,
+		"concat":          stdlib.ConcatFunc,
+		"contains":        stdlib.ContainsFunc,
+		"csvdecode":       stdlib.CSVDecodeFunc,
+		"distinct":        stdlib.DistinctFunc,
+		"element":         stdlib.ElementFunc,
+		"flatten":         stdlib.FlattenFunc,
+		"floor":           stdlib.FloorFunc,
+		"format":          stdlib.FormatFunc,
+		"formatdate":      stdlib.FormatDateFunc,
+		"formatlist":      stdlib.FormatListFunc,
+		"indent":          stdlib.IndentFunc,
+		"index":           stdlib.IndexFunc,
+		"join":            stdlib.JoinFunc,
+		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsonencode":      stdlib.JSONEncodeFunc,
+		"keys":            stdlib.KeysFunc,
+		"length":          stdlib.LengthFunc,
+		"log":             stdlib.LogFunc,
+		"lookup":          stdlib.LookupFunc,
+		"lower":           stdlib.LowerFunc,
+		"max":             stdlib.MaxFunc,
+		"merge":           stdlib.MergeFunc,
+		"min":             stdlib.MinFunc,
+		"parseint":        stdlib.ParseIntFunc,
+		"pow":             stdlib.PowFunc,
+		"range":           stdlib.RangeFunc,
+		"regex":           stdlib.RegexFunc,
+		"regexall":        stdlib.RegexAllFunc,
+		"regex_replace":   stdlib.RegexReplaceFunc,
+		"replace":         stdlib.ReplaceFunc,
+		"reverse":         stdlib.ReverseListFunc,
+		"setintersection": stdlib.SetIntersectionFunc,
+		"setproduct":      stdlib.SetProductFunc,
+		"setsubtract":     stdlib.SetSubtractFunc,
+		"setunion":        stdlib.SetUnionFunc,
+		"signum":          stdlib.SignumFunc,
+		"slice":           stdlib.SliceFunc,
+		"sort":            stdlib.SortFunc,
+		"split":           stdlib.SplitFunc,
+		"strrev":          stdlib.ReverseFunc,
+		"substr":          stdlib.SubstrFunc,
+		"timeadd":         stdlib.TimeAddFunc,
+		"title":           stdlib.TitleFunc,
+		"trim":            stdlib.TrimFunc,
+		"trimprefix":      stdlib.TrimPrefixFunc,
+		"trimspace":       stdlib.TrimSpaceFunc,
+		"trimsuffix":      stdlib.TrimSuffixFunc,
+		"upper":           stdlib.UpperFunc,
+		"values":          stdlib.ValuesFunc,
+		"zipmap":          stdlib.ZipmapFunc,
+	}
 }
 
 // Names lists every function a spec may call, sorted (for documentation and tests).
 func Names() []string {
-	names := make([]string, 0, len(stdFunctions)+12)
-	for n := range stdFunctions {
+	table := Table(nil)
+	names := make([]string, 0, len(table))
+	for n := range table {
 		names = append(names, n)
 	}
-	names = append(names, "tostring", "tonumber", "tobool", "tolist", "toset", "tomap",
-		"file", "templatefile", "sha256", "filesha256", "try", "can", "shellquote")
 	sort.Strings(names)
 	return names
 }
@@ -99,10 +101,7 @@ type ReadFile func(path string) ([]byte, error)
 
 // Table returns the function table for expressions of a module whose files read reads.
 func Table(read ReadFile) map[string]function.Function {
-	out := make(map[string]function.Function, len(stdFunctions)+16)
-	for k, v := range stdFunctions {
-		out[k] = v
-	}
+	out := stdFunctions()
 	for _, t := range []struct {
 		name string
 		ty   cty.Type
@@ -111,7 +110,7 @@ func Table(read ReadFile) map[string]function.Function {
 		{"tomap", cty.Map(cty.DynamicPseudoType)}} {
 		out[t.name] = stdlib.MakeToFunc(t.ty)
 	}
-	out["length"] = lengthFunc
+	out["length"] = lengthFunc()
 	out["try"] = tryfunc.TryFunc
 	out["can"] = tryfunc.CanFunc
 	out["sha256"] = function.New(&function.Spec{
@@ -188,7 +187,7 @@ func addFileFuncs(out map[string]function.Function, read ReadFile) {
 			if diags.HasErrors() {
 				return cty.NilVal, fmt.Errorf("template %s: %s", p, DiagnosticsText(diags))
 			}
-			ctx := &hcl2.EvalContext{Variables: map[string]cty.Value{}, Functions: stdFunctions}
+			ctx := &hcl2.EvalContext{Variables: map[string]cty.Value{}, Functions: stdFunctions()}
 			if !vars.IsNull() {
 				for it := vars.ElementIterator(); it.Next(); {
 					k, v := it.Element()
@@ -229,18 +228,20 @@ func DiagnosticsText(diags hcl2.Diagnostics) string {
 }
 
 // lengthFunc is length for collections and, as in Terraform, strings (in characters).
-var lengthFunc = function.New(&function.Spec{
-	Description: "The number of elements of a collection, or of characters of a string.",
-	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowUnknown: true,
-		AllowDynamicType: true, AllowMarked: true}},
-	Type: function.StaticReturnType(cty.Number),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		v, marks := args[0].Unmark()
-		if v.Type() == cty.String {
-			r, err := stdlib.Strlen(v)
+func lengthFunc() function.Function {
+	return function.New(&function.Spec{
+		Description: "The number of elements of a collection, or of characters of a string.",
+		Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowUnknown: true,
+			AllowDynamicType: true, AllowMarked: true}},
+		Type: function.StaticReturnType(cty.Number),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, marks := args[0].Unmark()
+			if v.Type() == cty.String {
+				r, err := stdlib.Strlen(v)
+				return r.WithMarks(marks), err
+			}
+			r, err := stdlib.Length(v)
 			return r.WithMarks(marks), err
-		}
-		r, err := stdlib.Length(v)
-		return r.WithMarks(marks), err
-	},
-})
+		},
+	})
+}
