@@ -1,12 +1,13 @@
 package hcl
 
 import (
-	"container/heap"
 	"fmt"
 	"sort"
 	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
+
+	"github.com/perfprov/perfprov/hcl/dag"
 )
 
 type nodeKind int
@@ -286,159 +287,49 @@ func directResourceDeps(n *node) []*resourceDecl {
 // topoSort orders nodes so that dependencies come first, preferring declaration order, and returns
 // one cycle for every strongly connected component that has one.
 func topoSort(all []*node) ([]*node, [][]*node) {
-	indeg := make(map[*node]int, len(all))
-	users := make(map[*node][]*node, len(all))
-	for _, n := range all {
+	deps := make([][]int, len(all))
+	for i, n := range all {
 		for _, d := range n.deps {
-			indeg[n]++
-			users[d] = append(users[d], n)
-		}
-	}
-	// ready is a heap by declaration order: the earliest declared ready node comes next (a linear
-	// search for it made a spec of many independent nodes load in O(n^2)).
-	ready := &nodeHeap{}
-	for _, n := range all {
-		if indeg[n] == 0 {
-			heap.Push(ready, n)
+			deps[i] = append(deps[i], d.index)
 		}
 	}
 	var order []*node
-	for ready.Len() > 0 {
-		n := heap.Pop(ready).(*node)
-		order = append(order, n)
-		for _, u := range users[n] {
-			indeg[u]--
-			if indeg[u] == 0 {
-				heap.Push(ready, u)
-			}
-		}
+	for _, v := range dag.Order(deps) {
+		order = append(order, all[v])
 	}
 	if len(order) == len(all) {
 		return order, nil
 	}
-	return order, findCycles(all)
-}
-
-// nodeHeap orders nodes by declaration index, for container/heap.
-type nodeHeap []*node
-
-func (h nodeHeap) Len() int           { return len(h) }
-func (h nodeHeap) Less(i, j int) bool { return h[i].index < h[j].index }
-func (h nodeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *nodeHeap) Push(x any)        { *h = append(*h, x.(*node)) }
-func (h *nodeHeap) Pop() any {
-	old := *h
-	n := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return n
-}
-
-// findCycles returns one cycle per strongly connected component with a cycle (Tarjan).
-func findCycles(all []*node) [][]*node {
-	index := map[*node]int{}
-	low := map[*node]int{}
-	onStack := map[*node]bool{}
-	var stack []*node
-	var sccs [][]*node
-	counter := 0
-	var strong func(v *node)
-	strong = func(v *node) {
-		index[v], low[v] = counter, counter
-		counter++
-		stack = append(stack, v)
-		onStack[v] = true
-		for _, w := range v.deps {
-			if _, ok := index[w]; !ok {
-				strong(w)
-				low[v] = min(low[v], low[w])
-			} else if onStack[w] {
-				low[v] = min(low[v], index[w])
-			}
-		}
-		if low[v] == index[v] {
-			var comp []*node
-			for {
-				w := stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-				onStack[w] = false
-				comp = append(comp, w)
-				if w == v {
-					break
-				}
-			}
-			sccs = append(sccs, comp)
-		}
-	}
-	for _, n := range all {
-		if _, ok := index[n]; !ok {
-			strong(n)
-		}
-	}
 	var cycles [][]*node
-	for _, comp := range sccs {
-		in := map[*node]bool{}
-		for _, x := range comp {
-			in[x] = true
-		}
-		self := false
-		for _, d := range comp[0].deps {
-			if d == comp[0] {
-				self = true
+	for _, comp := range dag.CyclicComponents(deps) {
+		start := cycleStart(all, comp)
+		var cyc []*node
+		for _, v := range dag.CycleFrom(deps, start.index, comp) {
+			// Module calls' bookkeeping nodes add nothing a person wrote.
+			if all[v].kind != nCallStart {
+				cyc = append(cyc, all[v])
 			}
 		}
-		if len(comp) == 1 && !self {
-			continue
+		if len(cyc) == 0 {
+			cyc = []*node{start}
 		}
-		// start at the earliest declared resource (or node) of the component
-		start := comp[0]
-		for _, x := range comp {
-			better := x.kind == nResource && start.kind != nResource
-			same := (x.kind == nResource) == (start.kind == nResource)
-			if better || (same && x.index < start.index) {
-				start = x
-			}
-		}
-		cycles = append(cycles, cycleFrom(start, in))
+		cycles = append(cycles, cyc)
 	}
 	sort.Slice(cycles, func(i, j int) bool { return cycles[i][0].index < cycles[j][0].index })
-	return cycles
+	return order, cycles
 }
 
-// cycleFrom finds a path from start back to start inside the component, preferring to pass
-// through resources (nodes a person wrote references between) in declaration order.
-func cycleFrom(start *node, in map[*node]bool) []*node {
-	var path []*node
-	visited := map[*node]bool{}
-	var dfs func(v *node) bool
-	dfs = func(v *node) bool {
-		path = append(path, v)
-		visited[v] = true
-		deps := append([]*node(nil), v.deps...)
-		sort.SliceStable(deps, func(i, j int) bool { return deps[i].index < deps[j].index })
-		for _, w := range deps {
-			if w == start {
-				return true
-			}
-			if in[w] && !visited[w] && dfs(w) {
-				return true
-			}
+// cycleStart picks where a cycle's message starts: the earliest declared resource (what a person
+// wrote references between), else the earliest declared node.
+func cycleStart(all []*node, comp []int) *node {
+	start := all[comp[0]]
+	for _, v := range comp {
+		x := all[v]
+		better := x.kind == nResource && start.kind != nResource
+		same := (x.kind == nResource) == (start.kind == nResource)
+		if better || (same && x.index < start.index) {
+			start = x
 		}
-		path = path[:len(path)-1]
-		return false
 	}
-	if dfs(start) {
-		// Hide internal module bookkeeping nodes that add nothing a person wrote.
-		var out []*node
-		for _, n := range path {
-			if n.kind == nCallStart {
-				continue
-			}
-			out = append(out, n)
-		}
-		if len(out) > 0 {
-			return out
-		}
-		return path
-	}
-	return []*node{start}
+	return start
 }
