@@ -213,6 +213,7 @@ func (c *Conn) session(ctx context.Context) (*gossh.Session, func(), error) {
 		}
 		if !isRefused(err) {
 			c.limit.release()
+			c.settle() // a relayed connection: the holder's reason may be on its way
 			if d := c.deadErr(); d != nil {
 				return nil, nil, d
 			}
