@@ -138,31 +138,13 @@ func Table(read ReadFile) map[string]function.Function {
 
 // addFileFuncs adds the functions that read the module's files.
 func addFileFuncs(out map[string]function.Function, read ReadFile) {
-	out["file"] = function.New(&function.Spec{
-		Description: "The content of a file, relative to the module's directory.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := read(args[0].AsString())
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
-			}
-			return cty.StringVal(string(b)), nil
-		},
-	})
-	out["filesha256"] = function.New(&function.Spec{
-		Description: "sha256 of a file's content, relative to the module's directory.",
-		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
-		Type:        function.StaticReturnType(cty.String),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			b, err := read(args[0].AsString())
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
-			}
+	out["file"] = fileFunc(read, "The content of a file, relative to the module's directory.",
+		func(b []byte) cty.Value { return cty.StringVal(string(b)) })
+	out["filesha256"] = fileFunc(read, "sha256 of a file's content, relative to the module's directory.",
+		func(b []byte) cty.Value {
 			sum := sha256.Sum256(b)
-			return cty.StringVal(hex.EncodeToString(sum[:])), nil
-		},
-	})
+			return cty.StringVal(hex.EncodeToString(sum[:]))
+		})
 	out["templatefile"] = function.New(&function.Spec{
 		Description: "Renders a template file with the given variables.",
 		Params: []function.Parameter{
@@ -242,6 +224,22 @@ func lengthFunc() function.Function {
 			}
 			r, err := stdlib.Length(v)
 			return r.WithMarks(marks), err
+		},
+	})
+}
+
+// fileFunc is a function of one path argument that reads the file and returns of(content).
+func fileFunc(read ReadFile, desc string, of func([]byte) cty.Value) function.Function {
+	return function.New(&function.Spec{
+		Description: desc,
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			b, err := read(args[0].AsString())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("cannot read file: %w", err)
+			}
+			return of(b), nil
 		},
 	})
 }
