@@ -104,6 +104,9 @@ type upstream struct {
 	idle   time.Duration // how long it stays open unused
 	timer  *time.Timer
 	forget bool // a run asked that it close when unused
+
+	helperMu sync.Mutex
+	helper   *remoteHelper // the remote helper of quick commands, once one ran
 }
 
 // daemonGrace is how long the daemon waits, holding nothing, before it ends: long enough for a
@@ -177,17 +180,18 @@ func (d *daemon) serve(nc *net.UnixConn) {
 	}
 	defer sc.Close()
 	_ = nc.SetDeadline(time.Time{})
-	u, err := d.awaitAttach(reqs)
+	b, err := d.awaitAttach(reqs, sc)
 	if err != nil {
 		return
 	}
-	defer d.detach(u)
+	defer b.release()
 	go func() {
 		for r := range reqs {
 			switch r.Type {
 			case forgetRequest:
 				// Out of the map at once, so that the next run logs in again even if it comes
 				// before this one's close; the connection closes when its last run lets go.
+				u, _ := b.current()
 				d.mu.Lock()
 				u.forget = true
 				if d.conns[u.key] == u {
@@ -202,21 +206,18 @@ func (d *daemon) serve(nc *net.UnixConn) {
 			}
 		}
 	}()
-	// The run's channels end with the run, or all at once when the host's connection does.
-	go func() {
-		select {
-		case <-u.conn.Done():
-			// The reason first, so the run reports why (the host stopped answering, say).
-			_, _, _ = sc.SendRequest(lostRequest, false, []byte(u.conn.Err().Error()))
-			sc.Close()
-		case <-waitDone(sc):
-		}
-	}()
+	// The run's channels end with the run, or all at once when the host's connection does (the
+	// binding tells the run why first).
 	var wg sync.WaitGroup
 	for ch := range chans {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if ch.ChannelType() == quickChannel {
+				b.serveQuick(ch)
+				return
+			}
+			u, _ := b.current()
 			relayChannel(u.conn, ch)
 		}()
 	}
@@ -225,7 +226,7 @@ func (d *daemon) serve(nc *net.UnixConn) {
 
 // awaitAttach takes the run's first request, which must be attachRequest, and answers it with
 // the connection it asks for (the error in words when there is none).
-func (d *daemon) awaitAttach(reqs <-chan *gossh.Request) (*upstream, error) {
+func (d *daemon) awaitAttach(reqs <-chan *gossh.Request, sc *gossh.ServerConn) (*binding, error) {
 	var r *gossh.Request
 	select {
 	case r = <-reqs:
@@ -253,7 +254,7 @@ func (d *daemon) awaitAttach(reqs <-chan *gossh.Request) (*upstream, error) {
 		_ = answer(persistResponse{Error: err.Error()})
 		return nil, err
 	}
-	u, err := d.attach(&req)
+	u, fresh, err := d.attach(&req)
 	if err != nil {
 		_ = answer(persistResponse{Error: err.Error()})
 		return nil, err
@@ -262,7 +263,7 @@ func (d *daemon) awaitAttach(reqs <-chan *gossh.Request) (*upstream, error) {
 		d.detach(u)
 		return nil, err
 	}
-	return u, nil
+	return newBinding(d, &req, sc, u, fresh), nil
 }
 
 func waitDone(sc *gossh.ServerConn) <-chan struct{} {
@@ -278,16 +279,16 @@ func sameUser(nc *net.UnixConn) bool {
 	return err == nil && (int(cred.Uid) == os.Geteuid() || cred.Uid == 0)
 }
 
-// attach returns the connection for req, opened now or earlier. One that is open is first asked
-// for a keepalive reply within req's timeout: a host that stopped answering is reported as such
-// (not waited on twice), one whose connection broke is dialed again.
-func (d *daemon) attach(req *persistRequest) (*upstream, error) {
+// attach returns the connection for req, opened now (fresh) or earlier. One that is open is not
+// proven alive here: the run's binding proves it beside the run's first request (see binding).
+// One whose connection ended is dialed again.
+func (d *daemon) attach(req *persistRequest) (u *upstream, fresh bool, err error) {
 	key := req.key()
 	for attempt := 0; attempt < 2; attempt++ {
 		d.mu.Lock()
 		if d.closing {
 			d.mu.Unlock()
-			return nil, errors.New("connection daemon is shutting down")
+			return nil, false, errors.New("connection daemon is shutting down")
 		}
 		u := d.conns[key]
 		fresh := u == nil
@@ -313,22 +314,14 @@ func (d *daemon) attach(req *persistRequest) (*upstream, error) {
 		<-u.ready
 		if u.err != nil {
 			d.drop(u)
-			return nil, u.err
+			return nil, false, u.err
 		}
-		if fresh {
-			return u, nil
+		if fresh || u.conn.Err() == nil {
+			return u, fresh, nil
 		}
-		switch err := alive(u.conn, req.Timeout); {
-		case err == nil:
-			return u, nil
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			d.drop(u)
-			return nil, fmt.Errorf("%s: no answer within %s on its open connection (host not answering)", req.Name, req.Timeout)
-		default:
-			d.drop(u) // broken: dial again
-		}
+		d.drop(u) // broken: dial again
 	}
-	return nil, fmt.Errorf("%s: the connection broke as it was opened", req.Name)
+	return nil, false, fmt.Errorf("%s: the connection broke as it was opened", req.Name)
 }
 
 // dropWhenClosed forgets u as soon as its connection ends (the host went away, its keepalives

@@ -198,6 +198,9 @@ func TestPersistLogsInAgain(t *testing.T) {
 	})
 }
 
+// TestPersistFrozenHost: a kept connection is handed to the run at once and proven alive beside
+// its first command; a host that stopped answering fails that command within the timeout, with
+// the reason in words.
 func TestPersistFrozenHost(t *testing.T) {
 	srv := sshtest.StartWithKeys(t, sshtest.Options{}, "host_ed25519")
 	cfg := persistConfig(t, srv, sshtest.KnownHosts(t, "plain", srv), time.Minute)
@@ -206,7 +209,11 @@ func TestPersistFrozenHost(t *testing.T) {
 	srv.Freeze()
 	defer srv.Thaw()
 	start := time.Now()
-	_, err := cfg.Persist.Dial(context.Background(), cfg.Config)
+	c, err := cfg.Persist.Dial(context.Background(), cfg.Config)
+	if err == nil {
+		defer c.Close()
+		_, err = c.Run(context.Background(), transport.Command{Script: "true", Quick: true})
+	}
 	if err == nil || !strings.Contains(err.Error(), "lab1: no answer within 1s") {
 		t.Errorf("err = %v", err)
 	}

@@ -16,12 +16,14 @@ import (
 // persistVersion changes whenever the daemon protocol does; it is part of the socket's name, so
 // a newer perfprov never talks to an older daemon. Version 2: the run checks the daemon (its uid,
 // its SSH host key) before it sends anything, and the request goes inside that SSH connection.
-const persistVersion = 2
+// Version 3: quick commands go to the remote helper (quickChannel), and a kept connection is
+// proven alive beside the run's first request, not before the daemon answers.
+const persistVersion = 3
 
 // socketName is the daemon's socket in its directory, "s" and persistVersion; keyName is the
 // daemon's public key beside it.
 const (
-	socketName = "s2"
+	socketName = "s3"
 	keyName    = socketName + ".pub"
 )
 

@@ -25,6 +25,8 @@ type Conn struct {
 	// connection daemon's: see NewRelayedConn).
 	relayed  bool
 	endpoint Endpoint // the target, for a relayed connection's host key check
+	// noHelper: the daemon has no remote helper on this host; quick commands run in sessions.
+	noHelper atomic.Bool
 	log      func(format string, args ...any)
 
 	sftpMu sync.Mutex

@@ -82,6 +82,14 @@ func (c *Conn) runOnce(ctx context.Context, cmd transport.Command) (*transport.R
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
+	if c.relayed && cmd.Quick && !c.noHelper.Load() {
+		return c.runQuick(ctx, cmd, text)
+	}
+	return c.runSession(ctx, cmd, text)
+}
+
+// runSession runs cmd (text is its script with its environment) in a session of its own.
+func (c *Conn) runSession(ctx context.Context, cmd transport.Command, text string) (*transport.Result, error) {
 	line := script.ShCommand(script.AsUser(c.user, cmd.RunAs, script.StdinBoot), cmd.Quick)
 	stdin := script.Framed(text, cmd.Stdin)
 	return run.Supervise(ctx, c.name, cmd, func(ctx context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
@@ -94,6 +102,10 @@ func exitStatus(err error) (int, bool) {
 	var exit *gossh.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitStatus(), true
+	}
+	var quick *quickExit
+	if errors.As(err, &quick) {
+		return quick.status, true
 	}
 	return 0, false
 }
