@@ -23,10 +23,13 @@ import (
 // and the read runs as usual. Either way what the plan is made of is the output of this run's
 // read scripts, run on the host during this run.
 //
-// Two conditions keep it the same read: the facts command runs as the login user and the read
-// must run as root, so the output is only used when the facts say the login is root; and only
-// read scripts that are pure reads are remembered (no command guards, which are the user's own
-// code, and nothing sensitive, which must not be written to the controller's disk).
+// Two conditions keep it the same read: the read must run as root, so with a root login it goes
+// in the facts command itself, and otherwise in a privileged command of its own sent beside the
+// facts (both in one round trip on a kept connection, whose helper takes requests in a row); and nothing
+// sensitive is remembered (it must not be written to the controller's disk). A command's guards
+// (creates, unless, only_if) are remembered with the rest: they are reads by the command type's
+// contract, and the previous run ran the very same text, so at most a guard the spec has since
+// dropped runs once more, its output unused.
 
 // Speculation is one host's speculative read: planHost hands it to the Gather, which runs the
 // host's previous read scripts with the facts when it can (CachedGather does; a Gather that
@@ -51,6 +54,9 @@ type readPlan struct {
 	Snippets []string `json:"snippets"`
 	// InShell says which snippets run in the script's own shell (resource.InShellReader).
 	InShell []bool `json:"in_shell,omitempty"`
+	// Privileged: the login is not root, so the read runs through become in a command of its
+	// own, beside the facts (the facts run as the login user).
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 func (rp *readPlan) equal(o *readPlan) bool {
@@ -72,9 +78,6 @@ func (sp *Speculation) use(rp *readPlan) ([]resource.Section, []error, bool) {
 
 // pureRead reports whether a resource's read snippet may be remembered and run speculatively.
 func pureRead(rr *ResourceResult) bool {
-	if rr.Type == "command" {
-		return false
-	}
 	for _, sensitive := range rr.meta.Sensitive {
 		if sensitive {
 			return false

@@ -49,7 +49,10 @@ func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx
 		}
 		var f *facts.Facts
 		var err error
-		if rp != nil && len(rp.Snippets) > 0 {
+		switch {
+		case rp != nil && len(rp.Snippets) > 0 && rp.Privileged:
+			f, err = gatherBeside(ctx, conn, opts, rp, sp)
+		case rp != nil && len(rp.Snippets) > 0:
 			marker := newMarker()
 			var res *transport.Result
 			f, res, err = facts.GatherThen(ctx, conn, opts, rp.script(marker), sp.timeout)
@@ -57,7 +60,7 @@ func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx
 			if err == nil && f.IsRoot {
 				sp.ran, sp.plan, sp.marker, sp.stdout, sp.stderr = true, *rp, marker, res.Stdout, res.Stderr
 			}
-		} else {
+		default:
 			f, err = facts.GatherWith(ctx, conn, opts)
 		}
 		if err != nil {
@@ -67,14 +70,36 @@ func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx
 		if sp != nil {
 			root := f.IsRoot
 			sp.remember = func(rp *readPlan) {
-				if !root {
-					rp = nil // never speculated on: see Speculation
+				if rp != nil {
+					// A login that is not root reads as root in a command of its own (through
+					// become), sent beside the facts.
+					rp.Privileged = !root
 				}
 				sp.cache.put(k, rp)
 			}
 		}
 		return factsValue(f)
 	}
+}
+
+// gatherBeside gathers facts and, at the same time, runs rp as root in a command of its own, as
+// the read does when the login is not root: both commands go out together, so that on a kept
+// connection (whose remote helper takes requests in a row) they cost one round trip.
+func gatherBeside(ctx context.Context, conn transport.Conn, opts facts.Options, rp *readPlan, sp *Speculation) (*facts.Facts, error) {
+	marker := newMarker()
+	var res *transport.Result
+	var readErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		res, readErr = conn.Run(ctx, transport.Command{Script: rp.script(marker), Privileged: true, Timeout: sp.timeout, Quick: true})
+	}()
+	f, err := facts.GatherWith(ctx, conn, opts)
+	<-read
+	if err == nil && readErr == nil && !f.IsRoot {
+		sp.ran, sp.plan, sp.marker, sp.stdout, sp.stderr = true, *rp, marker, res.Stdout, res.Stderr
+	}
+	return f, err
 }
 
 func factsValue(f *facts.Facts) (cty.Value, resource.HostInfo, error) {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/spec"
@@ -38,6 +39,7 @@ var _ transport.Conn = (*Sudo)(nil)
 
 type sudoProbe struct {
 	once     sync.Once
+	done     atomic.Bool // the probe ran, or a command showed it needless
 	password bool
 	err      error
 }
@@ -89,6 +91,17 @@ func (s *Sudo) Run(ctx context.Context, cmd transport.Command) (*transport.Resul
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Host(), err)
 	}
+	if cmd.Quick && cmd.Stdin == nil && s.loginUser != "root" && !s.known(target) {
+		// A read goes straight to sudo -n: when sudo needs no password (the common case), that
+		// saves the probe's round trip. When sudo refuses, the read did not run: probe, run again.
+		res, err := s.inner.Run(ctx, sudoRun(cmd, target, false, text))
+		if err != nil || !sudoRefused(res) {
+			if err == nil {
+				s.learn(target)
+			}
+			return res, err
+		}
+	}
 	usePassword, err := s.mode(ctx, target)
 	if err != nil {
 		return nil, err
@@ -102,6 +115,42 @@ func (s *Sudo) Run(ctx context.Context, cmd transport.Command) (*transport.Resul
 		cmd.Stdin = s.passwordStdin(cmd.Stdin)
 	}
 	return s.inner.Run(ctx, cmd)
+}
+
+// sudoRun is cmd (its script with its environment: text) as the command that runs it through
+// sudo -n, for a read tried before the probe.
+func sudoRun(cmd transport.Command, target string, password bool, text string) transport.Command {
+	cmd.Env = nil
+	cmd.Script = sudoCommand(target, password, script.StdinBoot)
+	cmd.Stdin = script.Framed(text, nil)
+	return cmd
+}
+
+// sudoRefused says whether sudo -n itself refused (a password needed, no rule, no sudo at all),
+// so that the command did not run: sudo's own message, or the shell's for a missing sudo.
+func sudoRefused(res *transport.Result) bool {
+	return res.ExitStatus == 127 || res.ExitStatus == 1 && bytes.HasPrefix(res.Stderr, []byte("sudo: "))
+}
+
+// known says whether the probe for target has run.
+func (s *Sudo) known(target string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.modes[target]
+	return p != nil && p.done.Load()
+}
+
+// learn records that sudo -n runs commands as target: no probe is needed.
+func (s *Sudo) learn(target string) {
+	s.mu.Lock()
+	p := s.modes[target]
+	if p == nil {
+		p = &sudoProbe{}
+		s.modes[target] = p
+	}
+	s.mu.Unlock()
+	p.once.Do(func() {})
+	p.done.Store(true)
 }
 
 // passwordStdin is the password line, then the command's own input.
@@ -126,6 +175,7 @@ func (s *Sudo) mode(ctx context.Context, target string) (bool, error) {
 	}
 	s.mu.Unlock()
 	p.once.Do(func() { p.password, p.err = s.probe(ctx, target) })
+	p.done.Store(p.err == nil)
 	if p.err != nil {
 		// Probe again next time if it failed for a reason that may pass (a cancelled context).
 		if ctx.Err() != nil {

@@ -63,8 +63,13 @@ func TestSudoRun(t *testing.T) {
 		wantOut    string
 		wantErr    []string
 		wantInArgv string
+		wantCalls  int // sudo's runs, probes included (0: not checked)
+		wantStatus int
 	}{
-		{name: "nopasswd", cmd: transport.Command{Script: `echo "$FAKE_SUDO_USER"`, Privileged: true}, wantOut: "root\n", wantInArgv: "-n --"},
+		{name: "nopasswd", cmd: transport.Command{Script: `echo "$FAKE_SUDO_USER"`, Privileged: true}, wantOut: "root\n", wantInArgv: "-n --", wantCalls: 2},
+		{name: "a read needs no probe", cmd: transport.Command{Script: `echo "$FAKE_SUDO_USER"`, Privileged: true, Quick: true}, wantOut: "root\n", wantInArgv: "-n --", wantCalls: 1},
+		{name: "a read that sudo refuses is run again with the password", hostPW: secret, givenPW: secret,
+			cmd: transport.Command{Script: `echo "$FAKE_SUDO_USER"; exit 1`, Privileged: true, Quick: true}, wantOut: "root\n", wantInArgv: "-k -S -p  --", wantCalls: 4, wantStatus: 1},
 		{name: "not privileged skips sudo", cmd: transport.Command{Script: `echo "${FAKE_SUDO_USER:-alice}"`}, wantOut: "alice\n"},
 		{name: "run as", cmd: transport.Command{Script: `echo "$FAKE_SUDO_USER"`, RunAs: "postgres"}, wantOut: "postgres\n", wantInArgv: "-n -u postgres --"},
 		{name: "run as self skips sudo", cmd: transport.Command{Script: `echo "${FAKE_SUDO_USER:-alice}"`, RunAs: "alice"}, wantOut: "alice\n"},
@@ -94,13 +99,16 @@ func TestSudoRun(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if string(res.Stdout) != tt.wantOut || !res.OK() {
+				if string(res.Stdout) != tt.wantOut || res.ExitStatus != tt.wantStatus {
 					t.Errorf("output %q (%q, status %d), want %q", res.Stdout, res.Stderr, res.ExitStatus, tt.wantOut)
 				}
 			}
 			argv, _ := os.ReadFile(log)
 			if strings.Contains(string(argv), secret) || strings.Contains(string(argv), "wrong-guess") {
 				t.Errorf("password on sudo's command line:\n%s", argv)
+			}
+			if n := strings.Count(string(argv), "-- /bin/sh -c"); tt.wantCalls > 0 && n != tt.wantCalls {
+				t.Errorf("sudo ran %d times, want %d:\n%s", n, tt.wantCalls, argv)
 			}
 			if tt.wantInArgv != "" && !strings.Contains(string(argv), tt.wantInArgv) {
 				t.Errorf("sudo argv %q lacks %q", argv, tt.wantInArgv)
