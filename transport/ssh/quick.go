@@ -111,10 +111,11 @@ func (c *Conn) startQuick(req []byte, stdout, stderr io.Writer) (func() error, f
 			return fmt.Errorf("%s: %w", c.name, failure)
 		case status == nil:
 			c.settle()
+			// A quick command only reads: whether it ran in part matters to no one.
 			if d := c.deadErr(); d != nil {
-				return fmt.Errorf("%w, while the command ran (it may have run in part or whole)", d)
+				return d
 			}
-			return fmt.Errorf("%s: command ended without an exit status (connection lost?); it may have run", c.name)
+			return fmt.Errorf("%s: command ended without an exit status (connection lost?)", c.name)
 		case *status != 0:
 			return &quickExit{*status}
 		}
