@@ -323,6 +323,39 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// TestSelect: -shard composes with -limit (the intersection); a shard with none of the hosts is
+// empty, not an error. web1 and db1 fall in shards 0 and 1 of 2 (spec/testdata/shards.txt has
+// them of 4: 2 and 3).
+func TestSelect(t *testing.T) {
+	sp := mustLoad(t, filepath.Join("testdata", "valid", "full"), LoadOptions{Resources: resource.Schemas()})
+	for _, tc := range []struct {
+		limit []string
+		shard spec.Shard
+		want  []string
+	}{
+		{nil, spec.Shard{}, []string{"web1", "db1"}},
+		{nil, spec.Shard{K: 0, N: 1}, []string{"web1", "db1"}},
+		{nil, spec.Shard{K: 0, N: 2}, []string{"web1"}},
+		{nil, spec.Shard{K: 1, N: 2}, []string{"db1"}},
+		{nil, spec.Shard{K: 2, N: 4}, []string{"web1"}},
+		{nil, spec.Shard{K: 0, N: 4}, nil},
+		{[]string{"db1"}, spec.Shard{K: 0, N: 2}, nil},
+		{[]string{"db1", "eu"}, spec.Shard{K: 1, N: 2}, []string{"db1"}},
+	} {
+		hs, err := sp.Select(tc.limit, tc.shard)
+		var got []string
+		for _, h := range hs {
+			got = append(got, h.Name)
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Select(%q, %v) = %q, %v; want %q", tc.limit, tc.shard, got, err, tc.want)
+		}
+	}
+	if _, err := sp.Select([]string{"wbe"}, spec.Shard{K: 0, N: 2}); err == nil {
+		t.Error("an unknown -limit name is an error with -shard too")
+	}
+}
+
 func TestWriteDiagnosticsFormat(t *testing.T) {
 	path := filepath.Join("testdata", "invalid", "unknown_attribute.hcl")
 	sp, diags := Load(path, LoadOptions{Resources: resource.Schemas()})

@@ -77,6 +77,28 @@ func (s *Spec) Host(name string) *spec.Host {
 // Targets resolves -limit: names of hosts or groups (empty: every host), in declaration order.
 // An unknown name is an error that says which names exist.
 func (s *Spec) Targets(limit []string) ([]*spec.Host, error) {
+	return s.Select(limit, spec.Shard{})
+}
+
+// Select is the hosts a run works on: those -limit names (Targets) that are also in the shard
+// (-shard K/N; the zero Shard is every host), in declaration order. It is the one place where a
+// command's hosts are chosen, so that every command shards alike. A shard that holds none of
+// them is an empty list, not an error: a fleet may have fewer hosts than shards for a while.
+func (s *Spec) Select(limit []string, shard spec.Shard) ([]*spec.Host, error) {
+	hosts, err := s.limit(limit)
+	if err != nil || !shard.IsSet() {
+		return hosts, err
+	}
+	var out []*spec.Host
+	for _, h := range hosts {
+		if shard.Contains(h.Name) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func (s *Spec) limit(limit []string) ([]*spec.Host, error) {
 	if len(limit) == 0 {
 		return append([]*spec.Host(nil), s.Hosts...), nil
 	}

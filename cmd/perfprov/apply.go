@@ -24,7 +24,7 @@ const (
 )
 
 func runApply(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH]")
+	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH]")
 	var sf specFlags
 	sf.register(fs, true)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
@@ -52,9 +52,15 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := sp.Targets(sf.limitNames())
+	hosts, none, err := sf.targets(env, sp, "apply")
 	if err != nil {
 		return err
+	}
+	if none {
+		if sf.json {
+			newApplyOutput(env, true).Finish(&engine.Run{}) // the stream of no host: its summary
+		}
+		return nil
 	}
 	audit, err := engine.OpenAuditLog(*auditPath)
 	if err != nil {

@@ -35,7 +35,7 @@ type benchOptions struct {
 }
 
 func runBench(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var o benchOptions
 	o.spec.register(fs, true)
 	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line")
@@ -59,9 +59,12 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := sp.Targets(o.spec.limitNames())
+	hosts, none, err := o.spec.targets(env, sp, "bench")
 	if err != nil {
 		return &usageError{msg: err.Error()}
+	}
+	if none {
+		return nil // -json: no host, no line
 	}
 	start := env.now().UTC()
 	reps, interrupted := benchHosts(ctx, env, sp, hosts, hostsAtOnce(o.parallel, sp), bench.Options{NonMember: o.nonMember})

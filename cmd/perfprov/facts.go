@@ -16,7 +16,7 @@ import (
 )
 
 func runFacts(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "facts", "facts [-json] [-limit HOSTS|GROUPS] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "facts", "facts [-json] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, true)
 	fs.BoolVar(&f.json, "json", false, `print JSON: [{"host", "ok", "error", "facts"}] in the spec's host order`)
@@ -35,9 +35,15 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := sp.Targets(f.limitNames())
+	hosts, none, err := f.targets(env, sp, "facts")
 	if err != nil {
 		return &usageError{msg: err.Error()}
+	}
+	if none {
+		if f.json {
+			return view.WriteFactsJSON(env.stdout, nil)
+		}
+		return nil
 	}
 	rows, interrupted := gatherFacts(ctx, env, hosts, hostsAtOnce(*parallel, sp))
 	if f.json {

@@ -8,19 +8,21 @@ import (
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/view"
+	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/spec"
 )
 
-// planOptions are plan's flags beyond the spec flags, passed to the online plan.
+// planOptions are plan's flags beyond the spec flags, and the hosts they select, passed to the
+// online plan.
 type planOptions struct {
-	Limit            []string
+	Hosts            []*spec.Host
 	JSON             bool
 	DetailedExitCode bool
 	Parallel         int
 }
 
 func runPlan(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-json] [-detailed-exitcode] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-shard K/N] [-json] [-detailed-exitcode] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, true)
 	offline := fs.Bool("offline", false, "connect to no host: print each host's resolved resources in apply order")
@@ -44,21 +46,32 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := planOptions{Limit: f.limitNames(), JSON: f.json, DetailedExitCode: *detailed, Parallel: *parallel}
-	if !*offline {
+	hosts, none, err := f.targets(env, sp, "plan")
+	switch {
+	case err != nil && *offline:
+		return &usageError{msg: err.Error()}
+	case err != nil:
+		return err
+	}
+	opts := planOptions{Hosts: hosts, JSON: f.json, DetailedExitCode: *detailed, Parallel: *parallel}
+	switch {
+	case none && *offline && f.json:
+		return view.WriteOfflinePlanJSON(env.stdout, nil)
+	case none && f.json:
+		view.WritePlanSummaryJSON(env.stdout, &engine.Run{}) // the stream of no host: its summary
+		return nil
+	case none:
+		return nil
+	case !*offline:
 		return runPlanOnline(ctx, env, sp, opts)
 	}
 	return planOffline(env, sp, opts)
 }
 
 func planOffline(env *cliEnv, sp *hcl.Spec, opts planOptions) error {
-	hosts, err := sp.Targets(opts.Limit)
-	if err != nil {
-		return &usageError{msg: err.Error()}
-	}
 	var configs []*spec.HostConfig
 	var diags hcl2.Diagnostics
-	for _, h := range hosts {
+	for _, h := range opts.Hosts {
 		hc, d := sp.Evaluate(h.Name, cty.DynamicVal)
 		diags = append(diags, d...)
 		if hc != nil {

@@ -12,10 +12,6 @@ import (
 // runPlanOnline connects to the targeted hosts, reads them and prints what apply would change.
 // With -detailed-exitcode: 0 nothing to change, 2 changes, 1 errors.
 func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOptions) error {
-	hosts, err := sp.Targets(opts.Limit)
-	if err != nil {
-		return err
-	}
 	cache, saveCache := openPerfCache(env, "plan")
 	defer saveCache()
 	eo := engineOptions(env, sp, opts.Parallel, cache)
@@ -28,7 +24,7 @@ func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOpti
 			}
 		}
 	}
-	run := engine.Plan(ctx, sp, hosts, eo)
+	run := engine.Plan(ctx, sp, opts.Hosts, eo)
 	defer run.Close()
 	if opts.JSON {
 		view.WritePlanSummaryJSON(env.stdout, run)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/provision/resource"
+	"github.com/perfprov/perfprov/spec"
 )
 
 // stringList is a repeatable string flag.
@@ -22,7 +24,22 @@ type specFlags struct {
 	varFiles  stringList
 	inventory stringList
 	limit     string // comma-separated host and group names
+	shard     shardFlag
 	json      bool
+}
+
+// shardFlag is -shard K/N, checked as it is parsed: a bad value is a usage error (exit 2) like
+// any other bad flag value.
+type shardFlag struct{ spec.Shard }
+
+func (f *shardFlag) String() string { return f.Shard.String() }
+func (f *shardFlag) Set(v string) error {
+	s, err := spec.ParseShard(v)
+	if err != nil {
+		return err
+	}
+	f.Shard = s
+	return nil
 }
 
 func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
@@ -31,7 +48,25 @@ func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
 	fs.Var(&f.inventory, "inventory", "use the host, group and connection blocks of this file instead of the spec's own (repeatable)")
 	if withLimit {
 		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups (comma-separated)")
+		fs.Var(&f.shard, "shard", "only the hosts of shard `K/N`: those whose name hashes to K modulo N (K from 0; with -limit, both apply)")
 	}
+}
+
+// targets is the hosts the command works on: -limit and -shard applied together (hcl's Select).
+// none reports a shard that holds none of them: that is said on stderr and is not an error (a
+// fleet may have fewer hosts than shards for a while); the caller prints its empty output and
+// exits 0. -limit's errors are returned as they are, for the caller to map.
+func (f *specFlags) targets(env *cliEnv, sp *hcl.Spec, command string) (hosts []*spec.Host, none bool, err error) {
+	hosts, err = sp.Select(f.limitNames(), f.shard.Shard)
+	if err != nil || len(hosts) > 0 || !f.shard.IsSet() {
+		return hosts, false, err
+	}
+	of := "none of the spec's " + countHosts(len(sp.Hosts))
+	if limited, _ := sp.Targets(f.limitNames()); f.limit != "" {
+		of = "none of the " + countHosts(len(limited)) + " -limit selects"
+	}
+	fmt.Fprintf(env.stderr, "perfprov %s: shard %s holds %s; nothing to do\n", command, f.shard.Shard, of)
+	return nil, true, nil
 }
 
 // limitNames splits -limit into names.
