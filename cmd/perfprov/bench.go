@@ -25,22 +25,27 @@ import (
 
 // benchOptions are bench's flags.
 type benchOptions struct {
-	spec       specFlags
-	html       string
-	compare    bool
-	historyDir string
-	noSave     bool
-	parallel   int
-	nonMember  string
+	spec    specFlags
+	html    string
+	compare bool
+	// compareWith are the earlier runs to compare with (-compare-with, repeatable): history
+	// directories (their newest run before this one) or saved runs and bench -json outputs. The
+	// shards' runs merge into one earlier fleet. None: the newest run in historyDir.
+	compareWith stringList
+	historyDir  string
+	noSave      bool
+	parallel    int
+	nonMember   string
 }
 
 func runBench(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-compare-with DIR|FILE]... [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var o benchOptions
 	o.spec.register(fs, true)
 	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (table and chart) to `FILE`")
 	fs.BoolVar(&o.compare, "compare", false, "show what changed on each host since the previous saved run")
+	fs.Var(&o.compareWith, "compare-with", "compare with the newest earlier run in the history `DIR`, or with this saved run or bench -json FILE (repeatable: several shards' merge into one fleet; implies -compare)")
 	fs.StringVar(&o.historyDir, "history", bench.DefaultHistoryDir, "`DIR` where each run is saved with a timestamp")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save this run in the history")
 	fs.IntVar(&o.parallel, "parallel", 0, "hosts benchmarked at once (default: rollout.parallel, else 20)")
@@ -91,11 +96,12 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "HTML report: %s\n", o.html)
 		}
 	}
-	if o.compare {
-		prev, _, err := bench.Previous(o.historyDir, start)
+	if o.compare || len(o.compareWith) > 0 {
+		prev, err := previousRun(env, o, start)
 		if err != nil {
 			return err
 		}
+		prev = selectedOnly(prev, sp, hosts)
 		w := env.stdout
 		if o.spec.json {
 			w = env.stderr // stdout stays one JSON object per line
@@ -119,6 +125,80 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 		return &exitError{code: exitFailure}
 	}
 	return nil
+}
+
+// previousRun is the earlier run -compare compares with: the newest one in -history, or the
+// runs -compare-with names merged into one fleet (a host in two of them is an error, as in
+// report). nil: there is none.
+func previousRun(env *cliEnv, o benchOptions, start time.Time) (*bench.Record, error) {
+	if len(o.compareWith) == 0 {
+		prev, _, err := bench.Previous(o.historyDir, start)
+		return prev, err
+	}
+	var streams []*view.Stream
+	for _, p := range o.compareWith {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			_, file, err := bench.Previous(p, start)
+			if err != nil {
+				return nil, err
+			}
+			if file == "" {
+				fmt.Fprintf(env.stderr, "perfprov bench: %s holds no run before this one\n", p)
+				continue
+			}
+			p = file
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		s, err := view.ReadStream(p, data)
+		if err != nil {
+			return nil, err
+		}
+		if s.Kind != view.StreamBench && s.Kind != view.StreamApply && s.Kind != "" {
+			return nil, fmt.Errorf("%s is the output of %s, not of a benchmark", p, s.Kind)
+		}
+		streams = append(streams, s)
+	}
+	fleet, err := view.MergeStreams(streams, nil)
+	if err != nil {
+		return nil, err
+	}
+	reps := fleet.Reports()
+	if len(reps) == 0 {
+		return nil, nil
+	}
+	// Since when: the oldest of the runs, as saved, else as its reports say.
+	rec := &bench.Record{Reports: reps}
+	for _, s := range streams {
+		if t := s.Saved(); !t.IsZero() && (rec.Time.IsZero() || t.Before(rec.Time)) {
+			rec.Time = t
+		}
+	}
+	for _, r := range reps {
+		if rec.Time.IsZero() || r.Time.Before(rec.Time) {
+			rec.Time = r.Time
+		}
+	}
+	return rec, nil
+}
+
+// selectedOnly drops from the earlier run the hosts this run left out on purpose (-limit, -shard):
+// they are not "no longer benchmarked". Hosts the spec no longer has stay, and are.
+func selectedOnly(prev *bench.Record, sp *hcl.Spec, hosts []*spec.Host) *bench.Record {
+	if prev == nil {
+		return nil
+	}
+	out := *prev
+	out.Reports = nil
+	for _, r := range prev.Reports {
+		selected := slices.ContainsFunc(hosts, func(h *spec.Host) bool { return h.Name == r.Host })
+		if selected || sp.Host(r.Host) == nil {
+			out.Reports = append(out.Reports, r)
+		}
+	}
+	return &out
 }
 
 // writeBenchHTML writes the page next to its final name, then renames it into place.

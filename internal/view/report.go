@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/engine"
@@ -36,6 +37,7 @@ type Stream struct {
 	summaries  []streamSummary
 	benchmarks []*bench.HostReport // bench; apply's benchmark events
 	applyBench bool                // the benchmarks came as apply's "benchmark" events
+	saved      time.Time           // a saved bench run: when it started
 	facts      []FactsRow
 }
 
@@ -46,6 +48,9 @@ type streamSummary struct {
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Stopped     string `json:"stopped,omitempty"`
 }
+
+// Saved is when a saved bench run started (zero for -json output, which does not say).
+func (s *Stream) Saved() time.Time { return s.saved }
 
 // Hosts are the hosts of the stream, in the order they first appear.
 func (s *Stream) Hosts() []string { return s.hosts }
@@ -103,6 +108,9 @@ func (s *Stream) addValue(raw json.RawMessage) error {
 		var rec bench.Record
 		if err := json.Unmarshal(raw, &rec); err != nil {
 			return err
+		}
+		if s.saved.IsZero() || rec.Time.Before(s.saved) {
+			s.saved = rec.Time
 		}
 		return s.addBench(rec.Reports...)
 	case typ == "" && hasVerdict, typ == "benchmark":
