@@ -212,6 +212,20 @@ resource "file" "after" {
 	recap := whole[strings.Index(whole, "Recap:"):]
 
 	sharded := specFor(t.TempDir())
+	// plan and facts, before the apply: the shards' -json merged is the one run's output.
+	for _, cmd := range [][]string{{"plan"}, {"facts"}} {
+		_, want, _ := applyCLI(t, append(cmd, sharded)...)
+		var outs []string
+		for k := range 2 {
+			_, out, _ := applyCLI(t, append(cmd, "-json", "-shard", fmt.Sprintf("%d/2", k), sharded)...)
+			f := filepath.Join(t.TempDir(), cmd[0]+".json")
+			os.WriteFile(f, []byte(out), 0o644)
+			outs = append(outs, f)
+		}
+		if _, got, stderr := applyCLI(t, append([]string{"report", "-spec", sharded}, outs...)...); want == "" || got != want || stderr != "" {
+			t.Errorf("report of %s:\n%s\nwant\n%s\nstderr %s", cmd[0], got, want, stderr)
+		}
+	}
 	var files []string
 	for k := range 2 {
 		code, out, stderr := applyCLI(t, "apply", "-auto-approve", "-json", "-parallel", "1", "-audit-log", audit, "-shard", fmt.Sprintf("%d/2", k), sharded)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,7 @@ func inventory(t testing.TB, lab *testbed.Lab, extra string, names ...string) st
 type result struct {
 	code     int
 	out      string // stdout and stderr together
+	stdout   string // stdout alone (the -json stream)
 	duration time.Duration
 }
 
@@ -123,11 +125,11 @@ func perfprovEnv(t testing.TB, work string, extraEnv []string, args ...string) r
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(work, "cache"),
 		"XDG_RUNTIME_DIR="+filepath.Join(work, "run")) // the test's own connection daemon
 	cmd.Env = append(cmd.Env, extraEnv...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out, stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
 	start := time.Now()
 	err := cmd.Run()
-	r := result{out: out.String(), duration: time.Since(start)}
+	r := result{out: out.String(), stdout: stdout.String(), duration: time.Since(start)}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
