@@ -132,10 +132,9 @@ func (s *Stream) addValue(raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return err
 		}
-		if e.Host == "" {
-			return fmt.Errorf("a %q event names no host", typ)
-		}
-		s.addHost(e.Host)
+		if e.Host != "" {
+			s.addHost(e.Host)
+		} // else a run-wide event: kept, printed after the hosts' own
 		s.lines[e.Host] = append(s.lines[e.Host], raw)
 		s.events[e.Host] = append(s.events[e.Host], e)
 		return nil
@@ -269,7 +268,7 @@ func (f *Fleet) merge(streams []*Stream) {
 		facts = append(facts, s.facts...)
 		benches = append(benches, s.benchmarks...)
 		for h, ls := range s.lines {
-			f.lines[h] = ls
+			f.lines[h] = append(f.lines[h], ls...)
 			for _, e := range s.events[h] {
 				b.add(e)
 			}
@@ -347,7 +346,7 @@ func WriteFleet(w io.Writer, f *Fleet) error {
 func WriteFleetJSON(w io.Writer, f *Fleet) error {
 	switch f.Kind {
 	case StreamApply, StreamPlan:
-		for _, h := range f.Hosts {
+		for _, h := range append(f.Hosts, "") {
 			for _, l := range f.lines[h] {
 				_, _ = w.Write(append(append([]byte{}, l...), '\n'))
 			}
