@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 LAB   ?= .lab/demo
 
-.PHONY: all build deps test unit vet bench fuzz demo fmt clean
+.PHONY: all build deps test unit vet bench bench-wan fuzz demo fmt clean
 
 all: build
 
@@ -29,8 +29,16 @@ test: deps vet
 unit:
 	$(GO) test -count=1 -short ./...
 
+# Every benchmark but the WAN one (bench-wan: minutes of toxiproxy latency).
 bench: deps build
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /internal/wanbench)
+
+# Round trips per operation through toxiproxy (L = 0..200 ms), the 20-host fan-out at 100 ms and
+# Ansible, against OpenSSH and the bare x/crypto client (internal/wanbench; about 15 minutes).
+# WAN_BENCH picks some of them: make bench-wan WAN_BENCH=RoundTrips
+WAN_BENCH ?= .
+bench-wan: deps
+	$(GO) test -count=1 -run '^$$' -bench '$(WAN_BENCH)' -benchtime 1x -timeout 40m ./internal/wanbench
 
 # Each fuzz target for FUZZTIME (-fuzz takes one target per package run). Findings are written to
 # the package's testdata/fuzz/NAME/, where plain `go test` then runs them as seeds.
