@@ -30,6 +30,7 @@ type wan struct {
 	bin     string             // the perfprov binary
 	proxies []*toxiproxy.Proxy // proxies[i] is in front of lab.Hosts[i]
 	hosts   []*testbed.Host    // the lab hosts as reached through their proxies: Address and Port are the proxy's
+	rtt     time.Duration      // the round-trip time setRTT set
 
 	dir           string
 	knownHosts    string // the proxies' host keys, for perfprov and the x/crypto client
@@ -121,6 +122,7 @@ func newWAN(b *testing.B, n int) *wan {
 // together, whichever side speaks first. Toxics apply to the connections already open too: a
 // connection the daemon keeps sees the new latency at once.
 func (w *wan) setRTT(ctx context.Context, rtt time.Duration) error {
+	w.rtt = rtt
 	half := rtt.Milliseconds() / 2
 	for _, p := range w.proxies {
 		p.Toxics.ResetToxics(ctx)

@@ -3,6 +3,7 @@ package wanbench
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 					// The first run of each operation fills its caches (perf versions, read
 					// scripts); a kept one also opens the connection the timed runs use.
 					warm := m == kept || k == 0
-					medians[j][m] = append(medians[j][m], Median(w.measure(b, o, m, t, j, warm)))
+					medians[j][m] = append(medians[j][m], Median(w.measure(b, o, m, t, j, warm, runs)))
 				}
 			}
 		}
@@ -54,8 +55,9 @@ func BenchmarkRoundTrips(b *testing.B) {
 	}
 }
 
-// BenchmarkFanout: every operation on 20 hosts at L = 100 ms, fresh and kept, median of 3, with
-// its ratio to OpenSSH's fan-out (`ssh host true` to every host at once) of the same run.
+// BenchmarkFanout: every operation on 20 hosts at L = 100 ms, fresh and kept, median of 3 (perfprov
+// bench: one run), with its ratio to OpenSSH's fan-out (`ssh host true` to every host at once) of
+// the same run.
 func BenchmarkFanout(b *testing.B) {
 	w := newWAN(b, fleetSize)
 	ctx := context.Background()
@@ -68,8 +70,12 @@ func BenchmarkFanout(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		medians := make([][2]time.Duration, len(ops))
 		for j, o := range ops {
+			n := runs
+			if o.heavy {
+				n = 1
+			}
 			for _, m := range modesOf(o) {
-				medians[j][m] = Median(w.measure(b, o, m, t, j, true))
+				medians[j][m] = Median(w.measure(b, o, m, t, j, true, n))
 			}
 		}
 		printFanout(b, ops, medians)
@@ -100,8 +106,8 @@ func modesOf(o op) []mode {
 }
 
 // measure runs operation o (number j: its cache directory) in mode m, after one untimed run when
-// warm, and returns the wall times of runs timed runs.
-func (w *wan) measure(b *testing.B, o op, m mode, t target, j int, warm bool) []time.Duration {
+// warm, and returns the wall times of n timed runs.
+func (w *wan) measure(b *testing.B, o op, m mode, t target, j int, warm bool, n int) []time.Duration {
 	b.Helper()
 	ctx := context.Background()
 	cache := filepath.Join(w.dir, fmt.Sprintf("cache-%d-%d", len(t.hosts), j))
@@ -111,14 +117,24 @@ func (w *wan) measure(b *testing.B, o op, m mode, t target, j int, warm bool) []
 		}
 	}
 	var ds []time.Duration
-	for range runs {
+	for range n {
 		d, err := timed(func() error { return o.run(ctx, w, m, t, cache) })
 		if err != nil {
 			b.Fatalf("%s (%s): %v", o.name, m, err)
 		}
 		ds = append(ds, d)
 	}
+	progress(w, len(t.hosts), o.name, m, ds)
 	return ds
+}
+
+// progress prints one measurement as it is made: the tables come at the end of minutes.
+func progress(w *wan, hosts int, what string, m mode, ds []time.Duration) {
+	var s []string
+	for _, d := range ds {
+		s = append(s, fmt.Sprintf("%.3f", d.Seconds()))
+	}
+	fmt.Printf("  %d host(s), L = %3d ms, %-5s %s: %s s\n", hosts, w.rtt.Milliseconds(), m, what, strings.Join(s, " "))
 }
 
 // roundTrips fits the medians of one operation and mode against rtts.
@@ -171,7 +187,7 @@ func printRoundTrips(b *testing.B, ops []op, medians [][2][]time.Duration) {
 func printFanout(b *testing.B, ops []op, medians [][2]time.Duration) {
 	ref := medians[0][fresh] // OpenSSH's fan-out: the first row
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nFan-out, %d hosts at L = %d ms (median of %d; perfprov with its own parallelism, OpenSSH and x/crypto to every host at once)\n\n", fleetSize, fanoutRTT, runs)
+	fmt.Fprintf(&out, "\nFan-out, %d hosts at L = %d ms (median of %d, perfprov bench: 1 run; perfprov with its own parallelism, OpenSSH and x/crypto to every host at once)\n\n", fleetSize, fanoutRTT, runs)
 	out.WriteString("| operation | fresh login | / OpenSSH | kept connection | / OpenSSH |\n|---|---|---|---|---|\n")
 	for j, o := range ops {
 		cells := []string{"-", "-", "-", "-"}
@@ -183,6 +199,84 @@ func printFanout(b *testing.B, ops []op, medians [][2]time.Duration) {
 		}
 		fmt.Fprintf(&out, "| %s | %s |\n", o.name, strings.Join(cells, " | "))
 	}
+	fmt.Print(out.String())
+}
+
+// BenchmarkAnsible: the no-op playbook testdata/ansible/noop.yml (the desired state of
+// testdata/command) on one host at L = 0 and 100 ms, fresh and kept, next to perfprov apply of
+// testdata/command in the same run; round trips from the two medians; the ratio Ansible /
+// perfprov at 100 ms (the issue's goal: >= 25).
+func BenchmarkAnsible(b *testing.B) {
+	w := newWAN(b, 1)
+	ctx := context.Background()
+	t := target{hosts: w.hosts[:1], inventory: w.inventory1}
+	w.setup(b, t)
+	a := newAnsible(b, w)
+	b.Cleanup(func() { a.stopMasters(filepath.Join(a.dir, "cp-kept")) })
+	if err := a.play(ctx, filepath.Join(a.dir, "cp-kept"), true); err != nil {
+		b.Fatalf("converging with Ansible: %v", err)
+	}
+	version, _ := exec.Command("ansible-playbook", "--version").Output()
+	apply := op{name: "`perfprov apply`, nothing to change, spec with `command` resources", keptToo: true,
+		run: perfprovApply(w.specCommand)}
+	pts := []int{0, fanoutRTT}
+	for i := 0; i < b.N; i++ {
+		// [0]: Ansible, [1]: perfprov; then mode, then the point.
+		var med [2][2][]time.Duration
+		n := 0
+		for k, rtt := range pts {
+			if err := w.setRTT(ctx, time.Duration(rtt)*time.Millisecond); err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range []mode{fresh, kept} {
+				if m == kept {
+					if _, err := a.timedRun(ctx, kept, 0); err != nil { // opens the master the timed runs use
+						b.Fatal(err)
+					}
+				}
+				var ds []time.Duration
+				for range runs {
+					n++
+					d, err := a.timedRun(ctx, m, n)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ds = append(ds, d)
+				}
+				progress(w, 1, "ansible-playbook", m, ds)
+				med[0][m] = append(med[0][m], Median(ds))
+				med[1][m] = append(med[1][m], Median(w.measure(b, apply, m, t, 100, m == kept || k == 0, runs)))
+			}
+		}
+		printAnsible(b, firstLine(version), pts, med)
+	}
+}
+
+func printAnsible(b *testing.B, version string, pts []int, med [2][2][]time.Duration) {
+	xs := []float64{float64(pts[0]) / 1000, float64(pts[1]) / 1000}
+	var rt [2][2]float64
+	for who := range med {
+		for m := range med[who] {
+			ys := []float64{med[who][m][0].Seconds(), med[who][m][1].Seconds()}
+			s, err := Slope(xs, ys)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt[who][m] = s
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nAnsible, 1 host, no-op, L = %d and %d ms (median of %d; round trips = slope between the two; %s)\n\n", pts[0], pts[1], runs, version)
+	out.WriteString("| no-op run, 1 host | round trips (fresh login) | round trips (kept connection) | time at L=100 ms (fresh / kept) |\n|---|---|---|---|\n")
+	names := []string{"Ansible `ansible-playbook` of testdata/ansible/noop.yml (facts gathered, pipelining; kept: ControlPersist)", "`perfprov apply` of testdata/command"}
+	for who, name := range names {
+		fmt.Fprintf(&out, "| %s | %.1f | %.1f | %.2f s / %.2f s |\n", name, rt[who][fresh], rt[who][kept], med[who][fresh][1].Seconds(), med[who][kept][1].Seconds())
+	}
+	ratio := func(m mode) float64 { return med[0][m][1].Seconds() / med[1][m][1].Seconds() }
+	fmt.Fprintf(&out, "| Ansible / perfprov at L=100 ms | %.1f | %.1f | %.1f / %.1f (goal >= 25) |\n",
+		rt[0][fresh]/rt[1][fresh], rt[0][kept]/rt[1][kept], ratio(fresh), ratio(kept))
+	b.ReportMetric(ratio(kept), "ansible/perfprov-kept")
+	b.ReportMetric(ratio(fresh), "ansible/perfprov-fresh")
 	fmt.Print(out.String())
 }
 
