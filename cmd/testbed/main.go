@@ -1,7 +1,7 @@
 // Command testbed brings a lab of real Debian hosts (namespaces, overlay roots, OpenSSH on
 // 127.0.N.M:22) up and down on this machine, for perfprov's tests and demo. It needs root.
 //
-//	testbed up     [-n 3] [-dir .lab/demo] [-prefix lab]
+//	testbed up     [-n 3] [-dir .lab/demo] [-prefix lab] [-shared N]
 //	testbed down   [-dir .lab/demo]
 //	testbed status [-dir .lab/demo]
 //	testbed exec   [-dir .lab/demo] HOST SCRIPT
@@ -37,7 +37,9 @@ func main() {
 }
 
 const usage = `usage:
-  testbed up     [-n HOSTS] [-dir DIR] [-prefix NAME]   start a lab (replacing one in DIR)
+  testbed up     [-n HOSTS] [-dir DIR] [-prefix NAME] [-shared N]
+                                                      start a lab (replacing one in DIR); -shared N:
+                                                      N hosts per root filesystem, for scale runs
   testbed down   [-dir DIR]                             stop it and remove its files
   testbed status [-dir DIR]                             show its hosts
   testbed exec   [-dir DIR] HOST SCRIPT                 run a shell script as root inside a host
@@ -110,18 +112,40 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, dir := newFlags("up", stderr)
 	n := fs.Int("n", 3, "number of hosts")
 	prefix := fs.String("prefix", "lab", "host name prefix")
+	shared := fs.Int("shared", 0, "shared mode, for scale runs: N hosts (2 or more) share one root filesystem and its sshds (up to 2400 hosts)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
+	if *shared == 1 || *shared < 0 {
+		return &usageError{fmt.Sprintf("up: -shared %d: give 2 or more hosts per root (or leave it out for one root per host)", *shared)}
+	}
 	start := time.Now()
-	lab, err := testbed.Up(ctx, testbed.Options{Hosts: *n, Dir: *dir, Prefix: *prefix,
+	lab, err := testbed.Up(ctx, testbed.Options{Hosts: *n, Dir: *dir, Prefix: *prefix, Shared: *shared,
 		Log: func(f string, a ...any) { fmt.Fprintf(stderr, "testbed: "+f+"\n", a...) }})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "lab up in %s: %d hosts on 127.0.%d.0/24 (%.1fs)\n", lab.Dir, len(lab.Hosts), lab.Net, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "lab up in %s: %d hosts on %s%s (%.1fs)\n", lab.Dir, len(lab.Hosts), nets(lab), roots(lab), time.Since(start).Seconds())
 	printLab(stdout, lab)
 	return nil
+}
+
+// nets names the lab's loopback networks.
+func nets(lab *testbed.Lab) string {
+	var s []string
+	for _, n := range lab.Nets {
+		s = append(s, fmt.Sprintf("127.0.%d.0/24", n))
+	}
+	return strings.Join(s, ", ")
+}
+
+// roots says how many root filesystems a shared-mode lab's hosts share ("" in the default mode).
+func roots(lab *testbed.Lab) string {
+	r := lab.Roots()
+	if len(r) == len(lab.Hosts) {
+		return ""
+	}
+	return fmt.Sprintf(", sharing %d root filesystems (shared mode)", len(r))
 }
 
 func printLab(w io.Writer, lab *testbed.Lab) {
@@ -159,7 +183,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	st := testbed.Status(lab)
-	fmt.Fprintf(stdout, "lab in %s: %d hosts on 127.0.%d.0/24\n", lab.Dir, len(lab.Hosts), lab.Net)
+	fmt.Fprintf(stdout, "lab in %s: %d hosts on %s%s\n", lab.Dir, len(lab.Hosts), nets(lab), roots(lab))
 	for _, h := range lab.Hosts {
 		fmt.Fprintf(stdout, "  %-10s %s:%d  %s\n", h.Name, h.Address, h.Port, st[h.Name])
 	}

@@ -90,7 +90,7 @@ func (h *Host) hostPath(path string) string {
 // StopSSHD stops the host's listening sshd: new connections are refused. Sessions already open
 // stay, as with a real sshd.
 func (l *Lab) StopSSHD(ctx context.Context, host string) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (l *Lab) StopSSHD(ctx context.Context, host string) error {
 
 // StartSSHD starts the host's sshd (after StopSSHD) and waits until it listens.
 func (l *Lab) StartSSHD(ctx context.Context, host string) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (l *Lab) Freeze(ctx context.Context, host string) error {
 	}
 	// SIGSTOP takes effect asynchronously: return once the host's processes show it, so that
 	// what the caller checks next (Status, a connect) sees a frozen host.
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (l *Lab) Thaw(ctx context.Context, host string) error {
 }
 
 func (l *Lab) signalAll(host string, sig syscall.Signal) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ var hostKeyFiles = []string{"ssh_host_ed25519_key", "ssh_host_ed25519_key.pub", 
 // lab's known_hosts keeps the old key, so strict clients must now refuse the host, until
 // RestoreHostKey.
 func (l *Lab) ChangeHostKey(ctx context.Context, host string) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -248,7 +248,7 @@ func (l *Lab) ChangeHostKey(ctx context.Context, host string) error {
 // RestoreHostKey puts back the host keys recorded in known_hosts after ChangeHostKey, and
 // restarts sshd. Without an earlier ChangeHostKey it does nothing.
 func (l *Lab) RestoreHostKey(ctx context.Context, host string) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (l *Lab) RestoreHostKey(ctx context.Context, host string) error {
 
 // LiveHostKey reads the ed25519 host key the host's sshd serves now.
 func (l *Lab) LiveHostKey(host string) (ssh.PublicKey, error) {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +295,9 @@ func (l *Lab) LiveHostKey(host string) (ssh.PublicKey, error) {
 // MountNosuid bind-mounts path (a directory, created if missing) onto itself with nosuid inside
 // the host: its files stay, setcap still succeeds there, but exec ignores file capabilities.
 func (l *Lab) MountNosuid(ctx context.Context, host, path string) error {
+	if _, err := l.own(host); err != nil {
+		return err
+	}
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" {
 		return fmt.Errorf("%s: mount nosuid: %q is not a clean absolute path below /", host, path)
 	}
@@ -308,6 +311,9 @@ func (l *Lab) MountNosuid(ctx context.Context, host, path string) error {
 
 // Unmount undoes MountNosuid (or any mount at path inside the host).
 func (l *Lab) Unmount(ctx context.Context, host, path string) error {
+	if _, err := l.own(host); err != nil {
+		return err
+	}
 	if !filepath.IsAbs(path) || filepath.Clean(path) != path || path == "/" {
 		return fmt.Errorf("%s: umount: %q is not a clean absolute path below /", host, path)
 	}
@@ -362,7 +368,7 @@ func isFrozen(h *Host) bool {
 // host (sshd and the sessions in it) are killed. Its disk (the overlay's upper layer) stays, and
 // Restart boots it again; /run and /tmp, tmpfs as on a real host, are lost.
 func (l *Lab) Kill(ctx context.Context, host string) error {
-	h, err := l.running(host)
+	h, err := l.own(host)
 	if err != nil {
 		return err
 	}
@@ -383,6 +389,10 @@ func (l *Lab) Kill(ctx context.Context, host string) error {
 func (l *Lab) Restart(ctx context.Context, host string) error {
 	h, err := l.Host(host)
 	if err != nil {
+		return err
+	}
+	if h.root != "" {
+		_, err := l.own(host)
 		return err
 	}
 	if h.alive() {

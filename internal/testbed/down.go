@@ -59,7 +59,9 @@ func downLocked(ctx context.Context, dir string) error {
 		if err := waitNamespacesEmpty(ctx, namespaces, 15*time.Second); err != nil {
 			return err
 		}
-		releaseNet(dir, st.Net)
+		for _, n := range st.nets() {
+			releaseNet(dir, n)
+		}
 	}
 	// The hosts' mounts live in their own namespaces and are gone with them; anything mounted
 	// here in the machine's namespace was put there by hand (or by a test): detach it.

@@ -28,6 +28,9 @@ type initConfig struct {
 	Work      string   `json:"work"`
 	Root      string   `json:"root"`
 	Ephemeral bool     `json:"ephemeral"` // fd 3 is a pipe from the owner: EOF means the owner died
+	// SSHD lists the sshd configuration files (paths inside the root) of a shared root, one sshd
+	// each; empty for a host of its own, whose one sshd reads the default configuration.
+	SSHD []string `json:"sshd,omitempty"`
 }
 
 func init() {
@@ -56,9 +59,15 @@ func hostInitMain(raw string) int {
 		fmt.Fprintf(os.Stderr, "host init %s: %v\n", cfg.Name, err)
 		return 1
 	}
-	if err := startSSHD(); err != nil {
-		fmt.Fprintf(os.Stderr, "host init %s: %v\n", cfg.Name, err)
-		return 1
+	configs := cfg.SSHD
+	if len(configs) == 0 {
+		configs = []string{""}
+	}
+	for _, c := range configs {
+		if err := startSSHD(c); err != nil {
+			fmt.Fprintf(os.Stderr, "host init %s: %v\n", cfg.Name, err)
+			return 1
+		}
 	}
 	fmt.Fprintf(os.Stderr, "host init %s: up\n", cfg.Name)
 
@@ -180,10 +189,14 @@ func populateDev(dev string) error {
 	return nil
 }
 
-// startSSHD starts the host's sshd, which detaches and is then reaped by this init. The host's
-// sshd_config.d pins it to the host's own address.
-func startSSHD() error {
+// startSSHD starts one sshd, which detaches and is then reaped by this init. With config "" it
+// reads the default configuration, whose sshd_config.d pins it to the host's own address;
+// otherwise that file (a shared root's sshd: its addresses, keys and PID file).
+func startSSHD(config string) error {
 	cmd := exec.Command("/usr/sbin/sshd")
+	if config != "" {
+		cmd.Args = append(cmd.Args, "-f", config)
+	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
 	cmd.Dir = "/"
 	if out, err := cmd.CombinedOutput(); err != nil {

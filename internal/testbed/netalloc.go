@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,24 +22,26 @@ const (
 	lastNet  = 250
 )
 
-// allocateNet claims a free 127.0.N.0/24 for the lab in dir. A claim is the file RunDir/net-N
-// naming the lab's directory; it is free again when that lab's state no longer names N or none
-// of its hosts runs (a lab whose process died). Claims are made under one machine-wide flock,
-// so two test binaries starting labs at once never get the same N.
-func allocateNet(ctx context.Context, dir string) (int, error) {
+// allocateNets claims k free 127.0.N.0/24 networks for the lab in dir (k > 1 only for a lab in
+// shared mode with more hosts than one /24 holds). A claim is the file RunDir/net-N naming the
+// lab's directory; it is free again when that lab's state no longer names N or none of its hosts
+// runs (a lab whose process died). Claims are made under one machine-wide flock, so two test
+// binaries starting labs at once never get the same N.
+func allocateNets(ctx context.Context, dir string, k int) ([]int, error) {
 	if err := os.MkdirAll(RunDir, 0o755); err != nil {
-		return 0, fmt.Errorf("lab address registry: %w", err)
+		return nil, fmt.Errorf("lab address registry: %w", err)
 	}
 	unlock, err := lockFile(ctx, filepath.Join(RunDir, "alloc.lock"))
 	if err != nil {
-		return 0, fmt.Errorf("lab address registry lock: %w", err)
+		return nil, fmt.Errorf("lab address registry lock: %w", err)
 	}
 	defer unlock()
 	busy, err := loopbackListeners()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	for n := firstNet; n <= lastNet; n++ {
+	var nets []int
+	for n := firstNet; n <= lastNet && len(nets) < k; n++ {
 		claim := filepath.Join(RunDir, "net-"+strconv.Itoa(n))
 		if owner, err := os.ReadFile(claim); err == nil {
 			other := strings.TrimSpace(string(owner))
@@ -53,11 +56,17 @@ func allocateNet(ctx context.Context, dir string) (int, error) {
 			continue // something else listens in 127.0.N.0/24: stay clear of it
 		}
 		if err := os.WriteFile(claim, []byte(dir+"\n"), 0o644); err != nil {
-			return 0, fmt.Errorf("lab address registry: %w", err)
+			return nil, fmt.Errorf("lab address registry: %w", err)
 		}
-		return n, nil
+		nets = append(nets, n)
 	}
-	return 0, fmt.Errorf("no free 127.0.N.0/24 for a lab (N %d..%d all taken; see %s)", firstNet, lastNet, RunDir)
+	if len(nets) < k {
+		for _, n := range nets {
+			releaseNet(dir, n)
+		}
+		return nil, fmt.Errorf("no %d free 127.0.N.0/24 for a lab (N %d..%d; see %s)", k, firstNet, lastNet, RunDir)
+	}
+	return nets, nil
 }
 
 // sweepOrphan removes the files of an ephemeral lab whose process died without Down (a test
@@ -65,7 +74,7 @@ func allocateNet(ctx context.Context, dir string) (int, error) {
 // Labs started by testbed up are left alone: their directory is the user's.
 func sweepOrphan(ctx context.Context, dir string, n int) {
 	st, err := readState(dir)
-	if err != nil || st == nil || !st.Ephemeral || st.Net != n || st.Dir != dir {
+	if err != nil || st == nil || !st.Ephemeral || !slices.Contains(st.nets(), n) || st.Dir != dir {
 		return
 	}
 	f, err := os.OpenFile(filepath.Join(dir, dirLockFile), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o644)
@@ -93,7 +102,7 @@ func releaseNet(dir string, n int) {
 // labHoldsNet says whether the lab in dir still runs on net n.
 func labHoldsNet(dir string, n int) bool {
 	st, err := readState(dir)
-	if err != nil || st.Net != n {
+	if err != nil || st == nil || !slices.Contains(st.nets(), n) {
 		return false
 	}
 	for _, h := range st.Hosts {

@@ -6,6 +6,14 @@
 // 127.0.N.M:22. Hosts share the machine's network namespace, so the lab is reached at those
 // addresses and no traffic leaves loopback. A lab lives in a directory that holds its client
 // key, known_hosts file, perfprov inventory and state; Up and Down need root.
+//
+// Shared mode (Options.Shared) is for scale runs of up to 2,400 hosts: hosts are then groups of
+// Shared addresses that share one root filesystem and namespaces (one "root"), served by sshd
+// processes that each listen on up to 16 of the addresses (OpenSSH's MAX_LISTEN_SOCKS) with
+// host keys of their own. Each address is still a Host with its name, address and recorded host
+// key, so clients cannot tell; but a change made through one host shows on every host of its
+// root, and the means to break a host (StopSSHD, Freeze, Kill, ChangeHostKey...) refuse shared
+// hosts. Correctness tests keep the default, one root per host.
 package testbed
 
 import (
@@ -28,12 +36,15 @@ import (
 
 // Options say what lab to bring up.
 type Options struct {
-	Hosts  int    // number of hosts, 1..240 (default 3)
+	Hosts  int    // number of hosts, 1..240 (default 3); up to 2,400 in shared mode
 	Dir    string // the lab's directory (created); default: a new temporary directory
 	Prefix string // host name prefix: hosts are PREFIX1..PREFIXn (default "lab")
 	// Ephemeral hosts stop by themselves when the process that started them ends, even if it
 	// never calls Down (a test binary killed by -timeout). Require sets it.
 	Ephemeral bool
+	// Shared, when 2 or more, starts the lab in shared mode (see the package comment): each
+	// root filesystem serves Shared hosts (the last one fewer), for scale runs only.
+	Shared int
 	// Log, if set, receives progress lines (building the base takes minutes once).
 	Log func(format string, args ...any)
 }
@@ -45,8 +56,10 @@ type Lab struct {
 	KeyPath        string // the client's ed25519 private key: root, alice and bob accept it
 	KnownHostsPath string // every host's ed25519 host key, as OpenSSH writes it
 	InventoryPath  string // a perfprov inventory for all hosts: root, the key, strict checking
-	Net            int    // the lab's loopback network is 127.0.Net.0/24
+	Net            int    // the lab's (first) loopback network is 127.0.Net.0/24
+	Nets           []int  // all its networks: one, or one per 240 hosts in shared mode
 
+	shared    int // hosts per root in shared mode; 0 for one root per host
 	prefix    string
 	ephemeral bool
 	lower     []string
@@ -61,6 +74,7 @@ type Host struct {
 	pid     int    // the host init (PID 1 of the host's namespaces), as the machine sees it
 	pidNS   string // readlink of /proc/PID/ns/pid: tells the init from a reused PID
 	hostKey ssh.PublicKey
+	root    string // shared mode: the name of the root filesystem it shares; "" for its own
 }
 
 // ErrNotRoot is returned by Up when the process is not root.
@@ -73,7 +87,7 @@ const (
 	inventoryFile = "inventory.hcl"
 	dirLockFile   = ".testbed.lock"
 	hostsDir      = "hosts"
-	maxHosts      = 240
+	maxHosts      = 240 // hosts of one lab in the default mode, and per network in shared mode
 	sshPort       = 22
 )
 
@@ -86,8 +100,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.Hosts == 0 {
 		opts.Hosts = 3
 	}
-	if opts.Hosts < 1 || opts.Hosts > maxHosts {
-		return nil, fmt.Errorf("a lab has 1 to %d hosts, not %d", maxHosts, opts.Hosts)
+	limit := maxHosts
+	if opts.Shared > 1 {
+		limit = maxSharedHosts
+	}
+	if opts.Hosts < 1 || opts.Hosts > limit {
+		return nil, fmt.Errorf("a lab has 1 to %d hosts (%d in shared mode), not %d", maxHosts, maxSharedHosts, opts.Hosts)
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "lab"
@@ -131,7 +149,7 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := allocateNet(ctx, dir)
+	nets, err := allocateNets(ctx, dir, (opts.Hosts+maxHosts-1)/maxHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +158,8 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		KeyPath:        filepath.Join(dir, keyFile),
 		KnownHostsPath: filepath.Join(dir, knownFile),
 		InventoryPath:  filepath.Join(dir, inventoryFile),
-		Net:            n,
+		Net:            nets[0],
+		Nets:           nets,
 		prefix:         opts.Prefix,
 		ephemeral:      opts.Ephemeral,
 		lower:          b.lowerdirs(),
@@ -165,7 +184,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := l.writeState(); err != nil {
 		return fail(err)
 	}
-	if err := l.addHosts(ctx, opts.Hosts, client.authorizedLine("perfprov-lab")); err != nil {
+	add := l.addHosts
+	if opts.Shared > 1 {
+		l.shared = opts.Shared
+		add = l.addSharedHosts
+	}
+	if err := add(ctx, opts.Hosts, client.authorizedLine("perfprov-lab")); err != nil {
 		return fail(err)
 	}
 	return l, nil
@@ -175,6 +199,9 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 // known_hosts, inventory and state. Hosts already running are untouched, except that their
 // /etc/hosts learns the new names.
 func (l *Lab) AddHosts(ctx context.Context, n int) error {
+	if l.shared > 0 {
+		return fmt.Errorf("the lab in %s runs in shared mode: it cannot grow (start a new one)", l.Dir)
+	}
 	if n < 1 || len(l.Hosts)+n > maxHosts {
 		return fmt.Errorf("a lab has 1 to %d hosts; it has %d, asked for %d more", maxHosts, len(l.Hosts), n)
 	}
@@ -196,7 +223,7 @@ func (l *Lab) addHosts(ctx context.Context, n int, authorized []byte) error {
 	for i := first; i < first+n; i++ {
 		hosts = append(hosts, &Host{
 			Name:    l.prefix + strconv.Itoa(i),
-			Address: fmt.Sprintf("127.0.%d.%d", l.Net, i),
+			Address: l.address(i),
 			Port:    sshPort,
 		})
 	}
@@ -254,7 +281,20 @@ func etcHostsFile(hosts []*Host) []byte {
 	return []byte(b.String())
 }
 
-func (l *Lab) hostDir(h *Host) string { return filepath.Join(l.Dir, hostsDir, h.Name) }
+// address is the loopback address of the lab's i-th host (from 1): 240 to a network.
+func (l *Lab) address(i int) string {
+	return fmt.Sprintf("127.0.%d.%d", l.Nets[(i-1)/maxHosts], (i-1)%maxHosts+1)
+}
+
+// hostDir holds the layers of h's root filesystem: its own, or the one it shares.
+func (l *Lab) hostDir(h *Host) string { return filepath.Join(l.Dir, hostsDir, h.rootName()) }
+
+func (h *Host) rootName() string {
+	if h.root != "" {
+		return h.root
+	}
+	return h.Name
+}
 
 // prepareHost writes the host's own files into its (fresh) overlay upper directory.
 func (l *Lab) prepareHost(h *Host, authorized, etcHosts []byte) error {
@@ -362,9 +402,15 @@ var ownerPipe struct {
 }
 
 func (l *Lab) startHost(h *Host) error {
+	return l.startRoot(h, h.Name, nil)
+}
+
+// startRoot starts the init of h's root filesystem, with hostname name and the sshd configs
+// (paths inside the root; none: the default sshd), and records its PID in h.
+func (l *Lab) startRoot(h *Host, name string, sshd []string) error {
 	hd := l.hostDir(h)
 	cfg, err := json.Marshal(initConfig{
-		Name: h.Name, Lower: l.lower, Ephemeral: l.ephemeral,
+		Name: name, Lower: l.lower, Ephemeral: l.ephemeral, SSHD: sshd,
 		Upper: filepath.Join(hd, "upper"), Work: filepath.Join(hd, "work"), Root: filepath.Join(hd, "root"),
 	})
 	if err != nil {
@@ -376,7 +422,7 @@ func (l *Lab) startHost(h *Host) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command("/proc/self/exe")
-	cmd.Args = []string{"perfprov-lab-init:" + h.Name}
+	cmd.Args = []string{"perfprov-lab-init:" + name}
 	cmd.Env = []string{initEnv + "=" + string(cfg), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -392,14 +438,14 @@ func (l *Lab) startHost(h *Host) error {
 		cmd.ExtraFiles = []*os.File{ownerPipe.r}
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("%s: start the host: %w", h.Name, err)
+		return fmt.Errorf("%s: start the host: %w", name, err)
 	}
 	h.pid = cmd.Process.Pid
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", h.pid))
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return fmt.Errorf("%s: read its PID namespace: %w", h.Name, err)
+		return fmt.Errorf("%s: read its PID namespace: %w", name, err)
 	}
 	h.pidNS = ns
 	done := make(chan struct{})
@@ -481,95 +527,6 @@ func Open(dir string) (*Lab, error) {
 		if !h.alive() {
 			return l, fmt.Errorf("lab in %s: host %s is not running (run testbed up -dir %s again)", dir, h.Name, dir)
 		}
-	}
-	return l, nil
-}
-
-// state is the lab's state file: enough to find, inspect and stop its hosts from any process.
-type state struct {
-	Version   int         `json:"version"`
-	Dir       string      `json:"dir"`
-	Net       int         `json:"net"`
-	Prefix    string      `json:"prefix"`
-	Ephemeral bool        `json:"ephemeral"`
-	Lower     []string    `json:"lower"`
-	Hosts     []hostState `json:"hosts"`
-}
-
-type hostState struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	Port    int    `json:"port"`
-	PID     int    `json:"pid"`
-	PIDNS   string `json:"pid_ns"`
-	HostKey string `json:"host_key"` // authorized_keys format, as recorded in known_hosts
-}
-
-func (h *hostState) alive() bool {
-	if h.PID <= 0 {
-		return false
-	}
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", h.PID))
-	return err == nil && ns == h.PIDNS && !isZombie(h.PID)
-}
-
-func (h *Host) alive() bool {
-	return (&hostState{PID: h.pid, PIDNS: h.pidNS}).alive()
-}
-
-func (l *Lab) writeState() error {
-	st := state{Version: 1, Dir: l.Dir, Net: l.Net, Prefix: l.prefix, Ephemeral: l.ephemeral, Lower: l.lower}
-	for _, h := range l.Hosts {
-		hs := hostState{Name: h.Name, Address: h.Address, Port: h.Port, PID: h.pid, PIDNS: h.pidNS}
-		if h.hostKey != nil {
-			hs.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(h.hostKey)))
-		}
-		st.Hosts = append(st.Hosts, hs)
-	}
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(l.Dir, stateFile), append(data, '\n'), 0o644)
-}
-
-// readState reads dir's state file; nil without error when there is none.
-func readState(dir string) (*state, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var st state
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("lab state %s: %w (remove the directory by hand if no lab runs)", filepath.Join(dir, stateFile), err)
-	}
-	return &st, nil
-}
-
-func (st *state) lab() (*Lab, error) {
-	l := &Lab{
-		Dir:            st.Dir,
-		KeyPath:        filepath.Join(st.Dir, keyFile),
-		KnownHostsPath: filepath.Join(st.Dir, knownFile),
-		InventoryPath:  filepath.Join(st.Dir, inventoryFile),
-		Net:            st.Net,
-		prefix:         st.Prefix,
-		ephemeral:      st.Ephemeral,
-		lower:          st.Lower,
-	}
-	for _, hs := range st.Hosts {
-		h := &Host{Name: hs.Name, Address: hs.Address, Port: hs.Port, pid: hs.PID, pidNS: hs.PIDNS}
-		if hs.HostKey != "" {
-			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hs.HostKey))
-			if err != nil {
-				return nil, fmt.Errorf("lab state: host key of %s: %w", hs.Name, err)
-			}
-			h.hostKey = k
-		}
-		l.Hosts = append(l.Hosts, h)
 	}
 	return l, nil
 }
