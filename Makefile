@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 LAB   ?= .lab/demo
 
-.PHONY: all build deps test unit vet bench bench-wan fuzz demo fmt clean
+.PHONY: all build deps test unit vet bench bench-wan bench-scale fuzz demo fmt clean
 
 all: build
 
@@ -39,6 +39,11 @@ bench: deps build
 WAN_BENCH ?= .
 bench-wan: deps
 	$(GO) test -count=1 -run '^$$' -bench '$(WAN_BENCH)' -benchtime 1x -timeout 40m ./internal/wanbench
+
+# Only the fleet scale benchmarks of make bench (100 and 1,000 hosts, the -parallel sweep): their
+# tables, with the goals beside the figures; 40 minutes or more on a loaded 2-core machine.
+bench-scale: deps build
+	$(GO) test -count=1 -run '^$$' -bench 'FleetScale|FleetParallel' -benchtime 1x -timeout 60m ./internal/fleetbench
 
 # Each fuzz target for FUZZTIME (-fuzz takes one target per package run). Findings are written to
 # the package's testdata/fuzz/NAME/, where plain `go test` then runs them as seeds.
