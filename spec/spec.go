@@ -50,7 +50,7 @@ type Connection struct {
 
 // Rollout says how many hosts change at once.
 type Rollout struct {
-	Parallel          int     // hosts worked on at once (default 20)
+	Parallel          int     // hosts worked on at once (default 50)
 	BatchSize         int     // hosts per rolling batch; 0 with BatchPercent 0: all at once
 	BatchPercent      float64 // batch as a percentage of the targeted hosts
 	MaxFailPercentage float64 // stop the rollout when more than this percent of hosts failed (default 100)

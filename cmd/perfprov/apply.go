@@ -28,7 +28,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	var sf specFlags
 	sf.register(fs, true)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
-	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 20)")
+	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 50)")
 	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line (needs -auto-approve)")
 	auditPath := fs.String("audit-log", defaultAuditLog, "append every change to this file (JSON lines)")
 	if err := parseFlags(fs, args); err != nil {

@@ -48,7 +48,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	fs.Var(&o.compareWith, "compare-with", "compare with the newest earlier run in the history `DIR`, or with this saved run or bench -json FILE (repeatable: several shards' merge into one fleet; implies -compare)")
 	fs.StringVar(&o.historyDir, "history", bench.DefaultHistoryDir, "`DIR` where each run is saved with a timestamp")
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save this run in the history")
-	fs.IntVar(&o.parallel, "parallel", 0, "hosts benchmarked at once (default: rollout.parallel, else 20)")
+	fs.IntVar(&o.parallel, "parallel", 0, "hosts benchmarked at once (default: rollout.parallel, else 50)")
 	fs.StringVar(&o.nonMember, "non-member", bench.DefaultNonMember, "`USER` outside the perf group whose exec of perf must be refused")
 	if err := parseFlags(fs, args); err != nil {
 		return err

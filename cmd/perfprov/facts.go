@@ -20,7 +20,7 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	var f specFlags
 	f.register(fs, true)
 	fs.BoolVar(&f.json, "json", false, `print JSON: [{"host", "ok", "error", "facts"}] in the spec's host order`)
-	parallel := fs.Int("parallel", 0, "hosts asked at once (default: rollout.parallel, else 20)")
+	parallel := fs.Int("parallel", 0, "hosts asked at once (default: rollout.parallel, else 50)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	offline := fs.Bool("offline", false, "connect to no host: print each host's resolved resources in apply order")
 	fs.BoolVar(&f.json, "json", false, "print JSON (offline: one document; online: one object per line)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on errors")
-	parallel := fs.Int("parallel", 0, "hosts planned at once (default: rollout.parallel, else 20)")
+	parallel := fs.Int("parallel", 0, "hosts planned at once (default: rollout.parallel, else 50)")
 	if err := parseSpecArgs(fs, args); err != nil {
 		return err
 	}

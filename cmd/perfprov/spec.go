@@ -8,6 +8,7 @@ import (
 	hcl2 "github.com/hashicorp/hcl/v2"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/spec"
 )
@@ -117,8 +118,8 @@ func useColor(env *cliEnv) bool {
 }
 
 // defaultParallel is how many hosts are worked on at once when neither -parallel nor
-// rollout.parallel says.
-const defaultParallel = 20
+// rollout.parallel says: the engine's default.
+const defaultParallel = engine.DefaultParallel
 
 // checkParallel rejects a -parallel given below 1. Left out, the flag is 0: the spec's
 // rollout.parallel decides, else defaultParallel (hostsAtOnce).

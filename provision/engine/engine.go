@@ -41,7 +41,7 @@ type Options struct {
 	// can read with the facts in one round trip (see Speculation). Nil: every plan reads in a
 	// round trip of its own.
 	ReadCache *ReadCache
-	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means 20.
+	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means DefaultParallel.
 	Rollout spec.Rollout
 	// Interrupted closes at the first SIGINT: the steps in flight finish, nothing new starts.
 	// Cancelling ctx (second SIGINT) aborts at once.
@@ -163,11 +163,18 @@ type Run struct {
 	mu   sync.Mutex // serialises Events
 }
 
+// DefaultParallel is how many hosts a run works on at once unless told otherwise. Measured on a
+// 2-core controller over 1,000 lab hosts (make bench-scale): the controller spends about 15 ms of
+// CPU per fresh login, so it is never the limit; a no-op apply took the same time at 20, 50 and
+// 100, and from 200 hosts missed the 15 s handshake limit on the loaded hosts. 50 keeps 2.5 times
+// the work of 20 in flight, which is what a link with real latency needs, well below that edge.
+const DefaultParallel = 50
+
 func (o *Options) parallel() int {
 	if o.Rollout.Parallel > 0 {
 		return o.Rollout.Parallel
 	}
-	return 20
+	return DefaultParallel
 }
 
 func newRun(ev Evaluator, hosts []*spec.Host, opts Options) *Run {
