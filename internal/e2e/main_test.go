@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +103,17 @@ func inventory(t testing.TB, lab *testbed.Lab, extra string, names ...string) st
 }
 
 // result is one run of the perfprov binary.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 type result struct {
 	code     int
 	out      string // stdout and stderr together
@@ -125,8 +137,10 @@ func perfprovEnv(t testing.TB, work string, extraEnv []string, args ...string) r
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "XDG_CACHE_HOME="+filepath.Join(work, "cache"),
 		"XDG_RUNTIME_DIR="+filepath.Join(work, "run")) // the test's own connection daemon
 	cmd.Env = append(cmd.Env, extraEnv...)
+	// stdout and stderr are copied by two goroutines: the buffer both write to needs a lock.
 	var out, stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, &stdout), &out
+	both := &lockedWriter{w: &out}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(both, &stdout), both
 	start := time.Now()
 	err := cmd.Run()
 	r := result{out: out.String(), stdout: stdout.String(), duration: time.Since(start)}

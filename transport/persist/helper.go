@@ -30,6 +30,7 @@ type remoteHelper struct {
 	pending []*helperCall
 	err     error         // why the helper ended; set once
 	done    chan struct{} // closed when it ended
+	ready   chan struct{} // closed when it said it was ready
 }
 
 // helperCall is one request's answer.
@@ -54,22 +55,22 @@ func startHelper(conn *ssh.Conn, timeout time.Duration) (*remoteHelper, error) {
 	}
 	ch, err := openSession(conn, timeout)
 	if err != nil {
-		return nil, &noHelperError{fmt.Errorf("%s: remote helper: %w", conn.Host(), err)}
+		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
 	}
-	h := &remoteHelper{host: conn.Host(), ch: ch, done: make(chan struct{})}
+	h := &remoteHelper{host: conn.Host(), ch: ch, done: make(chan struct{}), ready: make(chan struct{})}
 	exec := gossh.Marshal(struct{ Command string }{"/bin/sh -c " + shell.Quote(script.Helper)})
 	if _, err := ch.SendRequest("exec", false, exec); err != nil {
 		ch.Close()
-		return nil, &noHelperError{fmt.Errorf("%s: remote helper: %w", conn.Host(), err)}
+		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	marker := "@@perfprov-helper-" + hex.EncodeToString(b[:])
 	if _, err := ch.Write([]byte(marker + "\n")); err != nil {
 		ch.Close()
-		return nil, &noHelperError{fmt.Errorf("%s: remote helper: %w", conn.Host(), err)}
+		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
 	}
-	ready := make(chan struct{})
+	ready := h.ready
 	go h.read(marker, ch, true, ready)
 	go h.read(marker, ch.Stderr(), false, ready)
 	go func() {
@@ -121,7 +122,12 @@ func (h *remoteHelper) call(ctx context.Context, req []byte) (*helperCall, error
 	_, err := h.ch.Write(req)
 	h.mu.Unlock()
 	if err != nil {
-		h.fail(fmt.Errorf("%s: remote helper: %w", h.host, err))
+		select {
+		case <-h.ready:
+			h.fail(fmt.Errorf("%s: remote helper: %w", h.host, err))
+		default: // it never said it was ready: it did not start
+			h.fail(&noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", h.host, err)})
+		}
 	}
 	select {
 	case <-c.done:
