@@ -53,8 +53,13 @@ type Command struct {
 	Timeout time.Duration
 	// Quick marks a short read-only script (facts, reads): it runs without the reaper that lets a
 	// cancel end a long command at once (one process less on the host, which every run pays on
-	// every host). A cancel closes its channel and it ends on its own.
+	// every host). A cancel closes its channel and it ends on its own. Over a kept connection it
+	// is one request to the host's remote helper; one that did not complete is sent again.
 	Quick bool
+	// Changes marks a Quick command that changes the host (the engine's batched apply of
+	// independent changes): it is never sent twice once it may have reached the host, and an
+	// answer that did not come says it may have run in part or whole.
+	Changes bool
 }
 
 // Result is what a finished command left.

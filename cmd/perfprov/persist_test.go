@@ -40,7 +40,7 @@ func TestPersistDaemonStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "s3")
+	sock := filepath.Join(dir, "s4")
 	for i := 0; i < 100; i++ {
 		if _, err := os.Stat(sock); err == nil {
 			break

@@ -11,7 +11,9 @@ import (
 // Applying a planned host: its changes in dependency order, each verified by a read, with the
 // audit log written as it goes. Planning is in engine.go.
 
-// applyHost applies a planned host, resource by resource.
+// applyHost applies a planned host in steps, in dependency order: one resource at a time, or a
+// wave of independent scripted ones at once (see applyWave). A step's verifying read also reads
+// every resource still to come, so that the next step needs no read of its own.
 func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 	if h.Status != "" && h.Status != StatusPlanned {
 		return // unreachable or failed while planning
@@ -24,9 +26,9 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 	}
 	defer l.release()
 	bad := map[string]string{} // address -> why its dependents are skipped
-	changedEarlier := false
 	stopped := ""
-	for _, rr := range h.Resources {
+	for i := 0; i < len(h.Resources); i++ {
+		rr := h.Resources[i]
 		if stopped == "" {
 			if r.interrupted() {
 				stopped = "interrupted before it started"
@@ -51,14 +53,19 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 			r.emit(Event{Type: EventApplySkipped, Host: h.Name, Address: rr.Addr, Message: cause})
 			continue
 		}
-		r.applyResource(ctx, h, rr, changedEarlier)
-		switch rr.Status {
-		case StatusChanged:
-			changedEarlier = true
-		case StatusFailed:
+		if w := wave(h.Resources[i:], bad); len(w) > 0 {
+			r.applyWave(ctx, h, w)
+			for _, m := range w {
+				if m.Status == StatusFailed {
+					bad[m.Addr] = m.Addr + " failed"
+				}
+			}
+			i += len(w) - 1
+			continue
+		}
+		r.applyResource(ctx, h, rr)
+		if rr.Status == StatusFailed {
 			bad[rr.Addr] = rr.Addr + " failed"
-			// A failure may have changed something (a partial apply): later reads must not be trusted.
-			changedEarlier = true
 		}
 	}
 	r.revertOnFailure(ctx, h)
@@ -82,20 +89,19 @@ func (r *Run) applyHost(ctx context.Context, h *HostRun) {
 // verifiable is implemented by types whose success cannot always be read back (command).
 type verifiable interface{ Verifiable() bool }
 
-func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult, reread bool) {
+// applyResource applies one resource by its Apply, and verifies it by a read.
+func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult) {
 	start := time.Now()
 	defer func() { rr.Duration = time.Since(start) }()
-	if reread || rr.Pending {
+	if rr.stale(h) {
 		if err := r.readOne(ctx, h, rr); err != nil {
 			r.failed(h, rr, err)
 			return
 		}
-		d, err := rr.res.Diff(rr.state)
-		if err != nil {
-			r.failed(h, rr, err)
-			return
-		}
-		rr.Diff, rr.Pending = d, false
+	}
+	if err := rr.rediff(); err != nil {
+		r.failed(h, rr, err)
+		return
 	}
 	if rr.Diff.InSync() {
 		rr.Status = StatusOK
@@ -107,7 +113,9 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 		Progress: r.progress(h, rr)}
 	before := rr.Diff
 	r.opts.Audit.Attempt(h.Name, rr.Addr, before) // written (and so kept) before the host changes
-	if err := rr.res.Apply(ctx, t, rr.state, rr.Diff); err != nil {
+	err := rr.res.Apply(ctx, t, rr.state, rr.Diff)
+	h.changes++ // even a failed apply may have changed something: later reads are stale
+	if err != nil {
 		r.audit(h, rr, before, err)
 		r.failed(h, rr, err)
 		return
@@ -120,16 +128,26 @@ func (r *Run) applyResource(ctx context.Context, h *HostRun, rr *ResourceResult,
 			r.failed(h, rr, fmt.Errorf("verify: %w", err))
 			return
 		}
-		d, err := rr.res.Diff(rr.state)
-		if err == nil && !d.InSync() {
-			err = fmt.Errorf("still differs after apply: %s", changesText(d.Changes))
-		}
-		if err != nil {
+		if err := verified(rr); err != nil {
 			r.audit(h, rr, before, err)
 			r.failed(h, rr, fmt.Errorf("verify: %w", err))
 			return
 		}
 	}
+	r.changed(h, rr, before, start)
+}
+
+// verified diffs a resource's read after its apply: what was applied must now be in sync.
+func verified(rr *ResourceResult) error {
+	d, err := rr.res.Diff(rr.state)
+	if err == nil && !d.InSync() {
+		err = fmt.Errorf("still differs after apply: %s", changesText(d.Changes))
+	}
+	return err
+}
+
+// changed records a resource applied and verified; before is the diff it applied.
+func (r *Run) changed(h *HostRun, rr *ResourceResult, before *resource.Diff, start time.Time) {
 	rr.Status, rr.changed = StatusChanged, true
 	rr.Diff = before
 	r.audit(h, rr, before, nil)

@@ -39,10 +39,19 @@ func batchScript(marker, prelude string, snippets []string, inShell []bool) stri
 	// The C locale: the snippets parse what stat, id and getcap print, and stat's %F ("regular
 	// file") is translated in other locales.
 	b.WriteString("LC_ALL=C; export LC_ALL\n_pp_wd=$PWD\n")
+	b.WriteString(sectionsFrom(marker, 0, prelude, snippets, inShell))
+	return b.String()
+}
+
+// sectionsFrom is prelude and then the framed sections of snippets, numbered from first: the
+// body of batchScript, and the second part of a wave's script (waveScript).
+func sectionsFrom(marker string, first int, prelude string, snippets []string, inShell []bool) string {
+	var b strings.Builder
 	b.WriteString(prelude)
-	for i, s := range snippets {
+	for k, s := range snippets {
+		i := first + k
 		open, close := "(", ")"
-		if i < len(inShell) && inShell[i] {
+		if k < len(inShell) && inShell[k] {
 			open, close = "{", "}"
 		}
 		fmt.Fprintf(&b, "printf '\\n%[1]s BEGIN %[2]d\\n'; printf '\\n%[1]s BEGIN %[2]d\\n' >&2\n%[4]s\n%[3]s\n%[5]s </dev/null\nrc=$?\n",

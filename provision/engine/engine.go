@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,10 @@ type ResourceResult struct {
 	state   resource.State
 	changed bool
 	applied bool // its Apply returned (its verify may still have failed)
+	// readAt is the host's count of applies (HostRun.changes) when state was read: a read
+	// older than the latest apply is stale. readErr: the latest read of it failed.
+	readAt  int
+	readErr error
 }
 
 // HostRun is one host of a run.
@@ -113,6 +118,9 @@ type HostRun struct {
 
 	conn transport.Conn
 	info resource.HostInfo
+	// changes counts the applies run on the host so far (each may have changed what any read
+	// saw), failed ones too: see ResourceResult.readAt.
+	changes int
 }
 
 // Changes counts the resources that change (planned or made).
@@ -441,30 +449,16 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 // readAll runs the batched read of every prepared resource, or takes the speculative read that
 // came with the facts when it ran the very same snippets (see Speculation).
 func (r *Run) readAll(ctx context.Context, h *HostRun, sp *Speculation) error {
-	var idx []int
-	var snippets, paths []string
-	var inShell []bool
+	var rrs []*ResourceResult
 	pure := true
-	seen := map[string]bool{}
-	for i, rr := range h.Resources {
-		if rr.res == nil {
-			continue
-		}
-		idx = append(idx, i)
-		snippets = append(snippets, rr.res.ReadScript())
-		isr, ok := rr.res.(resource.InShellReader)
-		inShell = append(inShell, ok && isr.ReadsInShell())
-		pure = pure && pureRead(rr)
-		if sps, ok := rr.res.(resource.StatPather); ok {
-			for _, p := range sps.StatPaths() {
-				if !seen[p] {
-					seen[p] = true
-					paths = append(paths, p)
-				}
-			}
+	for _, rr := range h.Resources {
+		if rr.res != nil {
+			rrs = append(rrs, rr)
+			pure = pure && pureRead(rr)
 		}
 	}
-	rp := readPlan{Prelude: resource.StatPrelude(paths), Snippets: snippets, InShell: inShell}
+	rp := planReads(rrs)
+	snippets := rp.Snippets
 	if sp != nil && sp.remember != nil {
 		if pure && len(snippets) > 0 {
 			sp.remember(&rp)
@@ -483,8 +477,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *Speculation) error {
 			return err
 		}
 	}
-	for k, i := range idx {
-		rr := h.Resources[i]
+	for k, rr := range rrs {
 		if errs[k] != nil {
 			rr.Status, rr.Err = StatusFailed, fmt.Errorf("read: %w", errs[k])
 			continue
@@ -510,20 +503,94 @@ func (r *Run) read(ctx context.Context, h *HostRun, rp readPlan) ([]resource.Sec
 	return secs, errs, nil
 }
 
-// readOne reads one resource again (after earlier changes on the host).
+// planReads is the batched read of rrs: their snippets, after one stat of every path they need.
+func planReads(rrs []*ResourceResult) readPlan {
+	var rp readPlan
+	var paths []string
+	seen := map[string]bool{}
+	for _, rr := range rrs {
+		rp.Snippets = append(rp.Snippets, rr.res.ReadScript())
+		isr, ok := rr.res.(resource.InShellReader)
+		rp.InShell = append(rp.InShell, ok && isr.ReadsInShell())
+		if sps, ok := rr.res.(resource.StatPather); ok {
+			for _, p := range sps.StatPaths() {
+				if !seen[p] {
+					seen[p] = true
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	rp.Prelude = resource.StatPrelude(paths)
+	return rp
+}
+
+// readOne reads rr again (after earlier changes on the host, or to verify its own), and with it
+// the resources still to come whose reads are stale (see toCome).
 func (r *Run) readOne(ctx context.Context, h *HostRun, rr *ResourceResult) error {
-	secs, errs, err := r.read(ctx, h, readPlan{Snippets: []string{rr.res.ReadScript()}})
+	r.readMany(ctx, h, []*ResourceResult{rr})
+	return rr.readErr
+}
+
+// readMany reads rrs, and the resources still to come whose reads are stale, in one command.
+// Each of rrs gets its state, or readErr says why not.
+func (r *Run) readMany(ctx context.Context, h *HostRun, rrs []*ResourceResult) {
+	reads := append(slices.Clone(rrs), h.toCome(rrs, h.changes)...)
+	secs, errs, err := r.read(ctx, h, planReads(reads))
+	if err != nil {
+		for _, rr := range rrs {
+			rr.readErr = err
+		}
+		return
+	}
+	r.takeReads(h, reads, secs, errs)
+}
+
+// takeReads parses the sections of a read of rrs into their states; a read that failed leaves
+// the state stale, with readErr set.
+func (r *Run) takeReads(h *HostRun, rrs []*ResourceResult, secs []resource.Section, errs []error) {
+	for k, rr := range rrs {
+		err := errs[k]
+		if err == nil {
+			var st resource.State
+			if st, err = rr.res.Parse(secs[k]); err == nil {
+				// A pending resource can be judged now: rediff replaces its placeholder diff.
+				rr.state, rr.readAt, rr.readErr, rr.Pending = st, h.changes, nil, false
+				continue
+			}
+		}
+		rr.readErr = fmt.Errorf("read: %w", err)
+	}
+}
+
+// toCome is the resources of h still to be applied, but for those of skip, whose reads are older
+// than the applies' count gen and cheap (resource.InShellReader: builtins on one stat): a step's
+// read reads them beside its own, so that the next step needs no read. Others (a command's
+// guards, a build's stamp) are read when their turn comes.
+func (h *HostRun) toCome(skip []*ResourceResult, gen int) []*ResourceResult {
+	var out []*ResourceResult
+	for _, rr := range h.Resources {
+		if rr.res == nil || rr.Status != StatusPlanned || slices.Contains(skip, rr) || !rr.Pending && rr.readAt >= gen {
+			continue
+		}
+		if isr, ok := rr.res.(resource.InShellReader); ok && isr.ReadsInShell() {
+			out = append(out, rr)
+		}
+	}
+	return out
+}
+
+// stale reports whether rr must be read again before it is applied: its read is older than the
+// host's latest apply, or it could not be judged at plan time (Pending).
+func (rr *ResourceResult) stale(h *HostRun) bool { return rr.Pending || rr.readAt < h.changes }
+
+// rediff diffs rr's latest read.
+func (rr *ResourceResult) rediff() error {
+	d, err := rr.res.Diff(rr.state)
 	if err != nil {
 		return err
 	}
-	if errs[0] != nil {
-		return fmt.Errorf("read: %w", errs[0])
-	}
-	st, err := rr.res.Parse(secs[0])
-	if err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	rr.state = st
+	rr.Diff, rr.Pending = d, false
 	return nil
 }
 

@@ -126,6 +126,8 @@ type fakeDecl struct {
 	sensitive bool
 	// failOn: the resource fails only on these hosts.
 	failOn []string
+	// scripted: the resource is resource.Scripted (its apply one script), so it goes in waves.
+	scripted bool
 }
 
 func (s *fakeSpec) Evaluate(host string, _ cty.Value) (*spec.HostConfig, hcl2.Diagnostics) {
@@ -153,6 +155,9 @@ func (s *fakeSpec) newResource(m *spec.Resource, _ *resource.Env) (resource.Reso
 		}
 		if b, ok := s.blocks[m.Addr]; ok {
 			f.block = b
+		}
+		if d.scripted {
+			return &fakeScripted{f}, nil
 		}
 		return f, nil
 	}
@@ -205,4 +210,36 @@ func (f *fakeFleet) options() Options {
 		NewResource: f.spec.newResource,
 		Rollout:     spec.Rollout{MaxFailPercentage: 100},
 	}
+}
+
+// fakeScripted is a fakeRes whose apply is one script (resource.Scripted): printf of the wanted
+// value into its file, or an exit 1 with its failure's words on stderr.
+type fakeScripted struct{ *fakeRes }
+
+func (f *fakeScripted) ReadsInShell() bool { return true }
+
+func (f *fakeScripted) ApplyScript(resource.State, *resource.Diff) (string, bool) {
+	switch {
+	case f.fail != "":
+		return fmt.Sprintf("echo %s >&2; exit 1", shell.Quote(f.fail)), true
+	case !f.stick:
+		return "true", true
+	}
+	return fmt.Sprintf("printf %%s %s > %s", shell.Quote(f.want), shell.Quote(f.file)), true
+}
+
+func (f *fakeScripted) ApplyOutcome(_ resource.State, res *transport.Result) error {
+	if !res.OK() {
+		return fmt.Errorf("write failed (exit %d): %s", res.ExitStatus, strings.TrimSpace(string(res.Stderr)))
+	}
+	return nil
+}
+
+func (f *fakeScripted) Apply(ctx context.Context, t *resource.Target, st resource.State, d *resource.Diff) error {
+	s, _ := f.ApplyScript(st, d)
+	res, err := t.Conn.Run(ctx, transport.Command{Script: s})
+	if err != nil {
+		return err
+	}
+	return f.ApplyOutcome(st, res)
 }

@@ -259,7 +259,11 @@ func (c *capabilities) Diff(s State) (*Diff, error) {
 	return d, nil
 }
 
-func (c *capabilities) Apply(ctx context.Context, t *Target, s State, _ *Diff) error {
+func (c *capabilities) Apply(ctx context.Context, t *Target, s State, d *Diff) error {
+	return applyScript(ctx, t, c, s, d, "setcap "+s.(capState).real)
+}
+
+func (c *capabilities) ApplyScript(s State, _ *Diff) (string, bool) {
 	st := s.(capState)
 	var set string
 	if c.want.Empty() {
@@ -273,11 +277,11 @@ case $(stat -L -c '%u %a' -- "$r") in "0 "*[2367]? | "0 "*[2367]) echo "$r is wr
 "$sc" "$want" "$r"
 "$sc" -v "$want" "$r" || { "$sc" -r "$r"; exit 1; }`
 	}
-	script := fmt.Sprintf("set -e\nr=%s; sc=%s; want=%s\n%s\n", shell.Quote(st.real), shell.Quote(c.setcap), shell.Quote(c.capText), set)
-	res, err := t.Conn.Run(ctx, transport.Command{Script: script, Privileged: true})
-	if err != nil {
-		return fmt.Errorf("setcap %s: %w", st.real, err)
-	}
+	return fmt.Sprintf("set -e\nr=%s; sc=%s; want=%s\n%s\n", shell.Quote(st.real), shell.Quote(c.setcap), shell.Quote(c.capText), set), true
+}
+
+func (c *capabilities) ApplyOutcome(s State, res *transport.Result) error {
+	st := s.(capState)
 	if res.OK() {
 		return nil
 	}

@@ -66,7 +66,11 @@ func (d *directory) Diff(st State) (*Diff, error) {
 	return &Diff{Action: Update, Changes: ch}, nil
 }
 
-func (d *directory) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
+func (d *directory) Apply(ctx context.Context, t *Target, st State, diff *Diff) error {
+	return applyScript(ctx, t, d, st, diff, "directory "+d.path)
+}
+
+func (d *directory) ApplyScript(st State, _ *Diff) (string, bool) {
 	ps := st.(pathState)
 	script := "set -e\n"
 	own := d.own
@@ -78,9 +82,11 @@ func (d *directory) Apply(ctx context.Context, t *Target, st State, _ *Diff) err
 			own.mode, own.hasMode = 0o755, true
 		}
 	}
-	script += own.script(d.path, ps)
-	_, err := run(ctx, t, transport.Command{Script: script}, "directory "+d.path)
-	return err
+	return script + own.script(d.path, ps), true
+}
+
+func (d *directory) ApplyOutcome(_ State, res *transport.Result) error {
+	return exitOutcome(res, "directory "+d.path)
 }
 
 func (d *directory) Fingerprint() string {

@@ -87,7 +87,11 @@ func (g *group) Diff(st State) (*Diff, error) {
 	return &Diff{Action: Create, Changes: ch}, nil
 }
 
-func (g *group) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
+func (g *group) Apply(ctx context.Context, t *Target, st State, d *Diff) error {
+	return applyScript(ctx, t, g, st, d, "groupadd "+g.name)
+}
+
+func (g *group) ApplyScript(_ State, _ *Diff) (string, bool) {
 	argv := []string{"groupadd"}
 	bb := []string{"addgroup"} // busybox (Alpine without shadow)
 	if g.system {
@@ -101,9 +105,11 @@ func (g *group) Apply(ctx context.Context, t *Target, _ State, _ *Diff) error {
 	}
 	argv = append(argv, "--", g.name)
 	bb = append(bb, g.name)
-	script := fmt.Sprintf("if command -v groupadd >/dev/null 2>&1; then %s; else %s; fi\n", shell.Join(argv...), shell.Join(bb...))
-	_, err := run(ctx, t, transport.Command{Script: script}, "groupadd "+g.name)
-	return err
+	return fmt.Sprintf("if command -v groupadd >/dev/null 2>&1; then %s; else %s; fi\n", shell.Join(argv...), shell.Join(bb...)), true
+}
+
+func (g *group) ApplyOutcome(_ State, res *transport.Result) error {
+	return exitOutcome(res, "groupadd "+g.name)
 }
 
 func (g *group) Fingerprint() string { return Fingerprint("group", g.name) }

@@ -62,10 +62,16 @@ func (p *permissions) Diff(st State) (*Diff, error) {
 	return &Diff{Action: Update, Changes: ch}, nil
 }
 
-func (p *permissions) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
-	script := "set -e\n" + p.own.script(p.path, st.(pathState))
-	_, err := run(ctx, t, transport.Command{Script: script}, "permissions on "+p.path)
-	return err
+func (p *permissions) Apply(ctx context.Context, t *Target, st State, d *Diff) error {
+	return applyScript(ctx, t, p, st, d, "permissions on "+p.path)
+}
+
+func (p *permissions) ApplyScript(st State, _ *Diff) (string, bool) {
+	return "set -e\n" + p.own.script(p.path, st.(pathState)), true
+}
+
+func (p *permissions) ApplyOutcome(_ State, res *transport.Result) error {
+	return exitOutcome(res, "permissions on "+p.path)
 }
 
 func (p *permissions) Fingerprint() string {

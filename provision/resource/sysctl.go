@@ -266,11 +266,29 @@ func (s *sysctl) Diff(x State) (*Diff, error) {
 	return &Diff{Action: Update, Changes: ch}, nil
 }
 
+// ApplyScript is the runtime write alone, when the drop-in already assigns the value (or the
+// resource persists nothing): an edit of the drop-in reads it again first, since another sysctl
+// of the host may share the file, and so is more than one script.
+func (s *sysctl) ApplyScript(x State, _ *Diff) (string, bool) {
+	st := x.(sysctlState)
+	if st.runtime == s.value || s.persist && s.persistedValue(st.fileLines) != s.value {
+		return "", false
+	}
+	return s.runtimeScript(), true
+}
+
+func (s *sysctl) ApplyOutcome(_ State, res *transport.Result) error {
+	return exitOutcome(res, "sysctl "+s.name)
+}
+
+func (s *sysctl) runtimeScript() string {
+	return fmt.Sprintf("printf '%%s\\n' %s > %s\n", shell.Quote(s.value), shell.Quote(s.procPath()))
+}
+
 func (s *sysctl) Apply(ctx context.Context, t *Target, x State, _ *Diff) error {
 	st := x.(sysctlState)
 	if st.runtime != s.value {
-		script := fmt.Sprintf("printf '%%s\\n' %s > %s\n", shell.Quote(s.value), shell.Quote(s.procPath()))
-		if _, err := run(ctx, t, transport.Command{Script: script}, "sysctl "+s.name); err != nil {
+		if _, err := run(ctx, t, transport.Command{Script: s.runtimeScript()}, "sysctl "+s.name); err != nil {
 			return err
 		}
 	}

@@ -116,7 +116,11 @@ func (u *user) Diff(st State) (*Diff, error) {
 	return &Diff{Action: Update, Changes: []Change{{Attr: "groups", Old: strings.Join(old, ","), New: strings.Join(now, ",")}}}, nil
 }
 
-func (u *user) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
+func (u *user) Apply(ctx context.Context, t *Target, st State, d *Diff) error {
+	return applyScript(ctx, t, u, st, d, "user "+u.name)
+}
+
+func (u *user) ApplyScript(st State, _ *Diff) (string, bool) {
 	us := st.(userState)
 	var script string
 	if !us.exists {
@@ -147,8 +151,11 @@ func (u *user) Apply(ctx context.Context, t *Target, st State, _ *Diff) error {
 			shell.Join("usermod", "-a", "-G", strings.Join(missing, ","), "--", u.name),
 			shell.Join(missing...), shell.Quote(u.name))
 	}
-	_, err := run(ctx, t, transport.Command{Script: script}, "user "+u.name)
-	return err
+	return script, true
+}
+
+func (u *user) ApplyOutcome(_ State, res *transport.Result) error {
+	return exitOutcome(res, "user "+u.name)
 }
 
 func (u *user) Fingerprint() string {

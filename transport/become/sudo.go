@@ -91,7 +91,7 @@ func (s *Sudo) Run(ctx context.Context, cmd transport.Command) (*transport.Resul
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Host(), err)
 	}
-	if cmd.Quick && cmd.Stdin == nil && s.loginUser != "root" && !s.known(target) {
+	if cmd.Quick && !cmd.Changes && cmd.Stdin == nil && s.loginUser != "root" && !s.known(target) {
 		// A read goes straight to sudo -n: when sudo needs no password (the common case), that
 		// saves the probe's round trip. When sudo refuses, the read did not run: probe, run again.
 		res, err := s.inner.Run(ctx, sudoRun(cmd, target, false, text))

@@ -148,7 +148,7 @@ func (b *binding) serveQuick(nch gossh.NewChannel) {
 	}
 	var res *helperCall
 	if err == nil {
-		res, err = b.quick(ctx, req)
+		res, err = b.quick(ctx, req, string(nch.ExtraData()) == ssh.QuickOnce)
 	}
 	var nh *noHelperError
 	switch {
@@ -165,14 +165,19 @@ func (b *binding) serveQuick(nch gossh.NewChannel) {
 }
 
 // quick runs req on the helper of the run's connection: again, once, when the helper ended
-// under it or the connection was replaced meanwhile (see binding).
-func (b *binding) quick(ctx context.Context, req []byte) (*helperCall, error) {
+// under it or the connection was replaced meanwhile (see binding), unless it changes the host
+// (once): a change is sent one time only, and an answer that did not come says it may have run.
+func (b *binding) quick(ctx context.Context, req []byte, once bool) (*helperCall, error) {
 	for attempt := 0; ; attempt++ {
 		u, _ := b.current()
 		h, err := u.remoteHelper(b.req.Timeout)
 		var res *helperCall
 		if err == nil {
 			res, err = h.call(ctx, req)
+		}
+		var nh *noHelperError
+		if err != nil && once && !errors.As(err, &nh) && ctx.Err() == nil {
+			return nil, fmt.Errorf("%w; the command may have run in part or whole", err)
 		}
 		if err == nil || ctx.Err() != nil || attempt > 0 {
 			return res, err

@@ -17,13 +17,14 @@ import (
 // a newer perfprov never talks to an older daemon. Version 2: the run checks the daemon (its uid,
 // its SSH host key) before it sends anything, and the request goes inside that SSH connection.
 // Version 3: quick commands go to the remote helper (quickChannel), and a kept connection is
-// proven alive beside the run's first request, not before the daemon answers.
-const persistVersion = 3
+// proven alive beside the run's first request, not before the daemon answers. Version 4: a quick
+// command may change the host (ssh.QuickOnce): it is never sent twice.
+const persistVersion = 4
 
 // socketName is the daemon's socket in its directory, "s" and persistVersion; keyName is the
 // daemon's public key beside it.
 const (
-	socketName = "s3"
+	socketName = "s4"
 	keyName    = socketName + ".pub"
 )
 

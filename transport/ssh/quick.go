@@ -26,6 +26,10 @@ const QuickChannelType = "quick@perfprov"
 // QuickErrorRequest carries why a quick command got no answer.
 const QuickErrorRequest = "error@perfprov"
 
+// QuickOnce is the extra data of a quick channel whose command changes the host
+// (transport.Command.Changes): the daemon sends it to the helper once, never again.
+const QuickOnce = "once"
+
 // QuickUnavailableRequest says the host has no remote helper (it did not start there): the
 // command did not run, and the run's quick commands go in sessions of their own from then on.
 const QuickUnavailableRequest = "nohelper@perfprov"
@@ -61,8 +65,12 @@ type quickExit struct{ status int }
 func (e *quickExit) Error() string { return fmt.Sprintf("exited %d", e.status) }
 
 // startQuick runs req on the daemon's remote helper (a run.Starter's body).
-func (c *Conn) startQuick(req []byte, stdout, stderr io.Writer) (func() error, func(), error) {
-	ch, reqs, err := c.client.OpenChannel(QuickChannelType, nil)
+func (c *Conn) startQuick(req []byte, changes bool, stdout, stderr io.Writer) (func() error, func(), error) {
+	var extra []byte
+	if changes {
+		extra = []byte(QuickOnce)
+	}
+	ch, reqs, err := c.client.OpenChannel(QuickChannelType, extra)
 	if err != nil {
 		c.settle()
 		if d := c.deadErr(); d != nil {
@@ -111,9 +119,15 @@ func (c *Conn) startQuick(req []byte, stdout, stderr io.Writer) (func() error, f
 			return fmt.Errorf("%s: %w", c.name, failure)
 		case status == nil:
 			c.settle()
-			// A quick command only reads: whether it ran in part matters to no one.
-			if d := c.deadErr(); d != nil {
+			// A quick read: whether it ran in part matters to no one. A change: it may have.
+			d := c.deadErr()
+			switch {
+			case d != nil && changes:
+				return fmt.Errorf("%w (the command may have run in part or whole)", d)
+			case d != nil:
 				return d
+			case changes:
+				return fmt.Errorf("%s: command ended without an exit status (connection lost?); it may have run in part or whole", c.name)
 			}
 			return fmt.Errorf("%s: command ended without an exit status (connection lost?)", c.name)
 		case *status != 0:
@@ -132,7 +146,7 @@ func (c *Conn) runQuick(ctx context.Context, cmd transport.Command, text string)
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
 	res, err := run.Supervise(ctx, c.name, cmd, func(_ context.Context, stdout, stderr io.Writer) (func() error, func(), error) {
-		return c.startQuick(req, stdout, stderr)
+		return c.startQuick(req, cmd.Changes, stdout, stderr)
 	}, exitStatus)
 	var nh *errNoHelper
 	if !errors.As(err, &nh) {

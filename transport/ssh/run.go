@@ -29,7 +29,7 @@ func (c *Conn) Run(ctx context.Context, cmd transport.Command) (*transport.Resul
 	for attempt := 1; ; attempt++ {
 		res, err := c.runOnce(ctx, cmd)
 		var se *startError
-		if err == nil || !cmd.Quick || cmd.Stdin != nil || !errors.As(err, &se) ||
+		if err == nil || !cmd.Quick || cmd.Stdin != nil || !errors.As(err, &se) || cmd.Changes && se.mayHaveRun ||
 			attempt == quickAttempts || ctx.Err() != nil || c.deadErr() != nil {
 			return res, err
 		}
