@@ -34,7 +34,8 @@ bench: deps build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m $$($(GO) list ./... | grep -v /internal/wanbench)
 
 # Round trips per operation through toxiproxy (L = 0..200 ms), the 20-host fan-out at 100 ms and
-# Ansible, against OpenSSH and the bare x/crypto client (internal/wanbench; RoundTrips and Fanout about 7 minutes).
+# Ansible, against OpenSSH and the bare x/crypto client (internal/wanbench; RoundTrips and Fanout about 7 minutes,
+# Changes, an apply of 5 changes in 2 levels, 1 minute).
 # WAN_BENCH picks some of them: make bench-wan WAN_BENCH=RoundTrips
 WAN_BENCH ?= .
 bench-wan: deps

@@ -15,7 +15,8 @@ const undoChanges = "userdel -r chguser 2>/dev/null; for g in chg1 chg2 chg3; do
 
 // BenchmarkChanges: an apply that changes five resources in two dependency levels (testdata/changes)
 // on one host at L = 0, 50, 100 and 200 ms, fresh and kept, median of 3; round trips = slope. The
-// issue's goal over a kept connection: 1 + the levels that changed (here 3).
+// issue's goal over a kept connection: 1 + the levels that changed (here 3). The apply also takes
+// and releases the host's lock (engine.LockPath), in a session of its own.
 func BenchmarkChanges(b *testing.B) {
 	w := newWAN(b, 1)
 	ctx := context.Background()
@@ -30,6 +31,13 @@ func BenchmarkChanges(b *testing.B) {
 	apply := func(m mode, cache string) (time.Duration, error) {
 		if out, err := w.lab.Exec(ctx, host, undoChanges); err != nil {
 			return 0, fmt.Errorf("undo: %w: %s", err, out)
+		}
+		if m == kept {
+			// A run that changed a host lets its connection go (the login's groups may have
+			// changed): an untimed run opens the one the timed apply keeps.
+			if _, _, err := w.perfprov(ctx, m, cache, "facts", "-json", t.inventory); err != nil {
+				return 0, err
+			}
 		}
 		start := time.Now()
 		out, _, err := w.perfprov(ctx, m, cache, "apply", "-auto-approve", "-json", "-inventory", t.inventory, spec)
@@ -76,7 +84,7 @@ func BenchmarkChanges(b *testing.B) {
 			}
 			goal := "login + 3"
 			if m == kept {
-				goal = "<= 3"
+				goal = "<= 3 (1 + 2 levels)"
 			}
 			fmt.Fprintf(&out, "| %s | %.1f | %s | %.2f s |\n", m, rt, goal, med[m][at100].Seconds())
 			b.ReportMetric(rt, "rt-changes-"+m.String())
