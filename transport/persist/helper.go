@@ -169,7 +169,9 @@ func (h *remoteHelper) fail(err error) {
 // read splits one of the helper's streams into answers and hands them to the calls in order.
 // On stdout the helper's "ready" line comes first (ready is closed on it).
 func (h *remoteHelper) read(marker string, r io.Reader, stdout bool, ready chan struct{}) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	// Small buffers: the daemon holds a helper per kept host, a thousand of them on a big fleet
+	// (answers are copied into their own slices anyway).
+	br := bufio.NewReaderSize(r, 512)
 	if stdout {
 		line, err := br.ReadString('\n')
 		if err != nil || line != marker+" ready\n" {
@@ -179,7 +181,7 @@ func (h *remoteHelper) read(marker string, r io.Reader, stdout bool, ready chan 
 		close(ready)
 	}
 	frames := script.NewHelperFrames(marker, stdout)
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 8<<10)
 	for {
 		n, err := br.Read(buf)
 		frames.Feed(buf[:n])

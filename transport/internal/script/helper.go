@@ -147,7 +147,12 @@ func (f *HelperFrames) Next() (body []byte, status int, ok bool, err error) {
 		return nil, 0, false, fmt.Errorf("remote helper: bad end line %q", word)
 	}
 	body = append([]byte(nil), f.buf[:i]...)
-	f.buf = append(f.buf[:0], tail[nl+1:]...)
+	if rest := tail[nl+1:]; len(rest) > 0 {
+		f.buf = append(f.buf[:0], rest...)
+	} else {
+		// Idle between runs: a kept connection holds no buffer the size of its largest answer.
+		f.buf = nil
+	}
 	f.scanned = 0
 	return body, status, true, nil
 }
