@@ -154,6 +154,7 @@ func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.Per
 		Gather:      engine.CachedGather(perfCache, func(host string) string { return keys[host] }),
 		Rollout:     ro,
 		Interrupted: env.interrupted,
+		Secret:      env.debug().Secret,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/debuglog"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
@@ -51,6 +52,11 @@ type cliEnv struct {
 	open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)
 	// now is the clock of the timestamps a run records (bench reports and history).
 	now func() time.Time
+
+	// The debug log (debuglog.go): -log-file's file, and the log made on first use.
+	logFile *os.File
+	logOnce sync.Once
+	log     *debuglog.Log
 }
 
 // commands are the subcommands by name; each one's run lives in a file of its own.
@@ -121,7 +127,9 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted,
-		open: connect.Open, now: time.Now}
+		now: time.Now}
+	env.open = openLogged(env)
+	defer env.closeLog()
 	err := cmd.run(ctx, env, args[1:])
 	return exitCode(err, stderr, cmd.name)
 }
@@ -171,6 +179,7 @@ func printUsage(w io.Writer) {
 func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	fs.Var(logFileFlag{env}, "log-file", "append the debug log to `FILE` (at PERFPROV_LOG's level, else debug)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: perfprov %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()

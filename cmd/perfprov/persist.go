@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"strings"
-	"sync"
 
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/transport/persist"
@@ -28,7 +25,7 @@ func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 // connectOptions are the connection options of every command that connects: the environment,
 // and the connection daemon that keeps connections open between runs.
 func connectOptions(env *cliEnv) connect.Options {
-	opts := connect.Options{Getenv: env.getenv, Log: debugLog(env)}
+	opts := connect.Options{Getenv: env.getenv, Log: env.debug().Func(), Secret: env.debug().Secret}
 	if exe, err := os.Executable(); err == nil {
 		opts.Persist = persist.Dialer{
 			Dir:    persist.DefaultDir(env.getenv),
@@ -39,20 +36,4 @@ func connectOptions(env *cliEnv) connect.Options {
 		}
 	}
 	return opts
-}
-
-// debugLog writes debug messages to stderr when PERFPROV_LOG is "debug" or "trace"; nil
-// otherwise. Messages come from every host's goroutines: one lock keeps their lines whole.
-func debugLog(env *cliEnv) func(format string, args ...any) {
-	switch strings.ToLower(env.getenv("PERFPROV_LOG")) {
-	case "debug", "trace":
-	default:
-		return nil
-	}
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(env.stderr, "debug: "+format+"\n", args...)
-	}
 }

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/perfprov/perfprov/internal/redact"
+	"github.com/perfprov/perfprov/internal/testbed"
 )
 
 // The attacks of the security review, repeated on lab hosts: a binary a user could swap never
@@ -128,5 +132,62 @@ func TestSecurityNoSecretInProcessList(t *testing.T) {
 	}
 	if strings.Contains(r.out, secret) {
 		t.Errorf("the output shows the secret:\n%s", r.out)
+	}
+}
+
+// TestSecurityDebugLogNoSecret: PERFPROV_LOG=trace with -log-file, a login (bob) whose sudo needs
+// a password, and a command with a sensitive value in its script and environment. The log
+// (0600) has the connection, its channels and every command with its script, and neither the
+// value nor the password; nor has the output.
+func TestSecurityDebugLogNoSecret(t *testing.T) {
+	lab, hs := faultHosts(t)
+	h := hs[0]
+	const secret = "L0gged-t0ken-QRS"
+	work := t.TempDir()
+	vars := filepath.Join(work, "secret.tfvars")
+	if err := os.WriteFile(vars, []byte(`token = "`+secret+`"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := inventory(t, lab, "", h)
+	b, err := os.ReadFile(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asBob := "host \"" + h + "\" {\n  connection {\n    user                = \"bob\"\n    become_password_env = \"LOGGED_SUDO_PW\"\n  }\n"
+	if nb := bytes.Replace(b, []byte("host \""+h+"\" {\n"), []byte(asBob), 1); bytes.Equal(nb, b) {
+		t.Fatalf("no host block for %s in the inventory:\n%s", h, b)
+	} else if err := os.WriteFile(inv, nb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(work, "debug.log")
+	r := perfprovEnv(t, work, []string{"PERFPROV_LOG=trace", "LOGGED_SUDO_PW=" + testbed.BobPassword},
+		"apply", "-auto-approve", "-log-file", logPath, "-var-file", vars, "-inventory", inv, securitySpec(t, "logged"))
+	mustCode(t, r, 0, "apply with the debug log on")
+	st, err := os.Stat(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode %04o, want 0600", st.Mode().Perm())
+	}
+	log, _ := os.ReadFile(logPath)
+	for _, want := range []string{
+		h + ": connect to bob@",
+		h + ": channel ",
+		"debug: " + h + ": command (privileged",
+		"trace: " + h + ": script of that command",
+		redact.Placeholder,
+	} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("the log has no %q:\n%s", want, log)
+		}
+	}
+	for _, s := range []string{secret, testbed.BobPassword} {
+		if bytes.Contains(log, []byte(s)) {
+			t.Errorf("the log shows %q:\n%s", s, log)
+		}
+		if strings.Contains(r.out, s) {
+			t.Errorf("the output shows %q:\n%s", s, r.out)
+		}
 	}
 }

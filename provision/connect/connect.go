@@ -48,6 +48,9 @@ type Options struct {
 	Persist persist.Dialer
 	// Log receives the connections' debug messages (see ssh.Config.Log). nil: none.
 	Log func(format string, args ...any)
+	// Secret hears every password a connection uses (login, become), before it is used, so that
+	// the debug log can redact it. nil: no one listens.
+	Secret func(value string)
 }
 
 // Open connects to h. Errors name the host and the cause in one line.
@@ -76,7 +79,15 @@ func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, erro
 		return nil, err
 	}
 	// The Dialer decides: through the connection daemon when the connection is kept, else directly.
+	t0 := time.Now()
 	c, err := target.Persist.Dial(ctx, target.Config)
+	if r.opts.Log != nil {
+		how := "directly"
+		if target.Persist.Idle > 0 {
+			how = "through the connection daemon (kept for " + target.Persist.Idle.String() + ")"
+		}
+		r.opts.Log("%s: connect to %s@%s:%d %s: %.3fs%s", h.Name, target.User, target.Endpoint.Address, target.Endpoint.TCPPort(), how, time.Since(t0).Seconds(), logErr(err))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,11 +242,26 @@ func (r *resolver) become() (becomeSettings, error) {
 	if c.BecomePasswordEnv != "" {
 		b.source = "$" + c.BecomePasswordEnv
 		b.password = r.getenv(c.BecomePasswordEnv)
+		r.secret(b.password)
 		if b.password == "" {
 			return b, fmt.Errorf("%s: become_password_env names %s, which is not set in perfprov's environment", r.h.Name, c.BecomePasswordEnv)
 		}
 	}
 	return b, nil
+}
+
+// logErr is ", error: ERR" for a debug line, or nothing.
+func logErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ", error: " + err.Error()
+}
+
+func (r *resolver) secret(v string) {
+	if r.opts.Secret != nil && v != "" {
+		r.opts.Secret(v)
+	}
 }
 
 func (r *resolver) wrap(c transport.Conn, login string, b becomeSettings) transport.Conn {
@@ -299,6 +325,7 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 	}
 	if conn.PasswordEnv != "" {
 		auth.Password = r.getenv(conn.PasswordEnv)
+		r.secret(auth.Password)
 		if auth.Password == "" {
 			return ssh.Endpoint{}, fmt.Errorf("password_env names %s, which is not set in perfprov's environment", conn.PasswordEnv)
 		}

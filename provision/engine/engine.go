@@ -63,6 +63,9 @@ type Options struct {
 	// HostLock, when set, is the path of the lock file an apply holds on a host from before its
 	// first change to its end (LockPath); LockHolder names this run in it. "": no lock.
 	HostLock, LockHolder string
+	// Secret hears every sensitive value of a host's evaluated resources before any command that
+	// may carry one runs (the debug log redacts them). nil: no one listens.
+	Secret func(value string)
 	// NewResource prepares a resource; nil uses resource.New (tests plug in fakes).
 	NewResource func(r *spec.Resource, env *resource.Env) (resource.Resource, error)
 }
@@ -428,6 +431,7 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 	env := r.opts.Resources
 	env.DepFingerprint = func(addr string) string { return fps[addr] }
 	for _, m := range cfg.Resources {
+		r.tellSecrets(m)
 		rr := &ResourceResult{Addr: m.Addr, Type: m.Type, meta: m, Status: StatusPlanned}
 		h.Resources = append(h.Resources, rr)
 		res, err := r.opts.NewResource(m, &env)
@@ -444,6 +448,42 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 		}
 		fps[m.Addr] = resource.Fingerprint(parts...)
 	}
+}
+
+// tellSecrets gives Options.Secret the string values of m's sensitive attributes.
+func (r *Run) tellSecrets(m *spec.Resource) {
+	if r.opts.Secret == nil {
+		return
+	}
+	for attr, sensitive := range m.Sensitive {
+		if v, ok := m.Attrs[attr]; sensitive && ok {
+			for _, s := range stringLeaves(v) {
+				r.opts.Secret(s)
+			}
+		}
+	}
+}
+
+// stringLeaves is every known string in v (lists, maps and objects walked). Numbers and bools
+// are left out: redacting every "1" of a log would hide more than it protects.
+func stringLeaves(v cty.Value) []string {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	v, _ = v.UnmarkDeep()
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return []string{v.AsString()}
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
+		var out []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = append(out, stringLeaves(e)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // readAll runs the batched read of every prepared resource, or takes the speculative read that

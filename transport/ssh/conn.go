@@ -208,7 +208,11 @@ func (c *Conn) session(ctx context.Context) (*gossh.Session, func(), error) {
 			}
 			return nil, nil, err
 		}
+		t0 := time.Now()
 		s, err := c.client.NewSession()
+		if c.log != nil {
+			c.log("%s: channel session: opened in %.3fs%s", c.name, time.Since(t0).Seconds(), errSuffix(err))
+		}
 		if err == nil {
 			var once sync.Once
 			return s, func() { once.Do(c.limit.release) }, nil
@@ -236,4 +240,12 @@ func (c *Conn) session(ctx context.Context) (*gossh.Session, func(), error) {
 func isRefused(err error) bool {
 	var oce *gossh.OpenChannelError
 	return errors.As(err, &oce) && (oce.Reason == gossh.Prohibited || oce.Reason == gossh.ResourceShortage)
+}
+
+// errSuffix is ", error: ERR" for a debug line, or nothing.
+func errSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ", error: " + err.Error()
 }

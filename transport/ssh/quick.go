@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/perfprov/perfprov/transport"
 	"github.com/perfprov/perfprov/transport/internal/run"
@@ -70,7 +71,11 @@ func (c *Conn) startQuick(req []byte, changes bool, stdout, stderr io.Writer) (f
 	if changes {
 		extra = []byte(QuickOnce)
 	}
+	t0 := time.Now()
 	ch, reqs, err := c.client.OpenChannel(QuickChannelType, extra)
+	if c.log != nil {
+		c.log("%s: channel %s (the remote helper): opened in %.3fs%s", c.name, QuickChannelType, time.Since(t0).Seconds(), errSuffix(err))
+	}
 	if err != nil {
 		c.settle()
 		if d := c.deadErr(); d != nil {

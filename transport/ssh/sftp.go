@@ -41,7 +41,11 @@ func (c *Conn) sftpClient(ctx context.Context) (*sftp.Client, error) {
 			return nil, c.deadErr()
 		default:
 		}
+		t0 := time.Now()
 		sc, err := sftp.NewClient(c.client)
+		if c.log != nil {
+			c.log("%s: channel session (sftp subsystem): opened in %.3fs%s", c.name, time.Since(t0).Seconds(), errSuffix(err))
+		}
 		if err == nil {
 			c.sftp = sc
 			return sc, nil
