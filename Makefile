@@ -4,13 +4,18 @@ GO    ?= go
 BIN   := bin
 LAB   ?= .lab/demo
 
-.PHONY: all build deps test unit vet bench bench-wan bench-scale fuzz demo fmt clean
+.PHONY: all build deps test unit vet bench bench-wan bench-scale fuzz demo fmt clean dist
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/perfprov ./cmd/perfprov
 	$(GO) build -o $(BIN)/testbed ./cmd/testbed
+
+# Release artefacts in dist/: static linux/amd64 and arm64 binaries, a .deb and an .rpm of each
+# (nfpm, pinned in tools/dist/go.mod), SHA256SUMS.
+dist:
+	./scripts/dist.sh dist
 
 vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

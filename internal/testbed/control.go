@@ -87,6 +87,15 @@ func (h *Host) hostPath(path string) string {
 	return filepath.Join("/proc", strconv.Itoa(h.pid), "root", path)
 }
 
+// WriteFile writes data to path inside the host (its directory must exist there), as root.
+func (l *Lab) WriteFile(host, path string, data []byte, mode os.FileMode) error {
+	h, err := l.running(host)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(h.hostPath(path), data, mode)
+}
+
 // StopSSHD stops the host's listening sshd: new connections are refused. Sessions already open
 // stay, as with a real sshd.
 func (l *Lab) StopSSHD(ctx context.Context, host string) error {
