@@ -165,3 +165,14 @@ func (r *Run) audit(h *HostRun, rr *ResourceResult, d *resource.Diff, err error)
 	}
 	r.opts.Audit.Record(h.Name, rr.Addr, d, err)
 }
+
+// Refuse fails a planned host before Apply changes anything on it (a saved plan that no longer
+// matches it): its resources are not started, and the others go on.
+func (r *Run) Refuse(host string, err error) {
+	for _, h := range r.Hosts {
+		if h.Name == host && (h.Status == "" || h.Status == StatusPlanned) {
+			h.refuse(err)
+			r.emit(Event{Type: EventHostSummary, Host: h.Name, Status: string(h.Status), Message: err.Error()})
+		}
+	}
+}
