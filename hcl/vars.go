@@ -391,3 +391,29 @@ func decodeLocals(m *module, b *hcl2.Block) hcl2.Diagnostics {
 	}
 	return diags
 }
+
+// RootVariable is one root variable as loaded: its value, unless it is sensitive (then Value is
+// cty.NilVal: a sensitive value never leaves the spec through this).
+type RootVariable struct {
+	Name      string
+	Sensitive bool
+	Value     cty.Value
+}
+
+// RootVariables returns the root module's variables in declaration order (a saved plan records
+// the values of the ones that are not sensitive).
+func (s *Spec) RootVariables() []RootVariable {
+	if s == nil || s.state == nil || s.state.root == nil {
+		return nil
+	}
+	root := s.state.root
+	var out []RootVariable
+	for _, v := range root.vars {
+		rv := RootVariable{Name: v.name, Sensitive: v.sensitive}
+		if !v.sensitive {
+			rv.Value = root.staticVars[v.name]
+		}
+		out = append(out, rv)
+	}
+	return out
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/planfile"
 	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/facts"
@@ -24,7 +25,7 @@ const (
 )
 
 func runApply(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH]")
+	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH | PLANFILE]")
 	var sf specFlags
 	sf.register(fs, true)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
@@ -40,6 +41,13 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := checkParallel(fs, *parallel); err != nil {
 		return err
+	}
+	if planfile.Sniff(path) {
+		// A saved plan: applied as it is, without a prompt (it was reviewed when it was made).
+		if len(sf.varFiles) > 0 || len(sf.inventory) > 0 || sf.limit != "" || sf.shard.IsSet() {
+			return &usageError{msg: "a saved plan fixes the spec, its inventory, var files and hosts: only -var for sensitive variables, -json, -parallel and -audit-log go with apply FILE"}
+		}
+		return applyPlanFile(ctx, env, path, sf.vars, sf.json, *parallel, *auditPath)
 	}
 	if sf.json && !*autoApprove {
 		return &usageError{msg: "-json needs -auto-approve (there is no prompt in JSON mode)"}

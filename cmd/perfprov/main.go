@@ -66,6 +66,7 @@ var commands = map[string]*command{
 	"facts":        {name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts},
 	"fmt":          {name: "fmt", synopsis: "Rewrite spec files in the canonical format", run: runFmt},
 	"plan":         {name: "plan", synopsis: "Show what apply would change (-offline: the resolved spec, no connections)", run: runPlan},
+	"show":         {name: "show", synopsis: "Print a plan saved with plan -out FILE", run: runShow},
 	"report":       {name: "report", synopsis: "Merge the -json outputs of several shards into one fleet table", run: runReport},
 	"validate":     {name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate},
 	"version":      {name: "version", synopsis: "Print the perfprov version", run: runVersion},

@@ -19,16 +19,23 @@ type planOptions struct {
 	JSON             bool
 	DetailedExitCode bool
 	Parallel         int
+	// Out is -out FILE: the plan is saved there (savePlan), with what it needs to load the spec
+	// again (Spec, Flags, Path).
+	Out   string
+	Spec  *hcl.Spec
+	Flags *specFlags
+	Path  string
 }
 
 func runPlan(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-shard K/N] [-json] [-detailed-exitcode] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-shard K/N] [-json] [-detailed-exitcode] [-parallel N] [-out FILE] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, true)
 	offline := fs.Bool("offline", false, "connect to no host: print each host's resolved resources in apply order")
 	fs.BoolVar(&f.json, "json", false, "print JSON (offline: one document; online: one object per line)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on errors")
 	parallel := fs.Int("parallel", 0, "hosts planned at once (default: rollout.parallel, else 50)")
+	out := fs.String("out", "", "save the plan to `FILE` (0600): perfprov apply FILE applies exactly it")
 	if err := parseSpecArgs(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +45,9 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := checkParallel(fs, *parallel); err != nil {
 		return err
+	}
+	if *offline && *out != "" {
+		return &usageError{msg: "-out needs an online plan: -offline reads no host"}
 	}
 	if *offline && *detailed {
 		return &usageError{msg: "-detailed-exitcode needs an online plan: -offline compares nothing"}
@@ -53,7 +63,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	case err != nil:
 		return err
 	}
-	opts := planOptions{Hosts: hosts, JSON: f.json, DetailedExitCode: *detailed, Parallel: *parallel}
+	opts := planOptions{Hosts: hosts, JSON: f.json, DetailedExitCode: *detailed, Parallel: *parallel, Out: *out, Spec: sp, Flags: &f, Path: path}
 	switch {
 	case none && *offline && f.json:
 		return view.WriteOfflinePlanJSON(env.stdout, nil)

@@ -31,6 +31,14 @@ func runPlanOnline(ctx context.Context, env *cliEnv, sp *hcl.Spec, opts planOpti
 	} else {
 		view.WritePlan(env.stdout, run, useColorOut(env))
 	}
+	if opts.Out != "" && !run.Interrupted && ctx.Err() == nil {
+		if err := savePlan(env, opts.Out, opts.Spec, opts.Flags, opts.Path, run); err != nil {
+			return err
+		}
+		if !opts.JSON {
+			fmt.Fprintf(env.stdout, "\nSaved the plan to %s. To apply exactly it: perfprov apply %s\n", opts.Out, opts.Out)
+		}
+	}
 	switch {
 	case run.Interrupted || ctx.Err() != nil:
 		return errInterrupted
