@@ -250,4 +250,3 @@ func runShow(_ context.Context, env *cliEnv, args []string) error {
 	view.WritePlan(env.stdout, pf.Run(), useColorOut(env))
 	return nil
 }
-
