@@ -74,13 +74,14 @@ func (s *Spec) Host(name string) *spec.Host {
 	return nil
 }
 
-// Targets resolves -limit: names of hosts or groups (empty: every host), in declaration order.
-// An unknown name is an error that says which names exist.
+// Targets resolves -limit: names of hosts or groups, and @FILEs of them (empty: every host), in
+// declaration order. An unknown name is an error that says which names exist.
 func (s *Spec) Targets(limit []string) ([]*spec.Host, error) {
 	return s.Select(limit, spec.Shard{})
 }
 
-// Select is the hosts a run works on: those -limit names (Targets) that are also in the shard
+// Select is the hosts a run works on: those -limit names (Targets; an entry @FILE stands for the
+// names in FILE, one a line, as in Ansible's retry files) that are also in the shard
 // (-shard K/N; the zero Shard is every host), in declaration order. It is the one place where a
 // command's hosts are chosen, so that every command shards alike. A shard that holds none of
 // them is an empty list, not an error: a fleet may have fewer hosts than shards for a while.
@@ -92,65 +93,6 @@ func (s *Spec) Select(limit []string, shard spec.Shard) ([]*spec.Host, error) {
 	var out []*spec.Host
 	for _, h := range hosts {
 		if shard.Contains(h.Name) {
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
-func (s *Spec) limit(limit []string) ([]*spec.Host, error) {
-	if len(limit) == 0 {
-		return append([]*spec.Host(nil), s.Hosts...), nil
-	}
-	want := map[string]bool{}
-	var unknown []string
-	for _, n := range limit {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
-		found := false
-		for _, h := range s.Hosts {
-			if h.Name == n {
-				want[n] = true
-				found = true
-			}
-		}
-		for _, g := range s.Groups {
-			if g.Name == n {
-				for _, h := range g.Hosts {
-					want[h] = true
-				}
-				found = true
-			}
-		}
-		if !found {
-			unknown = append(unknown, n)
-		}
-	}
-	if len(unknown) > 0 {
-		var names []string
-		for _, h := range s.Hosts {
-			names = append(names, h.Name)
-		}
-		for _, g := range s.Groups {
-			names = append(names, g.Name)
-		}
-		msg := fmt.Sprintf("-limit: no host or group named %q.", unknown[0])
-		if len(unknown) > 1 {
-			msg = fmt.Sprintf("-limit: no host or group named %s.", quoteList(unknown))
-		}
-		msg += didYouMean(unknown[0], names)
-		if len(names) == 0 {
-			msg += " The spec declares no hosts or groups."
-		} else {
-			msg += " Known names: " + strings.Join(names, ", ") + "."
-		}
-		return nil, fmt.Errorf("%s", msg)
-	}
-	var out []*spec.Host
-	for _, h := range s.Hosts {
-		if want[h.Name] {
 			out = append(out, h)
 		}
 	}

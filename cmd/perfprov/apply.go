@@ -68,6 +68,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		if sf.json {
 			newApplyOutput(env, true).Finish(&engine.Run{}) // the stream of no host: its summary
 		}
+		saveRetryFile(env, "apply", nil)
 		return nil
 	}
 	audit, err := engine.OpenAuditLog(*auditPath)
@@ -104,10 +105,11 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 			}
 			// The hosts in sync are converged: their benchmarks run as after an apply.
 			benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, false, *parallel, true)
-			switch {
-			case stopped:
+			if stopped {
 				return errInterrupted
-			case benchFail || run.HasErrors():
+			}
+			saveRetryFile(env, "apply", union(runFailures(run), benchFail))
+			if len(benchFail) > 0 || run.HasErrors() {
 				return &exitError{code: exitFailure}
 			}
 			return nil
@@ -132,7 +134,8 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if stopped {
 		return errInterrupted
 	}
-	if !run.Converged() || benchFail {
+	saveRetryFile(env, "apply", union(runFailures(run), benchFail))
+	if !run.Converged() || len(benchFail) > 0 {
 		return &exitError{code: exitFailure}
 	}
 	return nil

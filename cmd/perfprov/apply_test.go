@@ -64,8 +64,12 @@ func applyTestGroup(t *testing.T) string {
 	return g.Name
 }
 
+// applyCLI runs the command line in a working directory of the test's own: what a run leaves
+// there (.perfprov/failed, .perfprov/logs) stays out of the source tree. Paths given must be
+// absolute.
 func applyCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
+	t.Chdir(t.TempDir())
 	var out, errb bytes.Buffer
 	code := realMain(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()

@@ -69,6 +69,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 		return &usageError{msg: err.Error()}
 	}
 	if none {
+		saveRetryFile(env, "bench", nil)
 		return nil // -json: no host, no line
 	}
 	start := env.now().UTC()
@@ -118,10 +119,12 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stderr, "perfprov bench: warning: %v\n", err)
 		}
 	}
-	switch {
-	case interrupted || ctx.Err() != nil:
+	if interrupted || ctx.Err() != nil {
 		return errInterrupted
-	case slices.ContainsFunc(reps, func(r *bench.HostReport) bool { return r.Verdict == bench.Fail }):
+	}
+	failed := benchFailures(reps)
+	saveRetryFile(env, "bench", failed)
+	if len(failed) > 0 {
 		return &exitError{code: exitFailure}
 	}
 	return nil
@@ -309,11 +312,11 @@ func benchFailed(env *cliEnv, host, benchmark string, err error, stopped *atomic
 // benchAfterApply runs the spec's benchmarks at the end of apply on every targeted host that
 // converged, prints the fleet table after the recap (or one "benchmark" JSON event per host
 // report), and saves the run in the default history. A host that did not converge is not
-// benchmarked: it is reported as skipped. It reports whether any host failed its benchmark and
+// benchmarked: it is reported as skipped. It returns the hosts that failed their benchmark and
 // whether a SIGINT stopped it. inSync says the run was a plan that found nothing to change (apply
 // without -auto-approve then stops before applying): its hosts planned without error count as
 // converged.
-func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed, interrupted bool) {
+func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed []string, interrupted bool) {
 	type hostBench struct {
 		host    *spec.Host
 		names   []string // its benchmark blocks, known without facts
@@ -339,7 +342,7 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 		targets = append(targets, hb)
 	}
 	if len(targets) == 0 {
-		return false, false
+		return nil, false
 	}
 	start := env.now().UTC()
 	done, stopped := benchHosts(ctx, env, sp, todo, hostsAtOnce(parallel, sp), bench.Options{NonMember: bench.DefaultNonMember})
@@ -371,8 +374,7 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 			fmt.Fprintf(env.stderr, "perfprov apply: warning: %v\n", err)
 		}
 	}
-	failed = slices.ContainsFunc(reps, func(r *bench.HostReport) bool { return r.Verdict == bench.Fail })
-	return failed, stopped
+	return benchFailures(reps), stopped
 }
 
 // notConverged says why a host of an apply run is not benchmarked ("" when it converged).

@@ -52,6 +52,9 @@ type cliEnv struct {
 	open func(ctx context.Context, h *spec.Host, opts connect.Options) (transport.Conn, error)
 	// now is the clock of the timestamps a run records (bench reports and history).
 	now func() time.Time
+	// retryFile is where apply and bench list the hosts that failed (defaultRetryFile); "": nowhere
+	// (tests that do not look at it).
+	retryFile string
 
 	// The debug log (debuglog.go): -log-file's file, and the log made on first use.
 	logFile *os.File
@@ -128,7 +131,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted,
-		now: time.Now}
+		now: time.Now, retryFile: defaultRetryFile}
 	env.open = openLogged(env)
 	defer env.closeLog()
 	err := cmd.run(ctx, env, args[1:])

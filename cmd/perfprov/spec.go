@@ -48,7 +48,7 @@ func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
 	fs.Var(&f.varFiles, "var-file", "read variables from an HCL file (repeatable)")
 	fs.Var(&f.inventory, "inventory", "use the host, group and connection blocks of this file instead of the spec's own (repeatable)")
 	if withLimit {
-		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups (comma-separated)")
+		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups: `NAMES`, comma-separated; @FILE stands for the names in FILE, one a line (such as @.perfprov/failed)")
 		fs.Var(&f.shard, "shard", "only the hosts of shard `K/N`: those whose name hashes to K modulo N (K from 0; with -limit, both apply)")
 	}
 }
@@ -60,7 +60,7 @@ func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
 func (f *specFlags) targets(env *cliEnv, sp *hcl.Spec, command string) (hosts []*spec.Host, none bool, err error) {
 	hosts, err = sp.Select(f.limitNames(), f.shard.Shard)
 	if err != nil || len(hosts) > 0 || !f.shard.IsSet() {
-		return hosts, false, err
+		return hosts, false, retryHint(env, err)
 	}
 	of := "none of the spec's " + countHosts(len(sp.Hosts))
 	if limited, _ := sp.Targets(f.limitNames()); f.limit != "" {
