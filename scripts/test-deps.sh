@@ -18,6 +18,9 @@ command -v perf >/dev/null || need+=(linux-perf)
 command -v setcap >/dev/null || need+=(libcap2-bin)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v patch >/dev/null || need+=(patch)           # the patch resource is tested on this machine too
+# perfprov completion's scripts are run in real shells (bash is there; zsh and fish are not).
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 command -v ansible-playbook >/dev/null || need+=(ansible-core)  # the reference of make bench-wan (Debian 12: Ansible 2.14)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -55,6 +55,10 @@ type cliEnv struct {
 	// retryFile is where apply and bench list the hosts that failed (defaultRetryFile); "": nowhere
 	// (tests that do not look at it).
 	retryFile string
+	// commands is the command table (for completion, which lists it).
+	commands map[string]*command
+	// onFlagSet, when set, is given every flag set a command makes (completion lists its flags).
+	onFlagSet func(*flag.FlagSet)
 
 	// The debug log (debuglog.go): -log-file's file, and the log made on first use.
 	logFile *os.File
@@ -64,16 +68,18 @@ type cliEnv struct {
 
 // commands are the subcommands by name; each one's run lives in a file of its own.
 var commands = map[string]*command{
-	"apply":        {name: "apply", synopsis: "Change hosts to match the spec, verify, and print a recap", run: runApply},
-	"bench":        {name: "bench", synopsis: "Confirm, host by host, that a perf group member counts events correctly", run: runBench},
-	"facts":        {name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts},
-	"fmt":          {name: "fmt", synopsis: "Rewrite spec files in the canonical format", run: runFmt},
-	"plan":         {name: "plan", synopsis: "Show what apply would change (-offline: the resolved spec, no connections)", run: runPlan},
-	"show":         {name: "show", synopsis: "Print a plan saved with plan -out FILE", run: runShow},
-	"report":       {name: "report", synopsis: "Merge the -json outputs of several shards into one fleet table", run: runReport},
-	"validate":     {name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate},
-	"version":      {name: "version", synopsis: "Print the perfprov version", run: runVersion},
-	persistCommand: {name: persistCommand, hidden: true, run: runPersist},
+	"apply":         {name: "apply", synopsis: "Change hosts to match the spec, verify, and print a recap", run: runApply},
+	"bench":         {name: "bench", synopsis: "Confirm, host by host, that a perf group member counts events correctly", run: runBench},
+	"completion":    {name: "completion", synopsis: "Print a shell completion script (bash, zsh, fish)", run: runCompletion},
+	"facts":         {name: "facts", synopsis: "Show what every host of a spec says about itself (read-only)", run: runFacts},
+	"fmt":           {name: "fmt", synopsis: "Rewrite spec files in the canonical format", run: runFmt},
+	"plan":          {name: "plan", synopsis: "Show what apply would change (-offline: the resolved spec, no connections)", run: runPlan},
+	"show":          {name: "show", synopsis: "Print a plan saved with plan -out FILE", run: runShow},
+	"report":        {name: "report", synopsis: "Merge the -json outputs of several shards into one fleet table", run: runReport},
+	"validate":      {name: "validate", synopsis: "Check a spec without connecting to any host", run: runValidate},
+	"version":       {name: "version", synopsis: "Print the perfprov version", run: runVersion},
+	persistCommand:  {name: persistCommand, hidden: true, run: runPersist},
+	completeCommand: {name: completeCommand, hidden: true, run: runComplete},
 }
 
 // usageError is a wrong command line: exit status 2.
@@ -131,7 +137,7 @@ func realMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	env := &cliEnv{stdout: stdout, stderr: stderr, stdin: stdin, getenv: os.Getenv, interrupted: interrupted,
-		now: time.Now, retryFile: defaultRetryFile}
+		now: time.Now, retryFile: defaultRetryFile, commands: commands}
 	env.open = openLogged(env)
 	defer env.closeLog()
 	err := cmd.run(ctx, env, args[1:])
@@ -183,6 +189,9 @@ func printUsage(w io.Writer) {
 func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
+	if env.onFlagSet != nil {
+		env.onFlagSet(fs)
+	}
 	fs.Var(logFileFlag{env}, "log-file", "append the debug log to `FILE` (at PERFPROV_LOG's level, else debug)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: perfprov %s\n\nFlags:\n", usage)

@@ -12,9 +12,9 @@ import (
 
 // TestMain lets the test binary stand in for perfprov when the code under test starts the
 // connection daemon (os.Executable() is the test binary here): "__persist DIR" serves instead of
-// running the tests again.
+// running the tests again. So does "__complete ...", which the completion scripts call back.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == persistCommand {
+	if (len(os.Args) == 3 && os.Args[1] == persistCommand) || (len(os.Args) > 1 && os.Args[1] == completeCommand) {
 		os.Exit(realMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

@@ -159,7 +159,8 @@ func applyPlanFile(ctx context.Context, env *cliEnv, path string, vars []string,
 	if stopped {
 		return errInterrupted
 	}
-	if !run.Converged() || benchFail {
+	saveRetryFile(env, "apply", union(runFailures(run), benchFail))
+	if !run.Converged() || len(benchFail) > 0 {
 		return &exitError{code: exitFailure}
 	}
 	return nil
