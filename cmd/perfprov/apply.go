@@ -25,9 +25,10 @@ const (
 )
 
 func runApply(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH | PLANFILE]")
+	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH | PLANFILE]")
 	var sf specFlags
 	sf.register(fs, true)
+	sf.registerBecome(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 50)")
 	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line (needs -auto-approve)")
@@ -45,7 +46,10 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if planfile.Sniff(path) {
 		// A saved plan: applied as it is, without a prompt (it was reviewed when it was made).
 		if len(sf.varFiles) > 0 || len(sf.inventory) > 0 || sf.limit != "" || sf.shard.IsSet() {
-			return &usageError{msg: "a saved plan fixes the spec, its inventory, var files and hosts: only -var for sensitive variables, -json, -parallel and -audit-log go with apply FILE"}
+			return &usageError{msg: "a saved plan fixes the spec, its inventory, var files and hosts: only -var for sensitive variables, -ask-become-pass, -json, -parallel and -audit-log go with apply FILE"}
+		}
+		if err := sf.askBecome(env); err != nil {
+			return err
 		}
 		return applyPlanFile(ctx, env, path, sf.vars, sf.json, *parallel, *auditPath)
 	}
@@ -70,6 +74,9 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		saveRetryFile(env, "apply", nil)
 		return nil
+	}
+	if err := sf.askBecome(env); err != nil {
+		return err
 	}
 	audit, err := engine.OpenAuditLog(*auditPath)
 	if err != nil {

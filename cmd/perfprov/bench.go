@@ -39,9 +39,10 @@ type benchOptions struct {
 }
 
 func runBench(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-compare-with DIR|FILE]... [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-compare-with DIR|FILE]... [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var o benchOptions
 	o.spec.register(fs, true)
+	o.spec.registerBecome(fs)
 	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (table and chart) to `FILE`")
 	fs.BoolVar(&o.compare, "compare", false, "show what changed on each host since the previous saved run")
@@ -71,6 +72,9 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if none {
 		saveRetryFile(env, "bench", nil)
 		return nil // -json: no host, no line
+	}
+	if err := o.spec.askBecome(env); err != nil {
+		return err
 	}
 	start := env.now().UTC()
 	reps, interrupted := benchHosts(ctx, env, sp, hosts, hostsAtOnce(o.parallel, sp), bench.Options{NonMember: o.nonMember})

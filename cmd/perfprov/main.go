@@ -59,6 +59,11 @@ type cliEnv struct {
 	commands map[string]*command
 	// onFlagSet, when set, is given every flag set a command makes (completion lists its flags).
 	onFlagSet func(*flag.FlagSet)
+	// openTerminal opens the terminal -ask-become-pass asks on; nil: /dev/tty.
+	openTerminal func() (passwordTerminal, error)
+	// becomePassword is the sudo password -ask-become-pass was given, in memory only, for
+	// connectOptions; "" when the flag was not given.
+	becomePassword string
 
 	// The debug log (debuglog.go): -log-file's file, and the log made on first use.
 	logFile *os.File

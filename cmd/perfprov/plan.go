@@ -28,9 +28,10 @@ type planOptions struct {
 }
 
 func runPlan(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-shard K/N] [-json] [-detailed-exitcode] [-parallel N] [-out FILE] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "plan", "plan [-offline] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-json] [-detailed-exitcode] [-parallel N] [-out FILE] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, true)
+	f.registerBecome(fs)
 	offline := fs.Bool("offline", false, "connect to no host: print each host's resolved resources in apply order")
 	fs.BoolVar(&f.json, "json", false, "print JSON (offline: one document; online: one object per line)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on errors")
@@ -51,6 +52,9 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *offline && *detailed {
 		return &usageError{msg: "-detailed-exitcode needs an online plan: -offline compares nothing"}
+	}
+	if *offline && f.askBecomePass {
+		return &usageError{msg: "-ask-become-pass needs an online plan: -offline connects to no host"}
 	}
 	sp, err := loadSpec(env, path, &f)
 	if err != nil {
@@ -73,6 +77,9 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	case none:
 		return nil
 	case !*offline:
+		if err := f.askBecome(env); err != nil {
+			return err
+		}
 		return runPlanOnline(ctx, env, sp, opts)
 	}
 	return planOffline(env, sp, opts)

@@ -27,6 +27,8 @@ type specFlags struct {
 	limit     string // comma-separated host and group names
 	shard     shardFlag
 	json      bool
+	// askBecomePass: ask on the terminal for the sudo password before connecting.
+	askBecomePass bool
 }
 
 // shardFlag is -shard K/N, checked as it is parsed: a bad value is a usage error (exit 2) like
@@ -51,6 +53,28 @@ func (f *specFlags) register(fs *flag.FlagSet, withLimit bool) {
 		fs.StringVar(&f.limit, "limit", "", "only these hosts or groups: `NAMES`, comma-separated; @FILE stands for the names in FILE, one a line (such as @.perfprov/failed)")
 		fs.Var(&f.shard, "shard", "only the hosts of shard `K/N`: those whose name hashes to K modulo N (K from 0; with -limit, both apply)")
 	}
+}
+
+// registerBecome adds -ask-become-pass (and Ansible's -K) to the commands that run commands
+// through sudo: plan, apply and bench (facts reads as the login user).
+func (f *specFlags) registerBecome(fs *flag.FlagSet) {
+	fs.BoolVar(&f.askBecomePass, "ask-become-pass", false, "ask on the terminal, without echo, for the sudo password of the hosts whose connection names no become_password_env")
+	fs.BoolVar(&f.askBecomePass, "K", false, "short for -ask-become-pass (as in Ansible)")
+}
+
+// askBecome asks for the sudo password when -ask-become-pass was given, once, before the command
+// connects: after the command line and the spec were checked, so that a mistake there costs no
+// typing.
+func (f *specFlags) askBecome(env *cliEnv) error {
+	if !f.askBecomePass || env.becomePassword != "" {
+		return nil
+	}
+	pw, err := askBecomePassword(env)
+	if err != nil {
+		return err
+	}
+	env.becomePassword = pw
+	return nil
 }
 
 // targets is the hosts the command works on: -limit and -shard applied together (hcl's Select).

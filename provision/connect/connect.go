@@ -51,7 +51,15 @@ type Options struct {
 	// Secret hears every password a connection uses (login, become), before it is used, so that
 	// the debug log can redact it. nil: no one listens.
 	Secret func(value string)
+	// BecomePassword is the sudo password typed at -ask-become-pass's prompt, for every host
+	// whose spec names no become_password_env (a host that names one uses its variable, as an
+	// inventory's ansible_become_password beats Ansible's -K). It lives in memory only: sudo reads
+	// it on its standard input, never from argv or the environment. "": none.
+	BecomePassword string
 }
+
+// becomePromptSource names the prompt in sudo's messages ("sudo refused the password from ...").
+const becomePromptSource = "the -ask-become-pass prompt"
 
 // Open connects to h. Errors name the host and the cause in one line.
 func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, error) {
@@ -239,13 +247,17 @@ func (r *resolver) become() (becomeSettings, error) {
 		return becomeSettings{}, fmt.Errorf("%s: become %q: want \"sudo\" or \"none\"", r.h.Name, c.Become)
 	}
 	b := becomeSettings{}
-	if c.BecomePasswordEnv != "" {
+	switch {
+	case c.BecomePasswordEnv != "":
 		b.source = "$" + c.BecomePasswordEnv
 		b.password = r.getenv(c.BecomePasswordEnv)
 		r.secret(b.password)
 		if b.password == "" {
 			return b, fmt.Errorf("%s: become_password_env names %s, which is not set in perfprov's environment", r.h.Name, c.BecomePasswordEnv)
 		}
+	case r.opts.BecomePassword != "":
+		b.source, b.password = becomePromptSource, r.opts.BecomePassword
+		r.secret(b.password)
 	}
 	return b, nil
 }

@@ -204,7 +204,7 @@ func (s *Sudo) probe(ctx context.Context, target string) (bool, error) {
 	case !bytes.Contains(res.Stderr, []byte("password")):
 		return false, fmt.Errorf("%s: become: sudo refused %s: %s", host, s.loginUser, msg)
 	case s.password == "":
-		return false, fmt.Errorf("%s: become: sudo needs a password for %s: set become_password_env to the name of an environment variable that holds it", host, s.loginUser)
+		return false, fmt.Errorf("%s: become: sudo needs a password for %s: run with -ask-become-pass to type it, or set become_password_env to the name of an environment variable that holds it", host, s.loginUser)
 	}
 	res, err = s.inner.Run(ctx, transport.Command{Script: sudoCommand(target, true, "true"), Stdin: s.passwordStdin(nil)})
 	if err != nil {
