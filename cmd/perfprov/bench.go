@@ -44,7 +44,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	o.spec.register(fs, true)
 	o.spec.registerBecome(fs)
 	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line")
-	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (table and chart) to `FILE`")
+	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (fleet summary, accuracy and history charts, host table) to `FILE`")
 	fs.BoolVar(&o.compare, "compare", false, "show what changed on each host since the previous saved run")
 	fs.Var(&o.compareWith, "compare-with", "compare with the newest earlier run in the history `DIR`, or with this saved run or bench -json FILE (repeatable: several shards' merge into one fleet; implies -compare)")
 	fs.StringVar(&o.historyDir, "history", bench.DefaultHistoryDir, "`DIR` where each run is saved with a timestamp")
@@ -94,7 +94,13 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stdout, view.BenchSummary(reps))
 	}
 	if o.html != "" {
-		if err := writeBenchHTML(o.html, reps, start); err != nil {
+		// The page draws the runs saved before this one; without them it has no history chart.
+		earlier, err := bench.Recent(o.historyDir, start, view.HistoryRuns-1)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "perfprov bench: warning: the HTML report's history leaves out a run: %v\n", err)
+		}
+		page := view.BenchPage{Reports: reps, Generated: start, History: earlier}
+		if err := writeBenchHTML(o.html, page); err != nil {
 			return err
 		}
 		if !o.spec.json {
@@ -209,14 +215,14 @@ func selectedOnly(prev *bench.Record, sp *hcl.Spec, hosts []*spec.Host) *bench.R
 }
 
 // writeBenchHTML writes the page next to its final name, then renames it into place.
-func writeBenchHTML(path string, reps []*bench.HostReport, generated time.Time) error {
+func writeBenchHTML(path string, page view.BenchPage) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".perfprov-bench-*.html")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := view.WriteBenchHTML(tmp, reps, view.ChartTolerance(reps), generated); err != nil {
+	if err := view.WriteBenchHTML(tmp, page); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

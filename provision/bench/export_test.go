@@ -8,4 +8,8 @@ var (
 	UpdateGolden     = update
 	ChromiumDOM      = chromiumDOM
 	RenderedVerdicts = renderedVerdicts
+	BigFleet         = bigFleet
+	FleetHistory     = fleetHistory
+	ChromiumLayout   = chromiumLayout
+	ChromiumShot     = chromiumScreenshot
 )

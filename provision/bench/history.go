@@ -197,3 +197,34 @@ func yesNo(b bool) string {
 	}
 	return "no"
 }
+
+// Recent loads the newest n saved runs older than t, oldest first: the history the HTML report
+// draws. A run that cannot be read is left out, and named in the error; the others are returned.
+func Recent(dir string, t time.Time, n int) ([]*Record, error) {
+	files, err := History(dir)
+	if err != nil || n <= 0 {
+		return nil, err
+	}
+	cut := t.UTC().Format(historyTimeFormat) + ".json"
+	end := sort.SearchStrings(baseNames(files), cut)
+	start := max(0, end-n)
+	var out []*Record
+	var errs []error
+	for _, f := range files[start:end] {
+		rec, err := Load(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out, errors.Join(errs...)
+}
+
+func baseNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Base(p)
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,47 @@ func TestCompare(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("changes lack %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestHistoryRecent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	if recs, err := Recent(dir, fixedTime, 5); err != nil || recs != nil {
+		t.Fatalf("empty history: %v %v", recs, err)
+	}
+	reps := fleet(t)
+	for i := range 4 {
+		if _, err := Save(dir, &Record{Time: fixedTime.Add(time.Duration(i) * time.Hour), Reports: reps[:i+1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		before time.Time
+		n      int
+		want   []int // the runs' host counts, oldest first
+	}{
+		{fixedTime.Add(10 * time.Hour), 10, []int{1, 2, 3, 4}},
+		{fixedTime.Add(10 * time.Hour), 2, []int{3, 4}},
+		{fixedTime.Add(3 * time.Hour), 10, []int{1, 2, 3}}, // a run at exactly t is not before it
+		{fixedTime, 10, nil},
+		{fixedTime.Add(10 * time.Hour), 0, nil},
+	}
+	for _, tc := range tests {
+		recs, err := Recent(dir, tc.before, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, r := range recs {
+			got = append(got, len(r.Reports))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Recent(%s, %d) = %v, want %v", tc.before.Format(time.RFC3339), tc.n, got, tc.want)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "20261126T190000.500000000Z.json"), []byte("{"), 0o644)
+	recs, err := Recent(dir, fixedTime.Add(10*time.Hour), 10)
+	if err == nil || !strings.Contains(err.Error(), "20261126T190000.500000000Z.json") || len(recs) != 4 {
+		t.Errorf("a broken run: %d runs, %v", len(recs), err)
 	}
 }

@@ -364,7 +364,7 @@ func TestLabBench(t *testing.T) {
 				t.Errorf("rendered row %s: verdict %q, want %q (rows %v)", h, got[h], v, got)
 			}
 		}
-		if !strings.Contains(dom, "has no file capabilities") || !strings.Contains(dom, `<svg id="chart"`) {
+		if !strings.Contains(dom, "has no file capabilities") || !strings.Contains(dom, `<svg id="accuracy"`) {
 			t.Error("the rendered page lacks the reason or the chart")
 		}
 		// apply puts the capabilities back; the benchmark passes again.

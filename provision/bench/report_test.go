@@ -94,7 +94,7 @@ func TestWriteBenchJSON(t *testing.T) {
 func benchHTML(t *testing.T) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := view.WriteBenchHTML(&b, bench.Fleet(t), bench.DefaultTolerance, bench.FixedTime); err != nil {
+	if err := view.WriteBenchHTML(&b, view.BenchPage{Reports: bench.Fleet(t), Tolerance: bench.DefaultTolerance, Generated: bench.FixedTime}); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -120,7 +120,7 @@ func TestHTMLSelfContained(t *testing.T) {
 func TestHTMLEscapes(t *testing.T) {
 	r := bench.FailedReport("evil", "b", errString(`<script>alert(1)</script>`), bench.FixedTime)
 	var b bytes.Buffer
-	if err := view.WriteBenchHTML(&b, []*bench.HostReport{r}, 0, bench.FixedTime); err != nil {
+	if err := view.WriteBenchHTML(&b, view.BenchPage{Reports: []*bench.HostReport{r}, Generated: bench.FixedTime}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(b.String(), "<script>") {
@@ -148,7 +148,7 @@ func TestHTMLInChromium(t *testing.T) {
 			t.Errorf("rendered row %s: verdict %q, want %q (rows %v)", h, got[h], v, got)
 		}
 	}
-	if !strings.Contains(dom, `<svg id="chart"`) || !strings.Contains(dom, `class="ok"`) {
+	if !strings.Contains(dom, `<svg id="accuracy"`) || !strings.Contains(dom, `class="ok"`) {
 		t.Error("the chart did not render")
 	}
 	if !strings.Contains(dom, "nosuid mount") {
