@@ -58,6 +58,20 @@ type historyRun struct {
 	current bool
 }
 
+// clockFormat is how the columns show their time: to the minute, or to the second when two runs
+// fall in one minute (runs a few seconds apart would otherwise read the same).
+func clockFormat(runs []historyRun) string {
+	seen := map[string]bool{}
+	for _, r := range runs {
+		m := r.t.UTC().Format("01-02 15:04")
+		if seen[m] {
+			return "15:04:05"
+		}
+		seen[m] = true
+	}
+	return "15:04"
+}
+
 // buildHistoryChart draws the newest HistoryRuns-1 earlier runs and this run (reps, at now).
 func buildHistoryChart(earlier []*bench.Record, reps []*bench.HostReport, now time.Time) historyChart {
 	earlier = earlier[max(0, len(earlier)-(HistoryRuns-1)):]
@@ -77,13 +91,14 @@ func buildHistoryChart(earlier []*bench.Record, reps []*bench.HostReport, now ti
 	yMax := niceCeil(peak)
 	yOf := func(v int) float64 { return c.Bottom - (c.Bottom-c.Top)*float64(v)/float64(yMax) }
 	c.YTicks = countAxis(c.Left, yMax, yOf)
+	clock := clockFormat(runs)
 	for i, r := range runs {
 		x := c.Left + float64(i)*histSlotW + (histSlotW-histColW)/2
 		col := historyCol{TextX: x + histColW/2, Current: r.current,
-			Date: r.t.UTC().Format("01-02"), Clock: r.t.UTC().Format("15:04"),
+			Date: r.t.UTC().Format("01-02"), Clock: r.t.UTC().Format(clock),
 			DateY: c.Bottom + 16, ClockY: c.Bottom + 30}
 		if r.current {
-			col.Date, col.Clock = "this run", r.t.UTC().Format("15:04")
+			col.Date = "this run"
 		}
 		sum := 0
 		var parts []string

@@ -171,6 +171,10 @@ func TestHistoryChart(t *testing.T) {
 	if !strings.Contains(first.Segs[0].Title, "7 hosts: 1 fail, 6 pass") {
 		t.Errorf("tooltip %q", first.Segs[0].Title)
 	}
+	close := buildHistoryChart([]*bench.Record{{Time: htmlTime}}, now, htmlTime.Add(20*time.Second))
+	if a, b := close.Cols[0].Clock, close.Cols[1].Clock; a != "18:00:00" || b != "18:00:20" {
+		t.Errorf("runs 20 s apart read %s and %s", a, b)
+	}
 	if c.Right > float64(c.W) || c.Cols[len(c.Cols)-1].TextX > c.Right {
 		t.Errorf("the columns leave the chart: %+v", c)
 	}

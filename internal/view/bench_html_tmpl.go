@@ -39,6 +39,7 @@ svg .tol { stroke: #c94a4a; stroke-width: 1.5; stroke-dasharray: 4 3; }
 .tiles { display: flex; flex-wrap: wrap; gap: 12px; margin: 0.4em 0 0.8em; }
 .tile { border: 1px solid #c9d1d9; border-left-width: 6px; border-radius: 4px; padding: 6px 14px; min-width: 11em; }
 .tile .count { display: block; font-size: 1.8em; font-weight: 600; line-height: 1.2; }
+.tile:not(.some) .count { color: #8b96a0; }
 .tile.pass { border-left-color: #3c9a52; }
 .tile.pass-software-only { border-left-color: #4a73c9; }
 .tile.fail { border-left-color: #c94a4a; }
@@ -106,8 +107,8 @@ col.c-count { width: 7%; } col.c-hosts { width: 30%; } col.c-err { width: 10%; }
 <line class="axis" x1="{{f .Left}}" y1="{{f .Bottom}}" x2="{{f .Right}}" y2="{{f .Bottom}}"/>
 {{range .Cols}}<g class="run">{{range .Segs}}<rect class="{{.Class}}" x="{{f .X}}" y="{{f .Y}}" width="{{f .W}}" height="{{f .H}}"><title>{{.Title}}</title></rect>{{end}}
 <text class="count {{.TopClass}}" x="{{f .TextX}}" y="{{f .TopY}}" text-anchor="middle">{{.Top}}</text>
-<text class="{{if .Current}}current{{else}}muted{{end}}" x="{{f .TextX}}" y="{{f .DateY}}" text-anchor="middle">{{.Date}}</text>
-<text class="{{if .Current}}current{{else}}muted{{end}}" x="{{f .TextX}}" y="{{f .ClockY}}" text-anchor="middle">{{.Clock}}</text></g>
+<text class="count {{if .Current}}current{{else}}muted{{end}}" x="{{f .TextX}}" y="{{f .DateY}}" text-anchor="middle">{{.Date}}</text>
+<text class="count {{if .Current}}current{{else}}muted{{end}}" x="{{f .TextX}}" y="{{f .ClockY}}" text-anchor="middle">{{.Clock}}</text></g>
 {{end}}</svg><figcaption>{{.Caption}}</figcaption></figure>{{end}}
 </section>
 <h2>Hosts</h2>

@@ -87,17 +87,17 @@ func cloneAccuracy(m map[uint64]StatRun) map[uint64]StatRun {
 	return out
 }
 
-// fleetHistory is runs earlier than fixedTime, oldest first, of the fleet as it grew to its
-// current size: more hosts each run, and fewer failures, until the last one lost a few.
-func fleetHistory(reps []*HostReport, runs int) []*Record {
+// fleetHistory is runs earlier than fixedTime, every so often, oldest first, of the fleet as it
+// grew to its current size: more hosts each run, and fewer failures, until the last one lost a few.
+func fleetHistory(reps []*HostReport, runs int, every time.Duration) []*Record {
 	var out []*Record
 	for k := range runs {
-		hosts := len(reps) * (60 + 40*k/runs) / 100
+		hosts := max(1, len(reps)*(60+40*k/runs)/100)
 		fails := max(0, (runs-k)*len(reps)/(4*runs))
 		if k == runs-1 {
 			fails = len(reps) / 20
 		}
-		rec := &Record{Time: fixedTime.Add(-time.Duration(runs-k) * 6 * time.Hour)}
+		rec := &Record{Time: fixedTime.Add(-time.Duration(runs-k) * every)}
 		for i, r := range reps[:hosts] {
 			c := *r
 			if i < fails && c.Verdict != Fail {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/bench"
@@ -28,8 +29,10 @@ func TestHTMLLayoutInChromium(t *testing.T) {
 		history bool
 	}{
 		{"5-hosts-1280", view.BenchPage{Reports: bench.Fleet(t)}, 1280, false},
-		{"500-hosts-1280", view.BenchPage{Reports: big, History: bench.FleetHistory(big, 12)}, 1280, true},
-		{"500-hosts-1024", view.BenchPage{Reports: big, History: bench.FleetHistory(big, 12)}, 1024, true},
+		// As many runs as the chart draws, seconds apart: the times are labelled to the second.
+		{"5-hosts-history-1280", view.BenchPage{Reports: bench.Fleet(t), History: bench.FleetHistory(bench.Fleet(t), 30, 7*time.Second)}, 1280, true},
+		{"500-hosts-1280", view.BenchPage{Reports: big, History: bench.FleetHistory(big, 12, 6*time.Hour)}, 1280, true},
+		{"500-hosts-1024", view.BenchPage{Reports: big, History: bench.FleetHistory(big, 12, 6*time.Hour)}, 1024, true},
 	}
 	summaryH := map[int]float64{}
 	for _, tc := range tests {
