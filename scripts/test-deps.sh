@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 command -v chromium >/dev/null || need+=(chromium)      # renders the bench HTML report in tests
+# The layout test measures text: one known sans-serif font, so that lines wrap the same everywhere.
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v ssh >/dev/null || need+=(openssh-client)     # OpenSSH is the reference in tests and benchmarks
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v xz >/dev/null || need+=(xz-utils)
