@@ -3,7 +3,6 @@ package wanbench
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -199,84 +198,6 @@ func printFanout(b *testing.B, ops []op, medians [][2]time.Duration) {
 		}
 		fmt.Fprintf(&out, "| %s | %s |\n", o.name, strings.Join(cells, " | "))
 	}
-	fmt.Print(out.String())
-}
-
-// BenchmarkAnsible: the no-op playbook testdata/ansible/noop.yml (the desired state of
-// testdata/command) on one host at L = 0 and 100 ms, fresh and kept, next to perfprov apply of
-// testdata/command in the same run; round trips from the two medians; the ratio Ansible /
-// perfprov at 100 ms (the issue's goal: >= 25).
-func BenchmarkAnsible(b *testing.B) {
-	w := newWAN(b, 1)
-	ctx := context.Background()
-	t := target{hosts: w.hosts[:1], inventory: w.inventory1}
-	w.setup(b, t)
-	a := newAnsible(b, w)
-	b.Cleanup(func() { a.stopMasters(filepath.Join(a.dir, "cp-kept")) })
-	if err := a.play(ctx, filepath.Join(a.dir, "cp-kept"), true); err != nil {
-		b.Fatalf("converging with Ansible: %v", err)
-	}
-	version, _ := exec.Command("ansible-playbook", "--version").Output()
-	apply := op{name: "`perfprov apply`, nothing to change, spec with `command` resources", keptToo: true,
-		run: perfprovApply(w.specCommand)}
-	pts := []int{0, fanoutRTT}
-	for i := 0; i < b.N; i++ {
-		// [0]: Ansible, [1]: perfprov; then mode, then the point.
-		var med [2][2][]time.Duration
-		n := 0
-		for k, rtt := range pts {
-			if err := w.setRTT(ctx, time.Duration(rtt)*time.Millisecond); err != nil {
-				b.Fatal(err)
-			}
-			for _, m := range []mode{fresh, kept} {
-				if m == kept {
-					if _, err := a.timedRun(ctx, kept, 0); err != nil { // opens the master the timed runs use
-						b.Fatal(err)
-					}
-				}
-				var ds []time.Duration
-				for range runs {
-					n++
-					d, err := a.timedRun(ctx, m, n)
-					if err != nil {
-						b.Fatal(err)
-					}
-					ds = append(ds, d)
-				}
-				progress(w, 1, "ansible-playbook", m, ds)
-				med[0][m] = append(med[0][m], Median(ds))
-				med[1][m] = append(med[1][m], Median(w.measure(b, apply, m, t, 100, m == kept || k == 0, runs)))
-			}
-		}
-		printAnsible(b, firstLine(version), pts, med)
-	}
-}
-
-func printAnsible(b *testing.B, version string, pts []int, med [2][2][]time.Duration) {
-	xs := []float64{float64(pts[0]) / 1000, float64(pts[1]) / 1000}
-	var rt [2][2]float64
-	for who := range med {
-		for m := range med[who] {
-			ys := []float64{med[who][m][0].Seconds(), med[who][m][1].Seconds()}
-			s, err := Slope(xs, ys)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rt[who][m] = s
-		}
-	}
-	var out strings.Builder
-	fmt.Fprintf(&out, "\nAnsible, 1 host, no-op, L = %d and %d ms (median of %d; round trips = slope between the two; %s)\n\n", pts[0], pts[1], runs, version)
-	out.WriteString("| no-op run, 1 host | round trips (fresh login) | round trips (kept connection) | time at L=100 ms (fresh / kept) |\n|---|---|---|---|\n")
-	names := []string{"Ansible `ansible-playbook` of testdata/ansible/noop.yml (facts gathered, pipelining; kept: ControlPersist)", "`perfprov apply` of testdata/command"}
-	for who, name := range names {
-		fmt.Fprintf(&out, "| %s | %.1f | %.1f | %.2f s / %.2f s |\n", name, rt[who][fresh], rt[who][kept], med[who][fresh][1].Seconds(), med[who][kept][1].Seconds())
-	}
-	ratio := func(m mode) float64 { return med[0][m][1].Seconds() / med[1][m][1].Seconds() }
-	fmt.Fprintf(&out, "| Ansible / perfprov at L=100 ms | %.1f | %.1f | %.1f / %.1f (goal >= 25) |\n",
-		rt[0][fresh]/rt[1][fresh], rt[0][kept]/rt[1][kept], ratio(fresh), ratio(kept))
-	b.ReportMetric(ratio(kept), "ansible/perfprov-kept")
-	b.ReportMetric(ratio(fresh), "ansible/perfprov-fresh")
 	fmt.Print(out.String())
 }
 
