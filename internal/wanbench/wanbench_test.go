@@ -3,6 +3,8 @@ package wanbench
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -198,6 +200,96 @@ func printFanout(b *testing.B, ops []op, medians [][2]time.Duration) {
 		}
 		fmt.Fprintf(&out, "| %s | %s |\n", o.name, strings.Join(cells, " | "))
 	}
+	fmt.Print(out.String())
+}
+
+// ansibleGoal is the issue's goal: a no-op Ansible run on 1 host at L = 100 ms takes at least
+// this many times perfprov's no-op apply of the same desired state.
+const ansibleGoal = 25
+
+// BenchmarkAnsible: the no-op playbook testdata/ansible/noop.yml (the desired state of
+// testdata/command) on one host at L = 0, 50, 100 and 200 ms, fresh and kept, next to perfprov
+// apply of testdata/command at the same L in the same run, median of 3; round trips = the
+// least-squares slope of the medians against L, as in BenchmarkRoundTrips; the ratio Ansible /
+// perfprov at 100 ms against the goal.
+func BenchmarkAnsible(b *testing.B) {
+	w := newWAN(b, 1)
+	ctx := context.Background()
+	t := target{hosts: w.hosts[:1], inventory: w.inventory1}
+	w.setup(b, t)
+	a := newAnsible(b, w)
+	keptDir := filepath.Join(a.dir, "cp-kept")
+	b.Cleanup(func() { a.stopMasters(keptDir) })
+	if err := os.MkdirAll(keptDir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := a.play(ctx, keptDir, true); err != nil {
+		b.Fatalf("converging with Ansible: %v", err)
+	}
+	version, _ := exec.Command("ansible-playbook", "--version").Output()
+	apply := op{name: "`perfprov apply`, nothing to change, spec with `command` resources", keptToo: true,
+		run: perfprovApply(w.specCommand)}
+	for i := 0; i < b.N; i++ {
+		// med[who][m][k]: who 0 is Ansible, 1 perfprov; mode m; rtts()[k].
+		var med [2][2][]time.Duration
+		for k, rtt := range rtts() {
+			if err := w.setRTT(ctx, time.Duration(rtt)*time.Millisecond); err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range []mode{fresh, kept} {
+				med[0][m] = append(med[0][m], Median(a.measure(b, m, runs)))
+				med[1][m] = append(med[1][m], Median(w.measure(b, apply, m, t, 100, m == kept || k == 0, runs)))
+			}
+		}
+		printAnsible(b, firstLine(version), med)
+	}
+}
+
+// verdict says whether ratio reaches the goal.
+func verdict(ratio float64) string {
+	if ratio >= ansibleGoal {
+		return "MEETS"
+	}
+	return "MISSES"
+}
+
+func printAnsible(b *testing.B, version string, med [2][2][]time.Duration) {
+	var rt [2][2]float64
+	for who := range med {
+		for m := range med[who] {
+			s, err := roundTrips(med[who][m])
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt[who][m] = s
+		}
+	}
+	at := indexOf(rtts(), fanoutRTT)
+	ratio := func(m mode) float64 { return med[0][m][at].Seconds() / med[1][m][at].Seconds() }
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nAnsible, 1 host, no-op (median of %d at each L = %s ms; round trips = least-squares slope of time against L; %s)\n\n", runs, joinInts(rtts()), version)
+	fmt.Fprintf(&out, "| no-op run, 1 host | round trips (fresh login) | round trips (kept connection) | time at L=%d ms (fresh / kept) |\n|---|---|---|---|\n", fanoutRTT)
+	names := []string{"Ansible `ansible-playbook` of testdata/ansible/noop.yml (pipelining, no facts; kept: ControlPersist)", "`perfprov apply` of testdata/command"}
+	for who, name := range names {
+		fmt.Fprintf(&out, "| %s | %.1f | %.1f | %.2f s / %.2f s |\n", name, rt[who][fresh], rt[who][kept], med[who][fresh][at].Seconds(), med[who][kept][at].Seconds())
+	}
+	fmt.Fprintf(&out, "| Ansible / perfprov | %.1f | %.1f | %.1f / %.1f |\n", rt[0][fresh]/rt[1][fresh], rt[0][kept]/rt[1][kept], ratio(fresh), ratio(kept))
+	fmt.Fprintf(&out, "\nAnsible / perfprov at L=%d ms, goal >= %d: fresh login %.1f, %s; kept connection %.1f, %s\n",
+		fanoutRTT, ansibleGoal, ratio(fresh), verdict(ratio(fresh)), ratio(kept), verdict(ratio(kept)))
+	fmt.Fprintf(&out, "\nMedians (s) at each L:\n\n| run | mode | %s |\n|---|---|%s\n", "L="+strings.Join(strings.Split(joinInts(rtts()), ", "), " | L="), strings.Repeat("---|", len(rtts())))
+	for who, name := range []string{"ansible-playbook", "perfprov apply"} {
+		for m := range med[who] {
+			var cells []string
+			for _, d := range med[who][m] {
+				cells = append(cells, fmt.Sprintf("%.3f", d.Seconds()))
+			}
+			fmt.Fprintf(&out, "| %s | %s | %s |\n", name, mode(m), strings.Join(cells, " | "))
+		}
+	}
+	b.ReportMetric(ratio(kept), "ansible/perfprov-kept")
+	b.ReportMetric(ratio(fresh), "ansible/perfprov-fresh")
+	b.ReportMetric(rt[0][fresh], "ansible-rt-fresh")
+	b.ReportMetric(rt[0][kept], "ansible-rt-kept")
 	fmt.Print(out.String())
 }
 
