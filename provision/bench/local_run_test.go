@@ -33,7 +33,7 @@ func TestRunOnThisMachine(t *testing.T) {
 	}
 	if missing != "" {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("missing: %s (see the README's bench section for the packages)", missing)
+			t.Fatalf("missing: %s (see docs/benchmark.md for the packages)", missing)
 		}
 		t.Skipf("missing: %s", missing)
 	}
