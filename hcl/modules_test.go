@@ -14,6 +14,7 @@ import (
 func hostFacts(osID string, capLastCap int) cty.Value {
 	return cty.ObjectVal(map[string]cty.Value{
 		"os_id":           cty.StringVal(osID),
+		"os_family":       cty.StringVal(osID), // the tests' IDs (debian, ubuntu) are families
 		"kernel_release":  cty.StringVal("6.1.0-18-amd64"),
 		"package_manager": cty.StringVal("apt"),
 		"cap_last_cap":    cty.NumberIntVal(int64(capLastCap)),

@@ -49,6 +49,7 @@ func evaluate(t *testing.T, main string, facts map[string]cty.Value) map[string]
 func facts(capLastCap int, paranoidPatch bool) map[string]cty.Value {
 	return map[string]cty.Value{
 		"os_id":                 cty.StringVal("debian"),
+		"os_family":             cty.StringVal("debian"),
 		"kernel_release":        cty.StringVal("6.1.0-18-amd64"),
 		"package_manager":       cty.StringVal("apt"),
 		"cap_last_cap":          cty.NumberIntVal(int64(capLastCap)),

@@ -36,7 +36,7 @@ var (
 const MaxLoginName = 32
 
 // PackageManagers are the package managers the package resource drives.
-var PackageManagers = []string{"apt", "dnf", "yum", "zypper", "apk"}
+var PackageManagers = []string{"apt", "dnf", "yum", "zypper", "apk", "pacman"}
 
 // DefaultSysctlFile is the drop-in a sysctl resource persists to: its name sorts after the
 // distributions' own files (Debian links /etc/sysctl.conf as 99-sysctl.conf).

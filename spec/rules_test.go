@@ -32,7 +32,7 @@ func TestRules(t *testing.T) {
 		{"apk tag", CheckPackageName("perf@edge"), ""},
 		{"package option", CheckPackageName("-y"), "not a valid package name"},
 		{"manager", CheckPackageManager("apt"), ""},
-		{"unknown manager", CheckPackageManager("apt-get"), `manager must be one of "apt", "dnf", "yum", "zypper", "apk", not "apt-get".`},
+		{"unknown manager", CheckPackageManager("apt-get"), `manager must be one of "apt", "dnf", "yum", "zypper", "apk", "pacman", not "apt-get".`},
 		{"timeout", CheckTimeout("30s"), ""},
 		{"zero timeout", CheckTimeout("0s"), "positive duration"},
 		{"flags", CheckCapFlags("eip"), ""},

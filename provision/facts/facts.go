@@ -25,6 +25,10 @@ type Facts struct {
 	OSIDLike     []string `json:"os_id_like"`     // os-release ID_LIKE
 	OSVersion    string   `json:"os_version"`     // os-release VERSION_ID
 	OSPrettyName string   `json:"os_pretty_name"` // os-release PRETTY_NAME
+	// OSFamily is the distribution family the host belongs to by its ID, then its ID_LIKE in
+	// order (distro.Lookup): debian, ubuntu, fedora, suse, alpine, arch, or "" when none is
+	// known. The built-in modules name packages per family.
+	OSFamily string `json:"os_family"`
 
 	KernelRelease string `json:"kernel_release"` // uname -r
 	KernelVersion string `json:"kernel_version"` // uname -v: names Debian or Ubuntu on their kernels
@@ -49,7 +53,9 @@ type Facts struct {
 	CPUModel     string   `json:"cpu_model"`
 	CPUCount     int      `json:"cpu_count"` // online CPUs
 
-	PackageManager string `json:"package_manager"` // apt, dnf, yum, zypper, apk, pacman or ""
+	// PackageManager is the family's manager where the host has it (dnf before yum), else the
+	// first found of apt, dnf, yum, zypper, apk, pacman; "" when there is none.
+	PackageManager string `json:"package_manager"`
 
 	User           string   `json:"user"`
 	UID            int      `json:"uid"`

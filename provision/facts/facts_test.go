@@ -653,9 +653,6 @@ func TestCountCPUList(t *testing.T) {
 func TestSmallParsers(t *testing.T) {
 	want(t, "unescape", unescapeMount(`/mnt/a\040b`), "/mnt/a b")
 	want(t, "unescape short", unescapeMount(`/x\04`), `/x\04`)
-	want(t, "unquote double", unquoteOSRelease(`"Debian \"x\" 12"`), `Debian "x" 12`)
-	want(t, "unquote single", unquoteOSRelease(`'12'`), "12")
-	want(t, "unquote bare", unquoteOSRelease(`debian`), "debian")
 	want(t, "majorMinor", majorMinor("6.1.0-18-amd64"), "6.1")
 	want(t, "majorMinor 4.19", majorMinor("4.19.0-26-amd64"), "4.19")
 	want(t, "majorMinor junk", majorMinor("junk"), "")
@@ -770,5 +767,56 @@ func TestPerfCache(t *testing.T) {
 	want(t, "corrupt cache", OpenPerfCache(path).Get("web1 10.0.0.1:22"), KnownPerf{})
 	if err := OpenPerfCache("").Save(); err != nil {
 		t.Errorf("a cache without a file: %v", err)
+	}
+}
+
+// TestOSReleaseFamilies: real os-release files (provision/distro/testdata/os-release), as the
+// script dumps them, give the family and the package manager; derivatives by ID_LIKE alone.
+func TestOSReleaseFamilies(t *testing.T) {
+	tests := []struct {
+		file    string
+		path    string   // where the script found it
+		pkg     []string // the commands the script found, in its order
+		family  string
+		manager string
+	}{
+		{"debian12", "/etc/os-release", []string{"apt-get"}, "debian", "apt"},
+		{"raspbian11", "/etc/os-release", []string{"apt-get"}, "debian", "apt"},
+		{"linuxmint22.1", "/etc/os-release", []string{"apt-get"}, "ubuntu", "apt"},
+		{"pop22.04", "/etc/os-release", []string{"apt-get"}, "ubuntu", "apt"},
+		{"rocky9.3", "/etc/os-release", []string{"dnf", "yum"}, "fedora", "dnf"},
+		{"almalinux10.0", "/usr/lib/os-release", []string{"dnf"}, "fedora", "dnf"},
+		{"oraclelinux9.3", "/etc/os-release", []string{"dnf", "yum"}, "fedora", "dnf"},
+		{"centos7", "/etc/os-release", []string{"yum"}, "fedora", "yum"},
+		{"opensuse-leap15.5", "/usr/lib/os-release", []string{"zypper"}, "suse", "zypper"},
+		{"alpine3.23", "/etc/os-release", []string{"apk"}, "alpine", "apk"},
+		{"arch", "/etc/os-release", []string{"dnf", "pacman"}, "arch", "pacman"},
+		{"manjaro", "/etc/os-release", []string{"pacman"}, "arch", "pacman"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("..", "distro", "testdata", "os-release", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			out.WriteString(header + "\nfile=/proc/sys/kernel/osrelease\t6.1.0\n")
+			for _, p := range tt.pkg {
+				out.WriteString("pkg=" + p + "\n")
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+				out.WriteString("file=" + tt.path + "\t" + l + "\n")
+			}
+			out.WriteString(endMarker + "\n")
+			f, err := Parse([]byte(out.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, "os_family", f.OSFamily, tt.family)
+			want(t, "package_manager", f.PackageManager, tt.manager)
+			if v := f.Value().GetAttr("os_family").AsString(); v != tt.family {
+				t.Errorf("host.facts.os_family = %q", v)
+			}
+		})
 	}
 }

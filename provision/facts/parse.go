@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/perfprov/perfprov/provision/distro"
 )
 
 const (
@@ -169,12 +171,7 @@ func build(o *output) (*Facts, error) {
 		f.CPUCount = n
 	}
 
-	if pm, ok := o.first("pkg"); ok {
-		if pm == "apt-get" {
-			pm = "apt"
-		}
-		f.PackageManager = pm
-	}
+	f.PackageManager = packageManager(f, o)
 
 	if err := parseIdentity(f, o); err != nil {
 		return nil, err
@@ -192,48 +189,35 @@ func build(o *output) (*Facts, error) {
 	return f, nil
 }
 
-// parseOSRelease reads os-release: shell-style assignments, values maybe quoted.
+// parseOSRelease reads os-release (the first of the files the script found) and places the host in
+// a distribution family by its ID, then its ID_LIKE (distro.Lookup).
 func parseOSRelease(f *Facts, files map[string][]string) {
-	lines := files["/etc/os-release"]
-	if len(lines) == 0 {
-		lines = files["/usr/lib/os-release"]
-	}
-	for _, l := range lines {
-		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
-		if !ok {
-			continue
-		}
-		v = unquoteOSRelease(v)
-		switch k {
-		case "ID":
-			f.OSID = v
-		case "ID_LIKE":
-			f.OSIDLike = strings.Fields(v)
-		case "VERSION_ID":
-			f.OSVersion = v
-		case "PRETTY_NAME":
-			f.OSPrettyName = v
+	var lines []string
+	for _, p := range distro.OSReleaseFiles {
+		if lines = files[p]; len(lines) > 0 {
+			break
 		}
 	}
-	f.OSIDLike = nonNil(f.OSIDLike)
+	r := distro.ParseOSRelease(lines)
+	f.OSID, f.OSIDLike, f.OSVersion, f.OSPrettyName = r.ID, r.IDLike, r.VersionID, r.PrettyName
+	if fam, ok := distro.Lookup(r.ID, r.IDLike); ok {
+		f.OSFamily = fam.Name
+	}
 }
 
-func unquoteOSRelease(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return v[1 : len(v)-1]
-	}
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-		var b strings.Builder
-		for i := 0; i < len(v); i++ {
-			if v[i] == '\\' && i+1 < len(v) && strings.IndexByte("\"\\$`", v[i+1]) >= 0 {
-				i++
+// packageManager picks the host's package manager among those the script found: the family's
+// own first (an Arch host may have dnf too), else the first found.
+func packageManager(f *Facts, o *output) string {
+	var present []string
+	for _, c := range o.kv["pkg"] {
+		for _, m := range distro.Managers {
+			if c == distro.ManagerCommand(m) {
+				present = append(present, m)
 			}
-			b.WriteByte(v[i])
 		}
-		return b.String()
 	}
-	return v
+	fam, _ := distro.Lookup(f.OSID, f.OSIDLike)
+	return distro.Manager(fam, present)
 }
 
 // distroParanoidPatch decides whether the kernel carries the Debian/Ubuntu patch

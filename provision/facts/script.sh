@@ -84,12 +84,10 @@ if [ -r /proc/self/status ]; then
 fi
 kv env.user "${LOGNAME:-$USER}"
 
-# Distribution tools.
+# Distribution tools: every package manager found (the parser picks the distribution's own: an
+# Arch host may have dnf too).
 for _p in apt-get dnf yum zypper apk pacman; do
-	if lookup "$_p"; then
-		kv pkg "$_p"
-		break
-	fi
+	lookup "$_p" && kv pkg "$_p"
 done
 if lookup sudo; then
 	kv sudo.path "$_w"

@@ -32,6 +32,7 @@ func (f *Facts) Value() cty.Value {
 		"os_id_like":                   stringList(f.OSIDLike),
 		"os_version":                   cty.StringVal(f.OSVersion),
 		"os_pretty_name":               cty.StringVal(f.OSPrettyName),
+		"os_family":                    cty.StringVal(f.OSFamily),
 		"kernel_release":               cty.StringVal(f.KernelRelease),
 		"kernel_version":               cty.StringVal(f.KernelVersion),
 		"arch":                         cty.StringVal(f.Arch),

@@ -120,6 +120,7 @@ func TestInstallScripts(t *testing.T) {
 		{"dnf", false, []string{"dnf install -y -q linux-perf"}},
 		{"zypper", false, []string{"zypper --non-interactive install"}},
 		{"apk", true, []string{"apk update", "apk add -q"}},
+		{"pacman", true, []string{"pacman -Sy --noconfirm\n", "pacman -S --noconfirm --needed linux-perf libfoo+x"}},
 	}
 	for _, tt := range tests {
 		got, err := installScript(tt.manager, tt.update, []string{"linux-perf", "libfoo+x"})
@@ -132,8 +133,8 @@ func TestInstallScripts(t *testing.T) {
 			}
 		}
 	}
-	if _, err := installScript("pacman", false, []string{"x"}); err == nil {
-		t.Error("pacman is not supported")
+	if _, err := installScript("emerge", false, []string{"x"}); err == nil {
+		t.Error("emerge is not supported")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/distro"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -26,7 +27,7 @@ type pkg struct {
 // packageKind is the package type: its schema (what validate checks) beside its implementation.
 var packageKind = Kind{New: newPackage, Schema: &spec.ResourceSchema{
 	Type: "package",
-	Doc:  "Distribution packages are installed (apt, dnf, yum, zypper or apk, from facts); only missing ones.",
+	Doc:  "Distribution packages are installed (apt, dnf, yum, zypper, apk or pacman: the facts' manager); only missing ones.",
 	Attrs: []spec.AttrSchema{
 		{Name: "names", Type: cty.List(cty.String), Required: true, Check: nonEmpty("names must list at least one package.", spec.CheckPackageName), Doc: "Package names."},
 		{Name: "manager", Type: cty.String, Check: text(spec.CheckPackageManager), Doc: "Override the package manager found in facts."},
@@ -48,11 +49,10 @@ func newPackage(r *spec.Resource, _ *Env) (Resource, error) {
 	return p, e.err()
 }
 
-// detectManager is shell that sets pm to the first package manager found, unless already set.
-const detectManager = `if [ -z "$pm" ]; then for m in apt-get:apt dnf:dnf yum:yum zypper:zypper apk:apk; do
-  if command -v "${m%%:*}" >/dev/null 2>&1; then pm=${m#*:}; break; fi; done; fi
-printf 'manager=%s\n' "$pm"
-`
+// detectManager is shell that sets pm, unless already set, to the manager the facts would choose
+// (the family's by os-release ID and ID_LIKE, else the first found), and prints it: the read runs
+// without the facts, and the install that follows uses the facts' manager (Target.Info).
+var detectManager = distro.DetectScript(distro.OSReleaseFiles...) + "printf 'manager=%s\\n' \"$pm\"\n"
 
 func (p *pkg) ReadScript() string {
 	names := shell.Join(p.names...)
@@ -60,7 +60,9 @@ func (p *pkg) ReadScript() string {
 		"apt) dpkg-query -W -f='pkg=${Package} ${db:Status-Abbrev}\\n' %s 2>/dev/null;;\n"+
 		"dnf|yum|zypper) rpm -q --qf 'pkg=%%{NAME} ii\\n' %s 2>/dev/null | grep '^pkg=';;\n"+
 		"apk) apk info -e %s 2>/dev/null | sed 's/^/pkg=/; s/$/ ii/';;\n"+
-		"esac\ntrue\n", shell.Quote(p.manager), detectManager, names, names, names)
+		// pacman -Q prints "name version" for each installed name, an error for the others.
+		"pacman) pacman -Q %s 2>/dev/null | sed 's/^\\([^ ]*\\) .*/pkg=\\1 ii/';;\n"+
+		"esac\ntrue\n", shell.Quote(p.manager), detectManager, names, names, names, names)
 }
 
 type pkgState struct {
@@ -145,6 +147,13 @@ func installScript(manager string, update bool, names []string) (string, error) 
 			b.WriteString("apk update -q\n")
 		}
 		fmt.Fprintf(&b, "apk add -q %s\n", n)
+	case "pacman":
+		// As Ansible's pacman module does: -Sy refreshes the index only (a full -Syu is the
+		// administrator's call); --needed leaves installed packages alone.
+		if update {
+			b.WriteString("pacman -Sy --noconfirm\n")
+		}
+		fmt.Fprintf(&b, "pacman -S --noconfirm --needed %s\n", n)
 	default:
 		return "", fmt.Errorf("unsupported package manager %q", manager)
 	}

@@ -114,7 +114,7 @@ type State any
 
 // HostInfo is what resource types need to know about the host beyond their own reads.
 type HostInfo struct {
-	PackageManager string // "apt", "dnf", "yum", "zypper", "apk" or "" (then detected by the read)
+	PackageManager string // "apt", "dnf", "yum", "zypper", "apk", "pacman" or "" (then detected by the read)
 }
 
 // Target is the host a resource is applied to.

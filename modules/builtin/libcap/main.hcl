@@ -88,6 +88,7 @@ locals {
     yum    = ["gcc", "make", "patch", "xz"]
     zypper = ["gcc", "make", "patch", "xz"]
     apk    = ["gcc", "make", "patch", "musl-dev", "linux-headers", "xz"]
+    pacman = ["gcc", "make", "patch", "linux-api-headers", "xz"]
   }
 }
 

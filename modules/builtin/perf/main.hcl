@@ -140,20 +140,20 @@ locals {
     yum    = ["gcc", "make", "patch", "flex", "bison", "python3", "pkgconfig", "elfutils-libelf-devel", "elfutils-devel", "libcap-devel", "xz"]
     zypper = ["gcc", "make", "patch", "flex", "bison", "python3", "pkg-config", "libelf-devel", "libdw-devel", "libcap-devel", "xz"]
     apk    = ["gcc", "make", "patch", "flex", "bison", "python3", "pkgconf", "elfutils-dev", "libcap-dev", "linux-headers", "musl-dev", "xz"]
+    pacman = ["gcc", "make", "patch", "flex", "bison", "python", "pkgconf", "libelf", "libcap", "linux-api-headers", "xz"]
   }
+  # By distribution family (host.facts.os_family: the os-release ID, else the first ID_LIKE
+  # perfprov knows), so that Rocky, Alma, Oracle Linux, Linux Mint, Pop!_OS, Raspberry Pi OS or
+  # Manjaro get their parent's package names.
   distro_packages = {
-    debian        = ["linux-perf"]
-    ubuntu        = ["linux-tools-common", "linux-tools-${host.facts.kernel_release}"]
-    fedora        = ["perf"]
-    rhel          = ["perf"]
-    centos        = ["perf"]
-    rocky         = ["perf"]
-    alma          = ["perf"]
-    alpine        = ["perf"]
-    opensuse-leap = ["perf"]
-    sles          = ["perf"]
+    debian = ["linux-perf"]
+    ubuntu = ["linux-tools-common", "linux-tools-${host.facts.kernel_release}"]
+    fedora = ["perf"]
+    suse   = ["perf"]
+    alpine = ["perf"]
+    arch   = ["perf"]
   }
-  perf_packages = coalesce(var.packages, lookup(local.distro_packages, host.facts.os_id, ["perf"]))
+  perf_packages = coalesce(var.packages, lookup(local.distro_packages, host.facts.os_family, ["perf"]))
 }
 
 resource "directory" "state" {
