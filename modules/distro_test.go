@@ -2,6 +2,7 @@ package modules_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,7 +41,6 @@ func hostFacts(t *testing.T, osRelease string, pkgs []string, setcap string) map
 	}
 	return f.Value().AsValueMap()
 }
-
 
 func stringList(v cty.Value) []string {
 	var out []string
@@ -97,5 +97,41 @@ module "src" {
 				t.Errorf("build dependencies %q (manager %s) lack %s", got, f["package_manager"].AsString(), tt.buildDep)
 			}
 		})
+	}
+}
+
+// TestCheckWithoutRunuser: the perf_users check's as_user, run by busybox sh on a host without
+// runuser, calls su with "--" before the user, so that perf's own options stay perf's.
+func TestCheckWithoutRunuser(t *testing.T) {
+	rs := evaluate(t, `
+module "perf_users" {
+  source  = "builtin/perf_users"
+  members = ["alice"]
+}
+`, facts(40, true))
+	content := rs[check].Attrs["content"].AsString()
+	start := strings.Index(content, "as_user() {")
+	end := start + strings.Index(content[max(start, 0):], "\n}\n")
+	if start < 0 || end < start {
+		t.Fatalf("no as_user in the check:\n%s", content)
+	}
+	bin := t.TempDir()
+	log := filepath.Join(t.TempDir(), "su.log")
+	fake := "#!/bin/sh\nfor a; do printf '[%s]' \"$a\"; done > '" + log + "'\n"
+	if err := os.WriteFile(filepath.Join(bin, "su"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("busybox", "sh", "-c", content[start:end+3]+`as_user alice /opt/perf/bin/perf stat -a -e task-clock -x, -- /bin/sh -c 'echo "$PPID"'`)
+	cmd.Env = []string{"PATH=" + bin}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[-s][/bin/sh][-c][exec "$0" "$@"][--][alice][/opt/perf/bin/perf][stat][-a][-e][task-clock][-x,][--][/bin/sh][-c][echo "$PPID"]`
+	if string(b) != want {
+		t.Errorf("su got %s\nwant    %s", b, want)
 	}
 }

@@ -59,8 +59,13 @@ type groupState struct {
 func (g *group) ReadsInShell() bool { return true }
 
 func (g *group) ReadScript() string {
-	return fmt.Sprintf(`if l=$(getent group %s); then echo exists=1; printf 'entry=%%s\n' "$l"; else echo exists=0; fi
-`, shell.Quote(g.name))
+	// busybox has no getent (Alpine's comes with musl-utils, which a minimal image may lack):
+	// then /etc/group is read with the shell's own read.
+	q := shell.Quote(g.name)
+	return fmt.Sprintf(`l=
+if command -v getent >/dev/null 2>&1; then l=$(getent group %s); elif [ -r /etc/group ]; then while IFS= read -r x; do case $x in %s:*) l=$x; break ;; esac; done </etc/group; fi
+if [ -n "$l" ]; then echo exists=1; printf 'entry=%%s\n' "$l"; else echo exists=0; fi
+`, q, q)
 }
 
 func (g *group) Parse(s Section) (State, error) {

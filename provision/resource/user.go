@@ -122,36 +122,52 @@ func (u *user) Apply(ctx context.Context, t *Target, st State, d *Diff) error {
 
 func (u *user) ApplyScript(st State, _ *Diff) (string, bool) {
 	us := st.(userState)
-	var script string
 	if !us.exists {
-		argv := []string{"useradd"}
-		if u.system {
-			argv = append(argv, "-r")
-		} else {
-			argv = append(argv, "-m")
-		}
-		if u.shell != "" {
-			argv = append(argv, "-s", u.shell)
-		}
-		if u.home != "" {
-			argv = append(argv, "-d", u.home)
-		}
-		if u.hasUID {
-			argv = append(argv, "-u", strconv.FormatInt(u.uid, 10))
-		}
-		if len(u.groups) > 0 {
-			argv = append(argv, "-G", strings.Join(u.groups, ","))
-		}
-		argv = append(argv, "--", u.name)
-		script = shell.Join(argv...) + "\n"
-	} else {
-		missing := u.missingGroups(us)
-		// -a appends: the memberships the user already has stay.
-		script = fmt.Sprintf("if command -v usermod >/dev/null 2>&1; then %s; else for g in %s; do addgroup %s \"$g\" || exit 1; done; fi\n",
-			shell.Join("usermod", "-a", "-G", strings.Join(missing, ","), "--", u.name),
-			shell.Join(missing...), shell.Quote(u.name))
+		return u.createScript(), true
 	}
-	return script, true
+	missing := u.missingGroups(us)
+	// -a appends: the memberships the user already has stay. busybox (Alpine without shadow):
+	// addgroup USER GROUP adds one membership.
+	return fmt.Sprintf("if command -v usermod >/dev/null 2>&1; then %s; else for g in %s; do addgroup %s \"$g\" || exit 1; done; fi\n",
+		shell.Join("usermod", "-a", "-G", strings.Join(missing, ","), "--", u.name),
+		shell.Join(missing...), shell.Quote(u.name)), true
+}
+
+// createScript is useradd where the host has it (shadow), else busybox's adduser followed by one
+// addgroup per supplementary group (busybox adduser's -G is the primary group, not a list).
+func (u *user) createScript() string {
+	argv := []string{"useradd"}
+	// busybox: -D no password (adduser would ask for one), -S system user, -H no home.
+	bb := []string{"adduser", "-D"}
+	if u.system {
+		argv = append(argv, "-r")
+		bb = append(bb, "-S", "-H")
+	} else {
+		argv = append(argv, "-m")
+	}
+	if u.shell != "" {
+		argv = append(argv, "-s", u.shell)
+		bb = append(bb, "-s", u.shell)
+	}
+	if u.home != "" {
+		argv = append(argv, "-d", u.home)
+		bb = append(bb, "-h", u.home)
+	}
+	if u.hasUID {
+		id := strconv.FormatInt(u.uid, 10)
+		argv = append(argv, "-u", id)
+		bb = append(bb, "-u", id)
+	}
+	if len(u.groups) > 0 {
+		argv = append(argv, "-G", strings.Join(u.groups, ","))
+	}
+	argv = append(argv, "--", u.name)
+	bb = append(bb, u.name)
+	busybox := shell.Join(bb...)
+	if len(u.groups) > 0 {
+		busybox += fmt.Sprintf(" && for g in %s; do addgroup %s \"$g\" || exit 1; done", shell.Join(u.groups...), shell.Quote(u.name))
+	}
+	return fmt.Sprintf("if command -v useradd >/dev/null 2>&1; then %s; else %s; fi\n", shell.Join(argv...), busybox)
 }
 
 func (u *user) ApplyOutcome(_ State, res *transport.Result) error {

@@ -16,6 +16,19 @@ quiet=
 [ "$${1:-}" = -q ] && quiet=1
 fail() { echo "perf_users: $*" >&2; exit 1; }
 in_group() { id -nG "$1" 2>/dev/null | tr ' ' '\n' | grep -qx "$group"; }
+# as_user USER CMD ARG...: runs CMD as USER, with USER's groups; runuser is util-linux's, su the
+# fallback where it is missing (busybox: Alpine). su's -s keeps a nologin account usable; the
+# words after the user are the shell's $0, $1... and "--" keeps su from taking CMD's options
+# (perf's -a) as its own: both util-linux's and busybox's su reorder options otherwise.
+as_user() {
+	u=$1
+	shift
+	if command -v runuser >/dev/null 2>&1; then
+		runuser -u "$u" -- "$@"
+	else
+		su -s /bin/sh -c 'exec "$0" "$@"' -- "$u" "$@"
+	fi
+}
 
 want=0
 for b in $bits; do want=$((want | (1 << b))); done
@@ -29,7 +42,7 @@ eff=
 if [ -n "$member" ]; then
 	id "$member" >/dev/null 2>&1 || fail "member $member does not exist"
 	in_group "$member" || fail "member $member is not in group $group"
-	out=$(cd / && runuser -u "$member" -- "$perf" stat -a -e task-clock -x, -- /bin/sh -c 'grep "^CapEff:" "/proc/$PPID/status"' 2>&1)
+	out=$(cd / && as_user "$member" "$perf" stat -a -e task-clock -x, -- /bin/sh -c 'grep "^CapEff:" "/proc/$PPID/status"' 2>&1)
 	rc=$?
 	eff=$(printf '%s\n' "$out" | awk '/^CapEff:/ { print $2; exit }')
 	if [ $rc -ne 0 ] || [ -z "$eff" ]; then
@@ -43,7 +56,7 @@ fi
 if [ -n "$nonmember" ]; then
 	if id "$nonmember" >/dev/null 2>&1; then
 		in_group "$nonmember" && fail "non-member $nonmember is in group $group"
-		if out=$(cd / && runuser -u "$nonmember" -- "$perf" --version 2>&1); then
+		if out=$(cd / && as_user "$nonmember" "$perf" --version 2>&1); then
 			fail "non-member $nonmember can run $perf: it must be refused"
 		fi
 		case $out in
