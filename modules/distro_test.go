@@ -22,6 +22,12 @@ func hostFacts(t *testing.T, osRelease string, pkgs []string, setcap string) map
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hostFactsFrom(t, string(b), pkgs, setcap)
+}
+
+// hostFactsFrom is hostFacts with the os-release content itself.
+func hostFactsFrom(t *testing.T, osRelease string, pkgs []string, setcap string) map[string]cty.Value {
+	t.Helper()
 	var out strings.Builder
 	out.WriteString("perfprov-facts 1\nfile=/proc/sys/kernel/osrelease\t6.8.0-45-generic\nfile=/proc/sys/kernel/cap_last_cap\t40\n")
 	out.WriteString("file=/proc/sys/kernel/perf_event_paranoid\t2\n")
@@ -31,7 +37,7 @@ func hostFacts(t *testing.T, osRelease string, pkgs []string, setcap string) map
 	if setcap != "" {
 		out.WriteString("libcap.setcap=" + setcap + "\n")
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimSuffix(osRelease, "\n"), "\n") {
 		out.WriteString("file=/etc/os-release\t" + l + "\n")
 	}
 	out.WriteString("end perfprov-facts\n")
@@ -133,5 +139,77 @@ module "perf_users" {
 	want := `[-s][/bin/sh][-c][exec "$0" "$@"][--][alice][/opt/perf/bin/perf][stat][-a][-e][task-clock][-x,][--][/bin/sh][-c][echo "$PPID"]`
 	if string(b) != want {
 		t.Errorf("su got %s\nwant    %s", b, want)
+	}
+}
+
+// TestSetcapPackage: perf_users installs the distribution's setcap package when setcap is the
+// system's and the host has none, named by family (derivatives by ID_LIKE), before it sets the
+// capabilities; never when setcap is there, a built one is given, or no file capabilities are set.
+func TestSetcapPackage(t *testing.T) {
+	const (
+		pkgAddr  = "module.perf_users.package.setcap[0]"
+		noteAddr = "module.perf_users.command.setcap_missing[0]"
+	)
+	tests := []struct {
+		name, osRelease, setcap, inputs string
+		want                            []string // package names; nil: no package
+		note                            bool     // the failing note instead
+	}{
+		{"debian", "debian12", "", "", []string{"libcap2-bin"}, false},
+		{"raspbian", "raspbian11", "", "", []string{"libcap2-bin"}, false},
+		{"mint", "linuxmint22.1", "", "", []string{"libcap2-bin"}, false},
+		{"pop", "pop22.04", "", "", []string{"libcap2-bin"}, false},
+		{"rocky", "rocky9.3", "", "", []string{"libcap"}, false},
+		{"oracle", "oraclelinux9.3", "", "", []string{"libcap"}, false},
+		{"opensuse", "opensuse-leap15.5", "", "", []string{"libcap-progs"}, false},
+		{"alpine", "alpine3.23", "", "", []string{"libcap"}, false},
+		{"manjaro", "manjaro", "", "", []string{"libcap"}, false},
+		{"setcap present", "debian12", "/usr/sbin/setcap", "", nil, false},
+		{"built libcap given", "debian12", "", `setcap = "/opt/libcap/sbin/setcap"`, nil, false},
+		{"no file capabilities", "debian12", "", "file_caps = false", nil, false},
+		{"packages given", "alpine3.23", "", `setcap_packages = ["libcap-setcap", "libcap-getcap"]`, []string{"libcap-setcap", "libcap-getcap"}, false},
+		{"unknown family", "unknown", "", "", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f map[string]cty.Value
+			if tt.osRelease == "unknown" {
+				f = hostFactsFrom(t, "ID=nixos\nPRETTY_NAME=\"NixOS 24.05\"\n", nil, "")
+			} else {
+				f = hostFacts(t, tt.osRelease, []string{"apt-get"}, tt.setcap)
+			}
+			rs := evaluate(t, `
+module "perf_users" {
+  source  = "builtin/perf_users"
+  members = ["alice"]
+  `+tt.inputs+`
+}
+`, f)
+			p := rs[pkgAddr]
+			switch {
+			case tt.want == nil && p != nil:
+				t.Errorf("setcap package %q planned", stringList(p.Attrs["names"]))
+			case tt.want != nil && p == nil:
+				t.Errorf("no setcap package, want %q", tt.want)
+			case p != nil && !slices.Equal(stringList(p.Attrs["names"]), tt.want):
+				t.Errorf("setcap package %q, want %q", stringList(p.Attrs["names"]), tt.want)
+			}
+			note := rs[noteAddr]
+			if (note != nil) != tt.note {
+				t.Errorf("note %v, want %v", note != nil, tt.note)
+			}
+			if note != nil && !strings.Contains(note.Attrs["run"].AsString(), "which package carries it on nixos") {
+				t.Errorf("note: %s", note.Attrs["run"].AsString())
+			}
+			if c := rs[capsAddr]; c != nil && (p != nil || note != nil) {
+				dep := pkgAddr
+				if note != nil {
+					dep = noteAddr
+				}
+				if !slices.Contains(c.DependsOn, dep) {
+					t.Errorf("capabilities.perf does not come after %s: %q", dep, c.DependsOn)
+				}
+			}
+		})
 	}
 }

@@ -55,6 +55,7 @@ func facts(capLastCap int, paranoidPatch bool) map[string]cty.Value {
 		"cap_last_cap":          cty.NumberIntVal(int64(capLastCap)),
 		"distro_paranoid_patch": cty.BoolVal(paranoidPatch),
 		"perf":                  cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal("6.1.76")}),
+		"libcap":                cty.ObjectVal(map[string]cty.Value{"setcap_path": cty.StringVal("/usr/sbin/setcap")}),
 	}
 }
 

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/internal/testbed"
 )
 
 // packageSpecWith copies the package spec (testdata/package) to a directory of the test's own,
@@ -72,5 +75,65 @@ benchmark "counters" {
 	mustCode(t, r, 0, "bench on a host without runuser")
 	if !strings.Contains(r.out, host+": pass-software-only") {
 		t.Errorf("bench as the member through su:\n%s", r.out)
+	}
+}
+
+// TestSetcapInstalledWhenMissing: on a host without setcap (libcap2-bin removed), perf_users
+// installs the distribution's package that carries it, with the host's own apt, before it sets
+// the capabilities. The lab hosts cannot reach a package mirror, so the package comes from apt's
+// own cache: the very .deb the lab's base was built from (its debootstrap tree keeps the
+// archives), which apt takes because it matches the host's package lists; a proxy on a closed
+// loopback port makes sure nothing is fetched.
+func TestSetcapInstalledWhenMissing(t *testing.T) {
+	lab := lab3(t)
+	keepParanoid(t)
+	host := lab.Hosts[1].Name
+	work := t.TempDir()
+	inv := inventory(t, lab, "", host)
+
+	cache := os.Getenv("PERFPROV_TESTBED_CACHE")
+	if cache == "" {
+		cache = testbed.CacheDir
+	}
+	debs, _ := filepath.Glob(filepath.Join(cache, "rootfs-*", "var", "cache", "apt", "archives", "libcap2-bin_*.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("the lab base's libcap2-bin archive: found %q under %s", debs, cache)
+	}
+	deb, err := os.ReadFile(debs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(debs[0])
+	hostExec(t, lab, host, `set -e
+echo 'Acquire::http::Proxy "http://127.0.0.1:9/"; Acquire::https::Proxy "http://127.0.0.1:9/";' > /etc/apt/apt.conf.d/99perfprov-test-offline
+printf '%s' '`+base64.StdEncoding.EncodeToString(deb)+`' | base64 -d > /var/cache/apt/archives/`+name+`
+dpkg -r --force-depends libcap2-bin >/dev/null 2>&1
+rm -f /opt/perf/bin/perf`)
+	t.Cleanup(func() {
+		hostExec(t, lab, host, "rm -f /etc/apt/apt.conf.d/99perfprov-test-offline /var/cache/apt/archives/"+name+"; dpkg -s libcap2-bin >/dev/null 2>&1 || dpkg -i /var/cache/apt/archives/"+name+" >/dev/null 2>&1; true")
+	})
+	if out, ok := hostTry(t, lab, host, "command -v setcap"); ok {
+		t.Fatalf("setcap still there: %s", out)
+	}
+
+	spec := filepath.Join(repoRoot(t), "internal", "e2e", "testdata", "package")
+	r := perfprov(t, work, "plan", "-inventory", inv, spec)
+	if !strings.Contains(r.out, "+ module.perf_users.package.setcap[0]\n      installed: \"libcap2-bin\"") {
+		t.Fatalf("the plan does not install libcap2-bin:\n%s", r.out)
+	}
+	r = perfprov(t, work, "apply", "-auto-approve", "-inventory", inv, spec)
+	mustCode(t, r, 0, "apply on a host without setcap")
+	if i, j := strings.Index(r.out, "module.perf_users.package.setcap[0] created"), strings.Index(r.out, "module.perf_users.capabilities.perf[0] created"); i < 0 || j < i {
+		t.Errorf("libcap2-bin is not installed before the capabilities are set:\n%s", r.out)
+	}
+	if got := hostExec(t, lab, host, "dpkg-query -W -f='${db:Status-Abbrev}' libcap2-bin; command -v setcap"); got != "ii /usr/sbin/setcap" {
+		t.Errorf("after apply: %q, want libcap2-bin installed and setcap found", got)
+	}
+	checkMemberCaps(t, lab, host, perfBin)
+	// setcap is there now: the package is no longer part of the plan, and nothing changes.
+	r = perfprov(t, work, "plan", "-detailed-exitcode", "-inventory", inv, spec)
+	mustCode(t, r, 0, "plan after the install")
+	if strings.Contains(r.out, "package.setcap") {
+		t.Errorf("the setcap package is still planned:\n%s", r.out)
 	}
 }

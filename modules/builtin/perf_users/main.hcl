@@ -47,7 +47,13 @@ variable "perf" {
 variable "setcap" {
   type        = string
   default     = "setcap"
-  description = "The setcap to use, such as module.libcap.setcap for a freshly built libcap (default: the system's)."
+  description = "The setcap to use, such as module.libcap.setcap for a freshly built libcap (default: the system's, installed from the distribution's package when the host has none)."
+}
+
+variable "setcap_packages" {
+  type        = list(string)
+  default     = null
+  description = "The packages that carry setcap, installed when setcap is the system's (\"setcap\") and the host has none (default: by distribution family: libcap2-bin on Debian and Ubuntu, libcap on Fedora/RHEL, Alpine and Arch, libcap-progs on SUSE)."
 }
 
 variable "extra_caps" {
@@ -203,6 +209,21 @@ locals {
   # Debian and Ubuntu kernels make perf_event_open need CAP_SYS_ADMIN when paranoid > 2, whatever
   # CAP_PERFMON says. Unknown (older facts): assume the patch, as the facts do.
   paranoid_blocks = var.paranoid > 2 && try(host.facts.distro_paranoid_patch, true)
+
+  # setcap from the distribution, when the system's is to be used and the host has none. By
+  # family (host.facts.os_family), so that derivatives get their parent's package. Alpine's libcap
+  # holds the tools up to 2.64-r0 and since then depends on libcap-utils (capsh, getpcaps), which
+  # depends on libcap-setcap and libcap-getcap: the one name that works on every release.
+  setcap_by_family = {
+    debian = ["libcap2-bin"]
+    ubuntu = ["libcap2-bin"]
+    fedora = ["libcap"]
+    suse   = ["libcap-progs"]
+    alpine = ["libcap"]
+    arch   = ["libcap"]
+  }
+  install_setcap  = var.file_caps && var.setcap == "setcap" && host.facts.libcap.setcap_path == ""
+  setcap_packages = var.setcap_packages != null ? var.setcap_packages : lookup(local.setcap_by_family, host.facts.os_family, [])
 }
 
 resource "group" "perf_users" {
@@ -251,13 +272,25 @@ resource "command" "warning_kernel_lacks_cap_perfmon_using_cap_sys_admin" {
   unless = "true"
 }
 
+# setcap is missing and no built one is given: the distribution's package that carries it.
+resource "package" "setcap" {
+  count = local.install_setcap && length(local.setcap_packages) > 0 ? 1 : 0
+  names = local.setcap_packages
+}
+
+# A note that fails the host: setcap is missing and perfprov does not know the family's package.
+resource "command" "setcap_missing" {
+  count = local.install_setcap && length(local.setcap_packages) == 0 ? 1 : 0
+  run   = "echo ${shellquote("setcap is missing on this host and perfprov does not know which package carries it on ${host.facts.os_id} (os_family \"${host.facts.os_family}\"): set setcap_packages in the perf_users module, or build libcap with the libcap module and give setcap = module.libcap.setcap")} >&2; exit 1"
+}
+
 resource "capabilities" "perf" {
   count      = var.file_caps ? 1 : 0
   path       = resource.permissions.perf.path
   caps       = local.caps
   flags      = "ep"
   setcap     = var.setcap
-  depends_on = [resource.sysctl.paranoid, resource.user.members]
+  depends_on = [resource.sysctl.paranoid, resource.user.members, resource.package.setcap, resource.command.setcap_missing]
 }
 
 resource "directory" "state" {
