@@ -211,3 +211,41 @@ module "perf" {
 		t.Error("build.perf depends on the helper script: a new helper would rebuild perf")
 	}
 }
+
+// TestMlockKB: mlock_kb sets kernel.perf_event_mlock_kb in the paranoid drop-in; unset, the
+// kernel's value is left alone; a fraction or a negative value is refused.
+func TestMlockKB(t *testing.T) {
+	rs := evaluate(t, `
+module "perf_users" {
+  source   = "builtin/perf_users"
+  members  = ["alice"]
+  mlock_kb = 2064
+}
+`, facts(40, true))
+	r := rs[pfx+"sysctl.mlock_kb[0]"]
+	if r == nil {
+		t.Fatal("no sysctl.mlock_kb[0]")
+	}
+	if r.Attrs["name"].AsString() != "kernel.perf_event_mlock_kb" || r.Attrs["value"].AsString() != "2064" ||
+		r.Attrs["persist_file"].AsString() != rs[pfx+"sysctl.paranoid"].Attrs["persist_file"].AsString() {
+		t.Errorf("sysctl.mlock_kb[0] = %v", r.Attrs)
+	}
+	rs = evaluate(t, "module \"perf_users\" {\n  source = \"builtin/perf_users\"\n}\n", facts(40, true))
+	if rs[pfx+"sysctl.mlock_kb[0]"] != nil {
+		t.Error("mlock_kb unset still sets the sysctl")
+	}
+	for _, bad := range []string{"-1", "1.5"} {
+		dir := t.TempDir()
+		src := "host \"h\" {\n  address = \"192.0.2.1\"\n}\nmodule \"perf_users\" {\n  source   = \"builtin/perf_users\"\n  mlock_kb = " + bad + "\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sp, diags := hcl.Load(dir, hcl.LoadOptions{Resources: resource.Schemas()})
+		if !diags.HasErrors() {
+			_, diags = sp.Evaluate("h", cty.ObjectVal(facts(40, true)))
+		}
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), "mlock_kb must be a whole number") {
+			t.Errorf("mlock_kb = %s: %v", bad, diags)
+		}
+	}
+}

@@ -100,6 +100,7 @@ type HostReport struct {
 	// paranoid patch (absent when the benchmark ran without facts).
 	DistroParanoidPatch *bool         `json:"distro_paranoid_patch,omitempty"`
 	NMIWatchdog         *bool         `json:"nmi_watchdog,omitempty"`
+	KptrRestrict        *int          `json:"kptr_restrict,omitempty"`
 	SystemWideOK        bool          `json:"system_wide_ok"`
 	NonMember           string        `json:"non_member,omitempty"` // refused, allowed, unchecked
 	Events              []EventReport `json:"events"`
@@ -183,6 +184,10 @@ func Judge(o *Observations, x Expectations) *HostReport {
 		w := o.NMIWatchdog == 1
 		r.NMIWatchdog = &w
 	}
+	if o.KptrRestrict >= 0 {
+		k := o.KptrRestrict
+		r.KptrRestrict = &k
+	}
 	r.DistroParanoidPatch = x.DistroParanoidPatch
 	expected := j.expectedCaps()
 	r.CapEffExpected = expected.String()
@@ -215,6 +220,7 @@ func Judge(o *Observations, x Expectations) *HostReport {
 		capsOK = j.checkCaps(expected)
 	}
 	j.checkParanoid(capsOK)
+	j.checkKernelSymbols(execOK)
 	j.checkSystemWide()
 	j.checkNonMember()
 	hw := j.checkEvents()

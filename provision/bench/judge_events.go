@@ -143,6 +143,46 @@ func (j *judge) checkNMI(hw bool) {
 	}
 }
 
+// capSyslog is CAP_SYSLOG's bit: who holds it may read kernel addresses where kptr_restrict is 1.
+const capSyslog = 34
+
+// checkKernelSymbols warns when kernel.kptr_restrict hides kernel addresses (/proc/kallsyms,
+// /proc/modules) from the member's perf: perf report and perf top then cannot name kernel
+// functions. The kernel (kallsyms_show_value) shows them at 0 to everyone when
+// perf_event_paranoid <= 1 and otherwise to CAP_SYSLOG holders, at 1 to CAP_SYSLOG holders only,
+// at 2 to no one. The perf checked is the member's running one (its CapEff) when it started.
+func (j *judge) checkKernelSymbols(started bool) {
+	o := j.o
+	k := o.KptrRestrict
+	if k < 0 {
+		return
+	}
+	syslog := started && o.Start.CapEff&(1<<capSyslog) != 0
+	var msg string
+	switch {
+	case k >= 2:
+		msg = fmt.Sprintf("kernel.kptr_restrict = %d hides kernel symbols from everyone, the members' perf included: "+
+			"kernel.kptr_restrict = 1 shows them to CAP_SYSLOG holders", k)
+		if syslog {
+			msg += " (the members' perf has cap_syslog)"
+		} else {
+			msg += ", and the members' perf needs cap_syslog"
+		}
+	case !started:
+		return
+	case !syslog && (k == 1 || o.Paranoid > 1):
+		msg = fmt.Sprintf("kernel.kptr_restrict = %d shows kernel symbols only to CAP_SYSLOG holders", k)
+		if k == 0 {
+			msg += " while kernel.perf_event_paranoid > 1"
+		}
+		msg += ", and the members' perf runs without cap_syslog: add cap_syslog to its capabilities"
+	default:
+		return
+	}
+	j.check("kernel-symbols", CheckWarn, msg)
+	j.r.Notes = append(j.r.Notes, msg)
+}
+
 func (j *judge) checkHardware(hw bool) {
 	o := j.o
 	if !hw {

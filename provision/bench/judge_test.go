@@ -372,3 +372,69 @@ func TestJudgeNotes(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeKernelSymbols: kernel.kptr_restrict that hides kernel symbols from the member's perf
+// is a warning (never a failure) naming the value that lets CAP_SYSLOG holders see them, as the
+// kernel decides (kallsyms_show_value): 0 shows them to all at paranoid <= 1, else to CAP_SYSLOG
+// holders; 1 to CAP_SYSLOG holders; 2 to no one.
+func TestJudgeKernelSymbols(t *testing.T) {
+	noSyslog := func(o *Observations) { o.Start.CapEff &^= 1 << capSyslog }
+	tests := []struct {
+		name     string
+		kptr     int
+		paranoid int
+		change   func(o *Observations)
+		want     string // the warning; "" for none
+	}{
+		{"unknown", -1, 2, nil, ""},
+		{"0 with cap_syslog", 0, 2, nil, ""},
+		{"1 with cap_syslog", 1, 2, nil, ""},
+		{"2 with cap_syslog", 2, 2, nil, "kernel.kptr_restrict = 2 hides kernel symbols from everyone, the members' perf included: kernel.kptr_restrict = 1 shows them to CAP_SYSLOG holders (the members' perf has cap_syslog)"},
+		{"2 without cap_syslog", 2, 2, noSyslog, "kernel.kptr_restrict = 2 hides kernel symbols from everyone, the members' perf included: kernel.kptr_restrict = 1 shows them to CAP_SYSLOG holders, and the members' perf needs cap_syslog"},
+		{"1 without cap_syslog", 1, 2, noSyslog, "kernel.kptr_restrict = 1 shows kernel symbols only to CAP_SYSLOG holders, and the members' perf runs without cap_syslog: add cap_syslog to its capabilities"},
+		{"0 without cap_syslog, paranoid 2", 0, 2, noSyslog, "kernel.kptr_restrict = 0 shows kernel symbols only to CAP_SYSLOG holders while kernel.perf_event_paranoid > 1, and the members' perf runs without cap_syslog: add cap_syslog to its capabilities"},
+		{"0 without cap_syslog, paranoid 1", 0, 1, noSyslog, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := hwObs(t, func(o *Observations) {
+				o.KptrRestrict, o.Paranoid = tt.kptr, tt.paranoid
+				if tt.change != nil {
+					tt.change(o)
+				}
+			})
+			x := defaultExpect()
+			x.ExpectedCaps = o.Start.CapEff // the caps themselves are not what this judges
+			r := Judge(&o, x)
+			if r.Verdict != Pass {
+				t.Errorf("verdict %s: %s", r.Verdict, r.Reason)
+			}
+			var got string
+			for _, c := range r.Checks {
+				if c.Name == "kernel-symbols" {
+					if c.Status != CheckWarn {
+						t.Errorf("kernel-symbols is %s", c.Status)
+					}
+					got = c.Detail
+				}
+			}
+			if got != tt.want {
+				t.Errorf("warning %q\nwant    %q", got, tt.want)
+			}
+			if tt.want != "" && !strings.Contains(strings.Join(r.Notes, "\n"), tt.want) {
+				t.Errorf("the warning is not among the notes the table prints: %q", r.Notes)
+			}
+			if tt.kptr >= 0 && (r.KptrRestrict == nil || *r.KptrRestrict != tt.kptr) {
+				t.Errorf("report kptr_restrict %v", r.KptrRestrict)
+			}
+		})
+	}
+	// The member script reads it (world-readable) with the other sysctls.
+	if !strings.Contains(memberScriptBody, `echo "kptr_restrict=$(cat /proc/sys/kernel/kptr_restrict 2>/dev/null)"`) {
+		t.Error("the member script does not read kernel.kptr_restrict")
+	}
+	o := parseMemberOutput("@@perfprov-bench begin v1\n@@perfprov-bench section facts\nkptr_restrict=2\n", "", 0)
+	if o.KptrRestrict != 2 {
+		t.Errorf("parsed kptr_restrict %d", o.KptrRestrict)
+	}
+}

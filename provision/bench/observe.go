@@ -26,6 +26,9 @@ type Observations struct {
 	Paranoid   int // kernel.perf_event_paranoid; -99 when unknown
 	// NMIWatchdog is kernel.nmi_watchdog: 1 holds one hardware counter; -1 when unknown.
 	NMIWatchdog int
+	// KptrRestrict is kernel.kptr_restrict, which decides who sees kernel addresses in
+	// /proc/kallsyms (perf's kernel symbols); -1 when unknown.
+	KptrRestrict int
 	// PMUs are the core PMUs under /sys/bus/event_source/devices (cpu, cpu_core, armv8_...).
 	PMUs       []string
 	SelfCapBnd CapMask
@@ -143,7 +146,7 @@ func splitSections(out string) (begun bool, secs []*section, complete bool) {
 
 // parseMemberOutput reads the member script's stdout into observations.
 func parseMemberOutput(stdout, stderr string, exit int) Observations {
-	o := Observations{CapLastCap: -1, Paranoid: -99, NMIWatchdog: -1, Accuracy: map[uint64]StatRun{}}
+	o := Observations{CapLastCap: -1, Paranoid: -99, NMIWatchdog: -1, KptrRestrict: -1, Accuracy: map[uint64]StatRun{}}
 	begun, secs, _ := splitSections(stdout)
 	if !begun {
 		o.RunError = firstLine(stderr)
@@ -229,6 +232,8 @@ func (o *Observations) parseFacts(lines []string) {
 			o.Paranoid = atoiOr(v, -99)
 		case "nmi_watchdog":
 			o.NMIWatchdog = atoiOr(v, -1)
+		case "kptr_restrict":
+			o.KptrRestrict = atoiOr(v, -1)
 		case "pmu":
 			o.PMUs = append(o.PMUs, v)
 		case "self_CapBnd":

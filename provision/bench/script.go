@@ -130,6 +130,7 @@ echo "arch=$(uname -m)"
 echo "cap_last_cap=$(cat /proc/sys/kernel/cap_last_cap 2>/dev/null)"
 echo "paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null)"
 echo "nmi_watchdog=$(cat /proc/sys/kernel/nmi_watchdog 2>/dev/null)"
+echo "kptr_restrict=$(cat /proc/sys/kernel/kptr_restrict 2>/dev/null)"
 for d in /sys/bus/event_source/devices/*; do
 	[ -e "$d" ] || continue
 	n=${d##*/}

@@ -78,6 +78,17 @@ variable "paranoid" {
   }
 }
 
+variable "mlock_kb" {
+  type        = number
+  default     = null
+  description = "kernel.perf_event_mlock_kb, the per-user allowance for perf's ring buffers, in KiB per CPU (the kernel's default is 516): raise it for members' perf record and perf top; null leaves the kernel's value alone. Persisted in persist_file with paranoid."
+
+  validation {
+    condition     = var.mlock_kb == null ? true : (var.mlock_kb >= 0 && var.mlock_kb <= 2147483647 && floor(var.mlock_kb) == var.mlock_kb)
+    error_message = "mlock_kb must be a whole number of KiB from 0 to 2147483647, or null to leave the kernel's value."
+  }
+}
+
 variable "persist_file" {
   type        = string
   default     = "/etc/sysctl.d/99-zz-perf-security.conf"
@@ -263,6 +274,15 @@ resource "sysctl" "paranoid" {
   value        = tostring(var.paranoid)
   persist_file = var.persist_file
   depends_on   = [resource.command.paranoid_blocks_cap_perfmon]
+}
+
+# The members' ring buffer allowance (perf-security guide: "perf_event_mlock_kb"), in the same
+# drop-in: each sysctl resource edits only its own key's line.
+resource "sysctl" "mlock_kb" {
+  count        = var.mlock_kb != null ? 1 : 0
+  name         = "kernel.perf_event_mlock_kb"
+  value        = tostring(var.mlock_kb)
+  persist_file = var.persist_file
 }
 
 # A note that plan shows (as unchanged) on kernels without CAP_PERFMON: the broad set is used.
