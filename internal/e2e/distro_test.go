@@ -10,6 +10,17 @@ import (
 	"github.com/perfprov/perfprov/internal/testbed"
 )
 
+// distroHostIndex is the lab host these tests change (runuser hidden, libcap2-bin removed): one
+// of their own, after the hosts of the other tests (0-2) and of the fault matrix (3-5), so that
+// what they leave behind meets no other test.
+const distroHostIndex = 6
+
+func distroHost(t *testing.T) (*testbed.Lab, string) {
+	t.Helper()
+	lab := testbed.Require(t, distroHostIndex+1)
+	return lab, lab.Hosts[distroHostIndex].Name
+}
+
 // packageSpecWith copies the package spec (testdata/package) to a directory of the test's own,
 // with extra HCL in a file of its own, and returns that directory.
 func packageSpecWith(t *testing.T, extra string) string {
@@ -39,9 +50,8 @@ func packageSpecWith(t *testing.T, extra string) string {
 // the perf_users check runs the member's and the non-member's perf through su, and the
 // benchmark runs as the member through su as well.
 func TestHostWithoutRunuser(t *testing.T) {
-	lab := lab3(t)
+	lab, host := distroHost(t)
 	keepParanoid(t)
-	host := lab.Hosts[1].Name
 	work := t.TempDir()
 	inv := inventory(t, lab, "", host)
 	hostExec(t, lab, host, "mv /usr/sbin/runuser /usr/sbin/runuser.perfprov-hidden")
@@ -85,9 +95,8 @@ benchmark "counters" {
 // archives), which apt takes because it matches the host's package lists; a proxy on a closed
 // loopback port makes sure nothing is fetched.
 func TestSetcapInstalledWhenMissing(t *testing.T) {
-	lab := lab3(t)
+	lab, host := distroHost(t)
 	keepParanoid(t)
-	host := lab.Hosts[1].Name
 	work := t.TempDir()
 	inv := inventory(t, lab, "", host)
 
