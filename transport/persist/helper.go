@@ -13,7 +13,6 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/transport/internal/script"
 	"github.com/perfprov/perfprov/transport/ssh"
 )
@@ -58,7 +57,7 @@ func startHelper(conn *ssh.Conn, timeout time.Duration) (*remoteHelper, error) {
 		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
 	}
 	h := &remoteHelper{host: conn.Host(), ch: ch, done: make(chan struct{}), ready: make(chan struct{})}
-	exec := gossh.Marshal(struct{ Command string }{"/bin/sh -c " + shell.Quote(script.Helper)})
+	exec := gossh.Marshal(struct{ Command string }{script.Helper})
 	if _, err := ch.SendRequest("exec", false, exec); err != nil {
 		ch.Close()
 		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
@@ -66,7 +65,7 @@ func startHelper(conn *ssh.Conn, timeout time.Duration) (*remoteHelper, error) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	marker := "@@perfprov-helper-" + hex.EncodeToString(b[:])
-	if _, err := ch.Write([]byte(marker + "\n")); err != nil {
+	if _, err := ch.Write(script.HelperInit(marker)); err != nil {
 		ch.Close()
 		return nil, &noHelperError{fmt.Errorf("%s: the remote helper did not start (%w)", conn.Host(), err)}
 	}
@@ -112,6 +111,10 @@ func openSession(conn *ssh.Conn, limit time.Duration) (gossh.Channel, error) {
 
 // call sends req (a script.Helper request) and waits for its answer, or for ctx.
 func (h *remoteHelper) call(ctx context.Context, req []byte) (*helperCall, error) {
+	line, err := script.HelperShell(req)
+	if err != nil {
+		return nil, err
+	}
 	c := &helperCall{done: make(chan struct{})}
 	h.mu.Lock()
 	if h.err != nil {
@@ -119,7 +122,7 @@ func (h *remoteHelper) call(ctx context.Context, req []byte) (*helperCall, error
 		return nil, h.err
 	}
 	h.pending = append(h.pending, c)
-	_, err := h.ch.Write(req)
+	_, err = h.ch.Write(line)
 	h.mu.Unlock()
 	if err != nil {
 		select {

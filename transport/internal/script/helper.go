@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/perfprov/perfprov/internal/shell"
 )
 
 // The remote helper: one long-lived /bin/sh per kept connection (the connection daemon holds it,
@@ -15,7 +17,7 @@ import (
 // The idea is mitogen's (one interpreter per connection, an operation is a message and its
 // reply), in the one interpreter every host has.
 //
-// A request is a header line and its bytes:
+// A request, as a run sends it to the daemon, is a header line and its bytes:
 //
 //	S<n>\n<n bytes: a script, then "\n#">        run the script (as StdinBoot runs it), stdin /dev/null
 //	G<c> <n>\n<c bytes: a command, then "\n#"><n bytes: stdin, then "#">   run the command (as /bin/sh -c
@@ -23,35 +25,73 @@ import (
 //	                                             the helper's memory, never in a file (a sudo password
 //	                                             may be in it)
 //
-// The helper runs each in a subshell of its own (an exit, a cd or a variable ends with it), and
-// answers with a frame on each stream, after the command's own output:
+// The helper is /bin/sh with no command: it reads its commands from its stdin itself, and the daemon writes
+// each request to it as shell (HelperShell): a comment line with its length, then one line that
+// holds the script as a single-quoted word. So a request costs the host one process, the
+// subshell the script runs in (an exit, a cd or a variable ends with it), and no reader of its
+// bytes: the shell parses the line as it reads it, in blocks (a head -c started per request was
+// one process more, on every read). Quoting makes every request one well-formed command,
+// whatever its script holds: a syntax error in it is the eval's, in the subshell, and never ends
+// the helper. bash is the exception that the length line is for: it reads a script from a pipe
+// a byte at a time (so as not to read past what it runs), a system call per byte, so under bash
+// the helper is a loop that takes each request whole with read -N, in blocks, and evaluates it.
+// The answer is a frame on each stream, after the command's own output:
 //
 //	stdout: ...\n<marker> <status>\n        stderr: ...\n<marker>\n
 //
-// The marker is random per helper and reaches it on stdin, never argv: no command's output can
-// forge an end. The S form is what a read is: reading its body costs one process (head) and
-// its subshell another, beyond the script's own.
+// The marker is random per helper and reaches it on stdin (HelperInit), never argv: no command's
+// output can forge an end.
 
-// Helper is the remote helper's text, for /bin/sh -c. Its first stdin line is the marker; it
-// answers that line with "<marker> ready" on stdout before the first request.
-const Helper = `IFS= read -r _pp_m || exit 125
-printf '%s ready\n' "$_pp_m"
+// Helper is the remote helper's command line: a shell that reads its commands from stdin. The
+// first thing written to it is HelperInit, then requests as HelperShell writes them.
+const Helper = "/bin/sh"
+
+// helperLoop is the helper under bash: each request's length line, then read -N of that many
+// bytes (the C locale makes them bytes, not characters; the script's own locale is put back
+// before it runs).
+const helperLoop = `if [ -n "${BASH_VERSION-}" ]; then
+_pp_l=${LC_ALL-}; _pp_L=${LC_ALL+x}
 while IFS= read -r _pp_h; do
-case $_pp_h in
-S*) _pp_s=$(head -c "${_pp_h#S}") || exit 125
-( eval "unset _pp_h _pp_s _pp_m
-$_pp_s" ) </dev/null ;;
-G*) _pp_n=${_pp_h#G}; _pp_c=${_pp_n% *}; _pp_n=${_pp_n#* }
-_pp_s=$(head -c "$_pp_c") || exit 125
-_pp_i=$(head -c "$_pp_n") || exit 125
-printf '%s' "${_pp_i%#}" | ( eval "unset _pp_h _pp_c _pp_n _pp_i _pp_s _pp_m
-$_pp_s" ) ;;
-*) exit 125 ;;
-esac
-_pp_r=$?
-printf '\n%s %d\n' "$_pp_m" "$_pp_r"
-printf '\n%s\n' "$_pp_m" >&2
-done`
+LC_ALL=C; IFS= read -r -N "${_pp_h#\#}" _pp_s || exit 125
+if [ -n "$_pp_L" ]; then LC_ALL=$_pp_l; else unset LC_ALL; fi
+eval "unset _pp_h _pp_l _pp_L; $_pp_s"
+_pp_l=${LC_ALL-}; _pp_L=${LC_ALL+x}
+done
+exit
+fi
+`
+
+// HelperInit is the helper's first input: it keeps marker and answers "<marker> ready" on stdout.
+func HelperInit(marker string) []byte {
+	return []byte("_pp_m=" + shell.Quote(marker) + "\nprintf '%s ready\\n' \"$_pp_m\"\n" + helperLoop)
+}
+
+// helperEnd is what follows each request's command on its line: the frames of its answer.
+const helperEnd = "; _pp_r=$?; printf '\\n%s %d\\n' \"$_pp_m\" \"$_pp_r\"; printf '\\n%s\\n' \"$_pp_m\" >&2\n"
+
+// HelperShell is req (a request CheckHelperRequest accepts) as the shell the helper runs: its
+// length as a comment line, then the request's line.
+func HelperShell(req []byte) ([]byte, error) {
+	if err := CheckHelperRequest(req); err != nil {
+		return nil, err
+	}
+	nl := bytes.IndexByte(req, '\n')
+	body := req[nl+1:]
+	var b strings.Builder
+	switch req[0] {
+	case 'S':
+		// The body ends with "\n#", a comment, as the boot's does: a here document's end line
+		// stays a line.
+		b.WriteString("( unset _pp_m _pp_r; eval " + shell.Quote(string(body)) + " ) </dev/null")
+	case 'G':
+		c := wholeNumber(strings.SplitN(string(req[1:nl]), " ", 2)[0])
+		cmd, in := string(body[:c]), string(body[c:])
+		b.WriteString("printf '%s' " + shell.Quote(strings.TrimSuffix(in, "#")) +
+			" | ( unset _pp_m _pp_r; eval " + shell.Quote(cmd) + " )")
+	}
+	b.WriteString(helperEnd)
+	return []byte("#" + strconv.Itoa(b.Len()) + "\n" + b.String()), nil
+}
 
 // HelperScript is the helper request that runs script with no stdin.
 func HelperScript(text string) []byte {
@@ -91,6 +131,9 @@ func CheckHelperRequest(req []byte) error {
 	}
 	if want < 0 || want != rest {
 		return fmt.Errorf("helper request: header %q does not match its %d bytes", req[:nl], rest)
+	}
+	if bytes.IndexByte(req, 0) >= 0 {
+		return errors.New("helper request: a NUL byte, which no shell word holds")
 	}
 	return nil
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// localHelper runs Helper with this machine's /bin/sh, as a host's login shell would.
+// localHelper runs Helper with this machine's /bin/sh, as a host's login shell would, or with
+// another shell in its place.
 type localHelper struct {
 	t        *testing.T
 	in       io.WriteCloser
@@ -18,9 +19,12 @@ type localHelper struct {
 	errs     *HelperFrames
 }
 
-func startLocalHelper(t *testing.T) *localHelper {
+func startLocalHelper(t *testing.T, shell ...string) *localHelper {
 	t.Helper()
 	cmd := exec.Command("/bin/sh", "-c", Helper)
+	if len(shell) > 0 {
+		cmd = exec.Command(shell[0], shell[1:]...)
+	}
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	errp, _ := cmd.StderrPipe()
@@ -31,7 +35,7 @@ func startLocalHelper(t *testing.T) *localHelper {
 	const marker = "@@test-marker-0123"
 	h := &localHelper{t: t, in: in, out: bufio.NewReader(out), err: bufio.NewReader(errp),
 		outs: NewHelperFrames(marker, true), errs: NewHelperFrames(marker, false)}
-	if _, err := io.WriteString(in, marker+"\n"); err != nil {
+	if _, err := in.Write(HelperInit(marker)); err != nil {
 		t.Fatal(err)
 	}
 	if line, err := h.out.ReadString('\n'); err != nil || line != marker+" ready\n" {
@@ -61,10 +65,11 @@ func next(t *testing.T, r *bufio.Reader, f *HelperFrames) ([]byte, int) {
 
 func (h *localHelper) call(req []byte) (stdout, stderr string, status int) {
 	h.t.Helper()
-	if err := CheckHelperRequest(req); err != nil {
+	line, err := HelperShell(req)
+	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.in.Write(req); err != nil {
+	if _, err := h.in.Write(line); err != nil {
 		h.t.Fatal(err)
 	}
 	o, st := next(h.t, h.out, h.outs)
@@ -72,8 +77,24 @@ func (h *localHelper) call(req []byte) (stdout, stderr string, status int) {
 	return string(o), string(e), st
 }
 
+// helperShells are the shells a host's /bin/sh may be, those of them this machine has.
+func helperShells(t *testing.T) map[string][]string {
+	out := map[string][]string{"sh": nil}
+	for _, sh := range [][]string{{"dash"}, {"bash"}, {"bash", "--posix"}, {"busybox", "sh"}, {"posh"}} {
+		if p, err := exec.LookPath(sh[0]); err == nil {
+			out[strings.Join(sh, " ")] = append([]string{p}, sh[1:]...)
+		}
+	}
+	return out
+}
+
 func TestHelperRunsRequestsInOrder(t *testing.T) {
-	h := startLocalHelper(t)
+	for name, sh := range helperShells(t) {
+		t.Run(name, func(t *testing.T) { helperRunsRequestsInOrder(t, startLocalHelper(t, sh...)) })
+	}
+}
+
+func helperRunsRequestsInOrder(t *testing.T, h *localHelper) {
 	cases := []struct {
 		name           string
 		req            []byte
@@ -91,9 +112,22 @@ func TestHelperRunsRequestsInOrder(t *testing.T) {
 		{"output that looks like a frame", HelperScript(`printf '\n@@test-marker-01 0\n'`), "\n@@test-marker-01 0\n", "", 0},
 		{"stdin of a script is empty", HelperScript("cat; echo done"), "done\n", "", 0},
 		{"exit in a sourced function", HelperScript("f() { exit 9; }; f; echo never"), "", "", 9},
+		{"a syntax error ends only its request", HelperScript("echo one\nif then fi"), "one\n", "*", -1},
+		{"quotes of every kind", HelperScript(`printf '%s|' 'a'\''b' "c\"d" \$e; echo`), "a'b|c\"d|$e|\n", "", 0},
+		{"the helper's variables are not the script's", HelperScript(`printf '%s' "${_pp_m-unset}${_pp_r-unset}"`), "unsetunset", "", 0},
+		{"stdin ending in newlines", HelperCommand("cat", []byte("a\n\n")), "a\n\n", "", 0},
+		{"a script in another locale's characters", HelperScript("printf '%s\\n' 'h\u00e9 \u2713'"), "h\u00e9 \u2713\n", "", 0},
+		{"a long script", HelperScript(strings.Repeat("x=1\n", 5000) + "echo $x"), "1\n", "", 0},
+		{"the stream is in step after all that", HelperScript("echo last"), "last\n", "", 0},
 	}
 	for _, c := range cases {
 		stdout, stderr, status := h.call(c.req)
+		if c.stderr == "*" { // the shell's own words, and its own status (not 0)
+			stderr = c.stderr
+			if status != 0 {
+				status = c.status
+			}
+		}
 		if stdout != c.stdout || stderr != c.stderr || status != c.status {
 			t.Errorf("%s: got %q %q %d, want %q %q %d", c.name, stdout, stderr, status, c.stdout, c.stderr, c.status)
 		}
@@ -101,10 +135,19 @@ func TestHelperRunsRequestsInOrder(t *testing.T) {
 }
 
 func TestHelperRequestsPipelined(t *testing.T) {
-	h := startLocalHelper(t)
+	for name, sh := range helperShells(t) {
+		t.Run(name, func(t *testing.T) { helperRequestsPipelined(t, startLocalHelper(t, sh...)) })
+	}
+}
+
+func helperRequestsPipelined(t *testing.T, h *localHelper) {
 	var all bytes.Buffer
 	for i := 0; i < 20; i++ {
-		all.Write(HelperScript("echo " + strings.Repeat("x", i)))
+		line, err := HelperShell(HelperScript("echo " + strings.Repeat("x", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(line)
 	}
 	if _, err := h.in.Write(all.Bytes()); err != nil {
 		t.Fatal(err)
@@ -133,6 +176,7 @@ func TestCheckHelperRequest(t *testing.T) {
 		{"X1\na", false},
 		{"", false},
 		{"S-1\n", false},
+		{"S2\na\x00", false},
 	}
 	for _, c := range cases {
 		if err := CheckHelperRequest([]byte(c.req)); (err == nil) != c.ok {
