@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/transport"
 	"github.com/perfprov/perfprov/transport/persist"
 )
@@ -105,8 +106,9 @@ type Perf struct {
 	LinuxToolsPath string `json:"linux_tools_path"`
 	// Candidates are the versioned perf binaries installed (linux-tools, perf_X.Y).
 	Candidates []string `json:"candidates"`
-	// Fingerprint identifies the file at RealPath (ls -lnLi: inode, mode, owner, size, time), to
-	// tell when it changed: a package upgrade, a copy, and any write also drop file capabilities.
+	// Fingerprint identifies the file at RealPath (its stat: kind, owner, mode, device, inode, size,
+	// modification and change times), to tell when it changed: a package upgrade, a copy, and any
+	// write also drop file capabilities.
 	Fingerprint string `json:"fingerprint"`
 }
 
@@ -133,6 +135,9 @@ type Options struct {
 	// KnownPerf is what an earlier gathering read from the host's perf. When the perf on the host
 	// is still that file (same fingerprint), the script does not start it again for its version.
 	KnownPerf KnownPerf
+	// Prelude is the prelude of the read that GatherThen runs after the facts: the script does
+	// it in its own stat and awk (see package prelude), so that the read starts neither.
+	Prelude prelude.Plan
 }
 
 // KnownPerf is a perf binary's fingerprint (Perf.Fingerprint) and the version it printed.
@@ -156,11 +161,35 @@ func Script() string { return ScriptWith(Options{}) }
 
 // ScriptWith returns the facts script for opts. Every value in it is quoted with shell.Quote.
 func ScriptWith(opts Options) string {
+	p := opts.Prelude
 	return strings.NewReplacer(
 		"@PREFIXES@", shell.Join(InstallPrefixes...),
 		"@KNOWN_FP@", shell.Quote(opts.KnownPerf.Fingerprint),
 		"@KNOWN_VERSION@", shell.Quote(opts.KnownPerf.Version),
-	).Replace(scriptTemplate)
+		"@STAT_PATHS@", shell.Join(p.Stat...),
+		"@STAT_FORMAT@", shell.Quote(prelude.StatFormat),
+		"@FILE_LIST@", prelude.FileList(p),
+		"@AWK_ENV@", prelude.AwkEnv,
+		"@AWK_BEGIN@", prelude.AwkBegin,
+		"@AWK_RULES@", prelude.AwkRules,
+		"@AWK_END@", prelude.AwkEnd,
+		"@PRELUDE_TOKEN@", p.Token(),
+	).Replace(compact(scriptTemplate))
+}
+
+// compact drops the script's comment lines and indentation: it goes to every host on every
+// run, and the host's shell reads it all (script.sh has no here-document and no multi-line
+// string whose indentation counts).
+func compact(script string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(script, "\n") {
+		l = strings.TrimLeft(l, "\t")
+		if l == "" || strings.HasPrefix(strings.TrimLeft(l, " "), "#") {
+			continue
+		}
+		b.WriteString(l + "\n")
+	}
+	return b.String()
 }
 
 // Gather runs the facts script on the host and parses its output: one command, one round trip.
@@ -176,12 +205,14 @@ func GatherWith(ctx context.Context, conn transport.Conn, opts Options) (*Facts,
 }
 
 // GatherThen gathers facts and, in the same command, runs then after them: one round trip for
-// both (the engine sends a host's likely read scripts this way). The facts script runs in a
-// subshell, so that what it sets (PATH, LC_ALL, IFS, the working directory) does not reach then.
-// The command runs as the login user, like the facts script alone, within timeout (0: none). res
-// is the whole command's result: then's output follows the facts' end line, which Parse stops at.
+// both (the engine sends a host's likely read scripts this way). The facts script runs in the
+// same shell, not in a subshell, which would be one process more on the host: it puts back the
+// environment it changes (PATH, LC_ALL, IFS, the working directory), and leaves the prelude of
+// opts.Prelude done for then (package prelude). The command runs as the login user, like the
+// facts script alone, within timeout (0: none). res is the whole command's result: then's output
+// follows the facts' end line, which Parse stops at.
 func GatherThen(ctx context.Context, conn transport.Conn, opts Options, then string, timeout time.Duration) (f *Facts, res *transport.Result, err error) {
-	script := "(\n" + ScriptWith(opts) + "\n)\n" + then
+	script := ScriptWith(opts) + "\n" + then
 	return gather(ctx, conn, transport.Command{Script: script, Timeout: timeout, Quick: true})
 }
 

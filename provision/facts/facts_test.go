@@ -389,7 +389,7 @@ func TestScriptWithoutAwk(t *testing.T) {
 	if p, err := exec.LookPath("awk"); err != nil || !strings.HasPrefix(p, "/usr/bin/") && !strings.HasPrefix(p, "/bin/") {
 		t.Skipf("awk at %q: cannot hide it from the sbin directories the script always searches", p)
 	}
-	tools := []string{"perf", "ls", "setcap", "getcap", "capsh", "sudo", "cat", "od", "sed", "tr", "readlink", "uname", "apt-get", "dnf", "lscpu"}
+	tools := []string{"perf", "ls", "stat", "setcap", "getcap", "capsh", "sudo", "cat", "od", "sed", "tr", "readlink", "uname", "apt-get", "dnf", "lscpu"}
 	run := func(withAwk bool) []byte {
 		dir := filepath.Join(t.TempDir(), "bin")
 		if err := os.Mkdir(dir, 0o755); err != nil {

@@ -8,10 +8,18 @@
 #
 # Cost matters: this runs on every host of every run, and a process start costs milliseconds. So
 # the shell does without subshells and external commands where it can (builtins, globs, cd -P),
-# and a single awk reads every file. The external commands are awk, ls and perf --version (when
-# perf exists; perf only when its version is not known), sudo -n true (non-root only), and
-# readlink or uname only where there is no other way.
+# a single stat gives perf's fingerprint and a single awk reads every file. The external commands
+# are stat, awk and perf --version (when perf exists; perf only when its version is not known),
+# sudo -n true (non-root only), and readlink or uname only where there is no other way.
+#
+# It may run in the shell of a batched read that follows it (GatherThen): it then also does that
+# read's prelude (package prelude) in its stat and awk, leaves what they found in _pp_stat and
+# _pp_fx, and puts back PATH, LC_ALL, PAGER and PERF_PAGER as it found them. It never exits.
 
+# What it changes of the environment, to put back at the end.
+_pp_e1=${PATH-} _pp_s1=${PATH+x} _pp_e2=${LC_ALL-} _pp_s2=${LC_ALL+x}
+_pp_e3=${PAGER-} _pp_s3=${PAGER+x} _pp_e4=${PERF_PAGER-} _pp_s4=${PERF_PAGER+x}
+unset _pp_stat _pp_fx _pp_pre
 # Non-interactive SSH sessions often lack the sbin directories where setcap and friends live.
 PATH="${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin"
 LC_ALL=C
@@ -133,10 +141,30 @@ if lookup perf; then
 	physical "$_perf"
 	_perf=$_phys
 	kv perf.real_path "$_perf"
+fi
+# One stat: perf's fingerprint, and the paths of the read that follows.
+set -- @STAT_PATHS@
+[ -n "$_perf" ] && set -- "$_perf" "$@"
+[ $# -gt 0 ] && _pp_stat=$(stat -L -c @STAT_FORMAT@ -- "$@" 2>/dev/null)
+if [ -n "$_perf" ]; then
 	# Starting perf costs tens of milliseconds (dozens of libraries to map). When the controller
-	# knows this very file (same inode, size and time: ls -lnLi), it passes the version it read
-	# from it before, and perf is not started again.
-	_fp=$(ls -lnLi "$_perf" 2>/dev/null) || _fp=
+	# knows this very file (same inode, size and times, owner and mode: stat), it passes the
+	# version it read from it before, and perf is not started again.
+	_fp=
+	_ifs=$IFS
+	IFS='
+'
+	set -f
+	_n=
+	for _l in ${_pp_stat-}; do
+		if [ -n "$_n" ]; then
+			_fp=$_l
+			break
+		fi
+		[ "$_l" = "$_perf" ] && _n=1
+	done
+	IFS=$_ifs
+	set +f
 	kv perf.fingerprint "$_fp"
 	if [ -n "$_fp" ] && [ "$_fp" = "$_known_fp" ] && [ -n "$_known_version" ]; then
 		_pv="perf version $_known_version"
@@ -181,8 +209,30 @@ for _f in /proc/sys/kernel/osrelease /proc/sys/kernel/version /proc/sys/kernel/a
 done
 if lookup awk; then
 	case " $* " in *" /boot/config-$_kr "*) kv kconfig.path "/boot/config-$_kr" ;; esac
-	PP_PREFIXES=$_res PP_PERF=$_perf PP_PERFOUT=$_pv "$_w" '
+	# The files of the read that follows, each once.
+	@FILE_LIST@
+	_ifs=$IFS
+	IFS='
+'
+	set -f
+	for _f in $_pp_xl; do
+		_n=
+		for _l; do
+			if [ "$_l" = "$_f" ]; then
+				_n=1
+				break
+			fi
+		done
+		[ -n "$_n" ] || set -- "$@" "$_f"
+	done
+	IFS=$_ifs
+	set +f
+	# What the read wants prints first, to be cut off into _pp_fx: the facts' own lines wait
+	# in ob until the end.
+	_pp_fo=$(@AWK_ENV@ PP_PREFIXES=$_res PP_PERF=$_perf PP_PERFOUT=$_pv "$_w" '
+	function o(s) { ob[++on] = s }
 	BEGIN {
+@AWK_BEGIN@
 		# Mount points that can hold a prefix: every ancestor of every resolved prefix.
 		anc["/"] = 1
 		n = split(ENVIRON["PP_PREFIXES"], pf, "\n")
@@ -193,15 +243,16 @@ if lookup awk; then
 		if (perf != "") {
 			head = ""
 			if ((getline head < perf) > 0) {
-				if (substr(head, 1, 4) == "\177ELF") print "perf.magic=elf"
-				else if (substr(head, 1, 2) == "#!") print "perf.magic=script"
-				else print "perf.magic=other"
+				if (substr(head, 1, 4) == "\177ELF") o("perf.magic=elf")
+				else if (substr(head, 1, 2) == "#!") o("perf.magic=script")
+				else o("perf.magic=other")
 			}
 			close(perf)
 			n = split(ENVIRON["PP_PERFOUT"], out, "\n")
-			for (i = 1; i <= n && i <= 4; i++) print "perf.version_out=" out[i]
+			for (i = 1; i <= n && i <= 4; i++) o("perf.version_out=" out[i])
 		}
 	}
+@AWK_RULES@
 	FNR == 1 { skip = 0 }
 	skip { next }
 	FILENAME == "/proc/cpuinfo" {
@@ -219,9 +270,26 @@ if lookup awk; then
 	FILENAME == "/etc/group" { split($0, f, ":"); if (!(f[3] in gids)) next }
 	FILENAME == "/proc/self/mountinfo" { if (!($5 in anc)) next }
 	FILENAME ~ /^\/boot\/config-/ { if ($0 !~ /^CONFIG_SECURITY_PERF_EVENTS_RESTRICT=/) next }
-	{ print "file=" FILENAME "\t" $0 }
-	' "$@"
-	kv awk.status "$?"
+	{ o("file=" FILENAME "\t" $0) }
+	END {
+@AWK_END@
+		for (i = 1; i <= on; i++) print ob[i]
+	}
+	' "$@" </dev/null)
+	_n=$?
+	kv awk.status "$_n"
+	printf '%s\n' "$_pp_fo"
+	_pp_fo="
+$_pp_fo
+"
+	# The last lines of the read's part are the mounts' and x.end=1, a line that no file's
+	# line can be.
+	[ "$_n" = 0 ] && case $_pp_fo in *"
+x.end=1
+"*) _pp_fx=${_pp_fo%%"
+x.end=1
+"*} ;; esac
+	_pp_fo=
 else
 	# No awk: the shell reads what it can (numbers in /proc/sys need a whole read: cat).
 	for _f in "$@"; do
@@ -250,3 +318,11 @@ aarch64* | arm*) lookup lscpu && kv lscpu.model "$(LC_ALL=C "$_w" 2>/dev/null | 
 esac
 
 echo 'end perfprov-facts'
+
+# Put back the environment for what follows in this shell.
+if [ -n "$_pp_s1" ]; then PATH=$_pp_e1; else unset PATH; fi
+if [ -n "$_pp_s2" ]; then LC_ALL=$_pp_e2; else unset LC_ALL; fi
+if [ -n "$_pp_s3" ]; then PAGER=$_pp_e3; else unset PAGER; fi
+if [ -n "$_pp_s4" ]; then PERF_PAGER=$_pp_e4; else unset PERF_PAGER; fi
+cd "$_here" 2>/dev/null || cd /
+_pp_pre=@PRELUDE_TOKEN@
