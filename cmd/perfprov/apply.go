@@ -149,8 +149,8 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // engineOptions wires the engine to the real connections, the facts cache and the CLI's interrupt.
-// The caller saves perfCache when the run is over. The read script cache is opened for this run,
-// beside the perf cache's file (none when the perf cache is not kept on disk).
+// The caller saves perfCache when the run is over. The read script and memo caches are opened
+// for this run, beside the perf cache's file (none kept on disk when the perf cache is not).
 func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.PerfCache) engine.Options {
 	ro := sp.Rollout
 	if parallel > 0 {
@@ -161,11 +161,14 @@ func engineOptions(env *cliEnv, sp *hcl.Spec, parallel int, perfCache *facts.Per
 		keys[h.Name] = factsCacheKey(h)
 	}
 	var reads *engine.ReadCache
+	var memos *engine.MemoCache
 	if p := perfCache.Path(); p != "" {
 		reads = engine.OpenReadCache(filepath.Join(filepath.Dir(p), engine.ReadCacheFile))
+		memos = engine.OpenMemoCache(filepath.Join(filepath.Dir(p), engine.MemoCacheFile), func(host string) string { return keys[host] })
 	}
 	return engine.Options{
 		ReadCache: reads,
+		Memo:      memos,
 		Open: func(ctx context.Context, h *spec.Host) (transport.Conn, error) {
 			return env.open(ctx, h, connectOptions(env))
 		},

@@ -35,34 +35,62 @@ func untrusted(format string, args ...any) error {
 }
 
 // Script is POSIX sh that prints what Check judges, for the binary at the real path in $_ct_r and
-// the tool in $_ct_x that root runs on it (an absolute setcap path; "" for none). It changes
-// nothing, may run in a batch's own shell (it restores IFS and set -f, and never exits), and
-// needs only stat, readlink, od, awk, sed and tr. Lines:
+// the tool in $_ct_x that root runs on it (an absolute setcap path; "" for none): ELFScript, then
+// ChainScript. It changes nothing, may run in a batch's own shell (it restores IFS and set -f,
+// and never exits), and needs only stat, readlink, od and awk. Lines:
 //
 //	ct=ROLE UID USER MODE PATH   ROLE bin (the binary, then each directory above it), tool, rpath
+//	ct_magic=HEX                 what the file starts with: 7f454c46 (ELF), 2321 (#!) or other
 //	ct_elf=ok                    the file has an ELF header
 //	ct_rpath=TEXT, ct_runpath=TEXT  DT_RPATH and DT_RUNPATH (control characters as '?', then ct_ctl=1)
 //	ct_dynbad=1                  a dynamic section whose string table maps to no loaded segment
-const Script = `_ct_dyn=$(PP_F="$_ct_r" LC_ALL=C awk '` + elfDynAwk + `' 2>/dev/null)
+const Script = ELFScript + ChainScript
+
+// ELFScript prints what the ELF header of $_ct_r says (the ct_magic, ct_elf, ct_rpath, ct_runpath,
+// ct_ctl and ct_dynbad lines) and leaves them in $_ct_dyn: one awk, which reads the bytes with od.
+// It depends on the file's content alone (a caller may remember it: resource.Memo).
+const ELFScript = `_ct_dyn=$(PP_F="$_ct_r" LC_ALL=C awk '` + elfDynAwk + `' 2>/dev/null)
 [ -z "$_ct_dyn" ] || printf '%s\n' "$_ct_dyn"
-_ct_oifs=$IFS; IFS='
+`
+
+// ChainScript prints the ct= lines: of $_ct_r and every directory above it, of $_ct_x and the
+// directories above its real path, and of the library directories that the ct_rpath and
+// ct_runpath lines of $_ct_dyn name. When $_ct_pre is set, $_ct_r is a real path whose
+// directories a batched read's prelude stat'ed already (package prelude): they are found there
+// with its _pp_find, a function of builtins, and no stat runs for them.
+const ChainScript = `_ct_oifs=$IFS; IFS='
 '; set -f
 _ct_l=; _ct_p=$_ct_r
 while :; do _ct_l="$_ct_l$_ct_p
 "; case $_ct_p in /|[!/]*) break;; esac; _ct_p=${_ct_p%/*}; [ -n "$_ct_p" ] || _ct_p=/; done
-stat -c 'ct=bin %u %U %a %n' -- $_ct_l 2>/dev/null
+_ct_out=; _ct_ok=
+if [ -n "${_ct_pre-}" ]; then
+  _ct_ok=1
+  for _ct_p in $_ct_l; do
+    if ! _pp_find "$_ct_p"; then _ct_ok=; break; fi
+    _ct_out="${_ct_out}ct=bin $_u $_o $_m $_ct_p
+"
+  done
+fi
+if [ -n "$_ct_ok" ]; then printf '%s' "$_ct_out"; else stat -c 'ct=bin %u %U %a %n' -- $_ct_l 2>/dev/null; fi
 _ct_l=
 case $_ct_x in /*) _ct_p=$(readlink -f -- "$_ct_x" 2>/dev/null) && while :; do _ct_l="$_ct_l$_ct_p
 "; case $_ct_p in /|[!/]*) break;; esac; _ct_p=${_ct_p%/*}; [ -n "$_ct_p" ] || _ct_p=/; done;; esac
 [ -z "$_ct_l" ] || stat -c 'ct=tool %u %U %a %n' -- $_ct_l 2>/dev/null
 _ct_l=
-for _ct_e in $(printf '%s\n' "$_ct_dyn" | sed -n 's/^ct_r[a-z]*path=//p' | tr ':' '\n'); do
-  case $_ct_e in /*) ;; *) continue;; esac
-  case $_ct_e in *'$'*) continue;; esac
-  while [ ! -e "$_ct_e" ] && [ "$_ct_e" != / ]; do _ct_e=${_ct_e%/*}; [ -n "$_ct_e" ] || _ct_e=/; done
-  _ct_p=$(readlink -f -- "$_ct_e" 2>/dev/null) || continue
-  while :; do _ct_l="$_ct_l$_ct_p
+for _ct_d in $_ct_dyn; do
+  case $_ct_d in ct_rpath=* | ct_runpath=*) ;; *) continue;; esac
+  IFS=:
+  for _ct_e in ${_ct_d#*=}; do
+    case $_ct_e in /*) ;; *) continue;; esac
+    case $_ct_e in *'$'*) continue;; esac
+    while [ ! -e "$_ct_e" ] && [ "$_ct_e" != / ]; do _ct_e=${_ct_e%/*}; [ -n "$_ct_e" ] || _ct_e=/; done
+    _ct_p=$(readlink -f -- "$_ct_e" 2>/dev/null) || continue
+    while :; do _ct_l="$_ct_l$_ct_p
 "; case $_ct_p in /|[!/]*) break;; esac; _ct_p=${_ct_p%/*}; [ -n "$_ct_p" ] || _ct_p=/; done
+  done
+  IFS='
+'
 done
 [ -z "$_ct_l" ] || stat -c 'ct=rpath %u %U %a %n' -- $_ct_l 2>/dev/null
 IFS=$_ct_oifs; set +f
@@ -89,7 +117,11 @@ function str(off,   n, i, s, c) {
   return s
 }
 BEGIN {
-  if (ENVIRON["PP_F"] == "" || rd(0, 64) < 52 || b[0] != 127 || b[1] != 69 || b[2] != 76 || b[3] != 70) exit
+  if (ENVIRON["PP_F"] == "" || (n = rd(0, 64)) == 0) exit
+  if (b[0] == 127 && b[1] == 69 && b[2] == 76 && b[3] == 70) print "ct_magic=7f454c46"
+  else if (b[0] == 35 && n > 1 && b[1] == 33) print "ct_magic=2321"
+  else print "ct_magic=other"
+  if (n < 52 || b[0] != 127 || b[1] != 69 || b[2] != 76 || b[3] != 70) exit
   c64 = (b[4] == 2); le = (b[5] == 1)
   if (c64) { phoff = num(32, 8); phes = num(54, 2); phn = num(56, 2) } else { phoff = num(28, 4); phes = num(42, 2); phn = num(44, 2) }
   print "ct_elf=ok"

@@ -18,7 +18,8 @@ import (
 // no-op run. Either way stdin is closed. Frames are written to stdout and to stderr alike, so each
 // stream splits into sections by itself: no temporary file, and no process beyond the snippets'
 // own (printf is a shell builtin). A prelude runs first in the script's own shell: one stat for
-// every path the snippets need (resource.StatPrelude), which they look up with builtins. Frames
+// every path the snippets need and one awk for the lines of files they need (package prelude),
+// which they look up with builtins; after the facts script it is already done. Frames
 // carry a random marker, so no snippet output can forge one:
 //
 //	stdout: \n<marker> BEGIN <i>\n ... \n<marker> END <i> <status>\n
@@ -32,7 +33,7 @@ func newMarker() string {
 }
 
 // batchScript joins snippets into one script framed with marker, after prelude: shell text run in
-// the script's own shell, whose variables the snippets read (resource.StatPrelude). inShell[i]
+// the script's own shell, whose variables the snippets read (prelude.Script). inShell[i]
 // runs snippet i in the script's shell, after which the script goes back to its directory.
 func batchScript(marker, prelude string, snippets []string, inShell []bool) string {
 	var b strings.Builder

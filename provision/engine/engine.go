@@ -41,6 +41,9 @@ type Options struct {
 	// can read with the facts in one round trip (see Speculation). Nil: every plan reads in a
 	// round trip of its own.
 	ReadCache *ReadCache
+	// Memo remembers what reads learned of files that did not change since (a content hash,
+	// getcap), so that later reads do not start the processes that learned it. Nil: none.
+	Memo *MemoCache
 	// Rollout: parallelism, rolling batches, failure threshold. Parallel 0 means DefaultParallel.
 	Rollout spec.Rollout
 	// Interrupted closes at the first SIGINT: the steps in flight finish, nothing new starts.
@@ -254,6 +257,7 @@ func Plan(ctx context.Context, ev Evaluator, hosts []*spec.Host, opts Options) *
 		}(h)
 	}
 	wg.Wait()
+	r.saveMemo()
 	if r.interrupted() {
 		r.Interrupted = true
 	}
@@ -303,6 +307,7 @@ func PlanAndApply(ctx context.Context, ev Evaluator, hosts []*spec.Host, opts Op
 		r.applyHost(ctx, h)
 		h.closeConn() // a host done is a connection released, however large the fleet
 	})
+	r.saveMemo()
 	return r
 }
 
@@ -444,6 +449,7 @@ func (r *Run) prepare(h *HostRun, cfg *spec.HostConfig) {
 			continue
 		}
 		rr.res = res
+		r.useMemo(h, res)
 		// A resource's fingerprint covers its dependencies': a build reruns when a source or
 		// patch it depends on (directly or not) changes.
 		parts := []string{res.Fingerprint()}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -86,6 +87,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *Speculation) error {
 	}
 	host := sha256.New()
 	defer func() { h.ReadDigest = hex.EncodeToString(host.Sum(nil)) }()
+	now := time.Now()
 	for k, rr := range rrs {
 		rr.ReadDigest = sectionDigest(secs[k], errs[k])
 		fmt.Fprintf(host, "%s %s\n", rr.Addr, rr.ReadDigest)
@@ -99,6 +101,7 @@ func (r *Run) readAll(ctx context.Context, h *HostRun, sp *Speculation) error {
 			continue
 		}
 		rr.state = st
+		r.learnMemo(h, rr.res, secs[k], now)
 	}
 	return nil
 }
@@ -127,25 +130,18 @@ func sectionDigest(sec resource.Section, err error) string {
 	return hex.EncodeToString(d.Sum(nil))
 }
 
-// planReads is the batched read of rrs: their snippets, after one stat of every path they need.
+// planReads is the batched read of rrs: their snippets, after their prelude (package prelude:
+// one stat of every path they need, one awk for the lines of files they need).
 func planReads(rrs []*ResourceResult) readPlan {
 	var rp readPlan
-	var paths []string
-	seen := map[string]bool{}
 	for _, rr := range rrs {
 		rp.Snippets = append(rp.Snippets, rr.res.ReadScript())
 		isr, ok := rr.res.(resource.InShellReader)
 		rp.InShell = append(rp.InShell, ok && isr.ReadsInShell())
-		if sps, ok := rr.res.(resource.StatPather); ok {
-			for _, p := range sps.StatPaths() {
-				if !seen[p] {
-					seen[p] = true
-					paths = append(paths, p)
-				}
-			}
+		if pr, ok := rr.res.(resource.Preluder); ok {
+			rp.Pre.Add(pr.Prelude())
 		}
 	}
-	rp.Prelude = resource.StatPrelude(paths)
 	return rp
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -48,10 +49,11 @@ type Speculation struct {
 	remember func(rp *readPlan)
 }
 
-// readPlan is what a batched read runs: a prelude in the script's shell, then the snippets.
+// readPlan is what a batched read runs: a prelude in the script's shell (package prelude), then
+// the snippets.
 type readPlan struct {
-	Prelude  string   `json:"prelude,omitempty"`
-	Snippets []string `json:"snippets"`
+	Pre      prelude.Plan `json:"pre"`
+	Snippets []string     `json:"snippets"`
 	// InShell says which snippets run in the script's own shell (resource.InShellReader).
 	InShell []bool `json:"in_shell,omitempty"`
 	// Privileged: the login is not root, so the read runs through become in a command of its
@@ -60,11 +62,11 @@ type readPlan struct {
 }
 
 func (rp *readPlan) equal(o *readPlan) bool {
-	return rp.Prelude == o.Prelude && slices.Equal(rp.Snippets, o.Snippets) && slices.Equal(rp.InShell, o.InShell)
+	return rp.Pre.Equal(o.Pre) && slices.Equal(rp.Snippets, o.Snippets) && slices.Equal(rp.InShell, o.InShell)
 }
 
 func (rp *readPlan) script(marker string) string {
-	return batchScript(marker, rp.Prelude, rp.Snippets, rp.InShell)
+	return batchScript(marker, prelude.Script(rp.Pre), rp.Snippets, rp.InShell)
 }
 
 // use returns the speculative read's sections when it ran exactly rp.

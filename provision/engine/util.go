@@ -55,6 +55,8 @@ func CachedGather(cache *facts.PerfCache, key func(host string) string) func(ctx
 		case rp != nil && len(rp.Snippets) > 0:
 			marker := newMarker()
 			var res *transport.Result
+			// The facts script does the read's prelude in its own stat and awk.
+			opts.Prelude = rp.Pre
 			f, res, err = facts.GatherThen(ctx, conn, opts, rp.script(marker), sp.timeout)
 			// The read ran as the login user: it is this run's read only if that is root.
 			if err == nil && f.IsRoot {

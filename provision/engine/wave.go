@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/provision/resource"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -150,5 +151,5 @@ func (r *Run) runWave(ctx context.Context, h *HostRun, batch []*ResourceResult, 
 // framed as one batch (batchScript): its sections are the applies', then the reads'.
 func waveScript(marker string, applies []string, rp readPlan) string {
 	inShell := make([]bool, len(applies))
-	return batchScript(marker, "", applies, inShell) + sectionsFrom(marker, len(applies), rp.Prelude, rp.Snippets, rp.InShell)
+	return batchScript(marker, "", applies, inShell) + sectionsFrom(marker, len(applies), prelude.Script(rp.Pre), rp.Snippets, rp.InShell)
 }

@@ -11,7 +11,8 @@
 //	_pp_fx    x=PATH<TAB>LINE for every line wanted (File), xm=PATH<TAB>POINT<TAB>OPTIONS<TAB>FSTYPE
 //	          for the mount that holds each of Plan.Mounts; unset when the awk did not succeed,
 //	          so that no lookup takes a missing line for an answer
-//	_pp_pre   the Token of the plan both were made for
+//	_pp_pre   the Token of the plan both were made for, set by the facts script and taken by the
+//	          prelude that follows it
 //
 // Lookups loop over lines with case, never ${v#*pattern} on a long value: dash matches that
 // pattern against every prefix in turn (half a second for 20 KB).
@@ -108,7 +109,8 @@ IFS=$_pp_o; set +f
 `)
 		b.WriteString("if command -v awk >/dev/null 2>&1 && _pp_x=$(" + AwkEnv + " awk '\nBEGIN {\n" + AwkBegin + "\n}\n" + AwkRules + "\nEND {\n" + AwkEnd + "\n}' \"$@\" </dev/null 2>/dev/null); then _pp_fx=$_pp_x; fi\n")
 	}
-	b.WriteString("_pp_pre=" + p.Token() + "\nfi\n")
+	// The token is taken: a later prelude in this shell (after changes) does its work again.
+	b.WriteString("fi\nunset _pp_pre\n")
 	return b.String()
 }
 

@@ -3,6 +3,8 @@ package resource
 import (
 	"context"
 	"fmt"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/perfprov/perfprov/internal/linuxcap"
 	"github.com/perfprov/perfprov/internal/shell"
 	"github.com/perfprov/perfprov/provision/captrust"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -30,6 +33,7 @@ type capabilities struct {
 	follow  bool
 	want    linuxcap.Set
 	capText string // what setcap gets: the spec's own words, "cap_a,cap_b=ep"
+	memo    Memo
 }
 
 // capabilitiesKind is the capabilities type: its schema (what validate checks) beside its implementation.
@@ -111,17 +115,14 @@ type capState struct {
 // The read costs what it starts: a process start is milliseconds on a small host, and the read
 // runs on every host of every run. So the real path comes from cd -P (a builtin) unless the path
 // itself is a symlink (only readlink -f follows those), the getcap lookup is a loop over PATH in
-// the shell, one awk reads both the file's first bytes (ELF or script) and the mount table, and
-// in a batch the stat comes from the batch's prelude (StatPrelude).
+// the shell, and in a batch the stat of the path and of every directory above it, and the mount
+// that holds it, come from the batch's prelude (package prelude). What depends on the file alone
+// (getcap, and its first bytes and ELF header, which one awk reads with od) is remembered by its
+// fingerprint (Memo): a file unchanged since a read that did that work is not read again.
 
-// magicMountAwk prints the magic of $PP_M (ELF, script or other; nothing when unreadable or empty)
-// and the mount point, options and filesystem type of the mount that holds $PP_R: the longest
-// mount point that is a prefix of it (the last one listed wins: it is mounted on top).
-const magicMountAwk = `PP_R="$r" PP_M="$m" awk 'BEGIN { p = ENVIRON["PP_R"]; f = ENVIRON["PP_M"]
-    if (f != "" && (getline h < f) > 0) {
-      if (substr(h, 1, 4) == "\177ELF") print "magic=7f454c46"; else if (substr(h, 1, 2) == "#!") print "magic=2321"; else print "magic=other"
-    }
-    if (f != "") close(f) }
+// mountAwk prints the mount point, options and filesystem type of the mount that holds $PP_R:
+// the longest mount point that is a prefix of it (the last one listed wins: it is mounted on top).
+const mountAwk = `PP_R="$r" awk 'BEGIN { p = ENVIRON["PP_R"] }
   { m=$5; gsub(/\\040/, " ", m); pre=(m=="/") ? "/" : m "/";
   if (index(p "/", pre)==1 && length(m)>=bl) { bl=length(m); mp=m; mo=$6; for(i=7;$i!="-";i++); ft=$(i+1) } }
   END { print "mountpoint=" mp; print "mountopts=" mo; print "fstype=" ft }' /proc/self/mountinfo`
@@ -130,14 +131,19 @@ const magicMountAwk = `PP_R="$r" PP_M="$m" awk 'BEGIN { p = ENVIRON["PP_R"]; f =
 func (c *capabilities) ReadsInShell() bool { return true }
 
 func (c *capabilities) ReadScript() string {
+	work := `if [ -n "$gc" ]; then _gco=$("$gc" "$r") && printf 'getcap=%s\n' "$_gco"; fi
+_ct_r=$r
+` + captrust.ELFScript
 	return fmt.Sprintf(`p=%s; sc=%s; want=%s
+_f=; _ct_pre=; _ct_dyn=
 if command -v "$sc" >/dev/null 2>&1; then echo setcap_ok=1; fi
 if [ -L "$p" ]; then echo symlink=1; fi
 if [ -e "$p" ]; then
   echo exists=1
   if [ -L "$p" ]; then r=$(readlink -f -- "$p"); else r=$p; d=${p%%/*}; cd -P "${d:-/}" 2>/dev/null && r=${PWD%%/}/${p##*/}; fi
   printf 'real=%%s\n' "$r"
-%s  m=; [ -f "$r" ] && m=$r
+%s  [ "$r" = "$p" ] && [ -n "${_pp_stat+x}" ] && _ct_pre=1
+%s  if [ -n "$_mh" ]; then printf 'mountpoint=%%s\nmountopts=%%s\nfstype=%%s\n' "$_mp" "$_mo" "$_mt"; else %s; fi
   gc=
   case $sc in */*) [ -x "${sc%%/*}/getcap" ] && gc="${sc%%/*}/getcap";; esac
   if [ -z "$gc" ]; then
@@ -145,24 +151,47 @@ if [ -e "$p" ]; then
     for d in $PATH:/usr/sbin:/sbin; do case $d in /*) [ -f "$d/getcap" ] && [ -x "$d/getcap" ] && gc=$d/getcap && break;; esac; done
     IFS=$oifs; set +f
   fi
-  if [ -n "$gc" ]; then out=$("$gc" "$r") && printf 'getcap=%%s\n' "$out"; fi
+  if [ -f "$r" ]; then
+%s  fi
   if [ -z "$gc" ] && [ -n "$want" ] && "$sc" -v "$want" "$r" >/dev/null 2>&1; then echo verified=1; fi
-  %s
   _ct_r=$r; _ct_x=$sc
 %selse echo exists=0; fi
 `, shell.Quote(c.path), shell.Quote(c.setcap), shell.Quote(c.capText),
 		// stat -L of the path is that of its real path.
-		statLookup(`printf 'kind=%s\nmode=%s\n' "$_k" "$_m"`, `stat -L -c 'kind=%F
-mode=%a' -- "$r"`), magicMountAwk, captrust.Script)
+		prelude.StatLookup(`printf 'kind=%s\nmode=%s\n' "$_k" "$_m"`, `stat -L -c 'kind=%F
+mode=%a' -- "$r"`), prelude.Mount, mountAwk, memoScript(c.memo, work, `_ct_dyn=$_pp_memo`), captrust.ChainScript)
 }
 
-func (c *capabilities) StatPaths() []string { return []string{c.path} }
+// Prelude: the path, every directory above it (captrust's chain) and its mount.
+func (c *capabilities) Prelude() prelude.Plan {
+	p := prelude.Plan{Mounts: []string{c.path}}
+	for d := c.path; ; d = path.Dir(d) {
+		p.Stat = append(p.Stat, d)
+		if d == "/" {
+			return p
+		}
+	}
+}
+
+// MemoKey: what getcap and the ELF header say of the file is remembered.
+func (c *capabilities) MemoKey() string { return "capabilities " + c.path }
+
+func (c *capabilities) UseMemo(m Memo) { c.memo = m }
+
+// KeepMemo keeps what getcap said (it was found and ran) and what the file starts with, its ELF
+// header read when it is one.
+func (c *capabilities) KeepMemo(lines []string) bool {
+	has := func(p string) bool {
+		return slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, p) })
+	}
+	return has("getcap=") && (has("ct_magic=") && !has("ct_magic=7f454c46") || has("ct_elf=ok"))
+}
 
 func (c *capabilities) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)
 	st := capState{
 		exists: m["exists"] == "1", symlink: m["symlink"] == "1", real: m["real"], kind: m["kind"],
-		magic: m["magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
+		magic: m["ct_magic"], setcapOK: m["setcap_ok"] == "1", verified: m["verified"] == "1",
 		mountPt: m["mountpoint"], mountOpts: m["mountopts"], fsType: m["fstype"],
 		trust: captrust.Parse(s.Stdout),
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -47,7 +48,7 @@ func (d *directory) ReadsInShell() bool { return true }
 
 func (d *directory) ReadScript() string { return statSnippet(d.path) }
 
-func (d *directory) StatPaths() []string { return []string{d.path} }
+func (d *directory) Prelude() prelude.Plan { return prelude.Plan{Stat: []string{d.path}} }
 
 func (d *directory) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -30,6 +31,7 @@ type file struct {
 	sha       string
 	sensitive bool
 	own       ownership
+	memo      Memo
 }
 
 // fileKind is the file type: its schema (what validate checks) beside its implementation.
@@ -92,12 +94,33 @@ type fileState struct {
 // ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
 func (f *file) ReadsInShell() bool { return true }
 
+// ReadScript hashes the content only when the file changed since a read that hashed it (Memo):
+// sha256sum is the one process of a file's read, on every run.
 func (f *file) ReadScript() string {
-	return statSnippet(f.path) + `if [ -f "$p" ]; then printf 'sha256=%s\n' "$(sha256sum < "$p")"; fi
-`
+	return statSnippet(f.path) + "if [ -f \"$p\" ]; then\n" +
+		memoScript(f.memo, `_h=$(sha256sum < "$p") && printf 'sha256=%s\n' "$_h"`, "") + "fi\n"
 }
 
-func (f *file) StatPaths() []string { return []string{f.path} }
+func (f *file) Prelude() prelude.Plan { return prelude.Plan{Stat: []string{f.path}} }
+
+// MemoKey: a file's hash is remembered, unless its content is sensitive.
+func (f *file) MemoKey() string {
+	if f.sensitive {
+		return ""
+	}
+	return "file " + f.path
+}
+
+func (f *file) UseMemo(m Memo) { f.memo = m }
+
+// KeepMemo keeps a hash that sha256sum printed.
+func (f *file) KeepMemo(lines []string) bool {
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "sha256=") {
+		return false
+	}
+	sha, _, _ := strings.Cut(strings.TrimPrefix(lines[0], "sha256="), " ") // "HASH  -"
+	return spec.CheckSHA256(sha) == nil
+}
 
 func (f *file) Parse(s Section) (State, error) {
 	m := kv(s.Stdout)

@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -58,14 +59,22 @@ type groupState struct {
 // ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
 func (g *group) ReadsInShell() bool { return true }
 
+// ReadScript looks the group up in /etc/group, the file groupadd writes, as read by the batch's
+// prelude (package prelude), with builtins; getent, one process, asks the system's sources
+// (NSS) only for a name the file does not have, or without a prelude.
 func (g *group) ReadScript() string {
-	// busybox has no getent (Alpine's comes with musl-utils, which a minimal image may lack):
-	// then /etc/group is read with the shell's own read.
+	// Without the prelude's line: getent, and where busybox has none (Alpine's comes with
+	// musl-utils, which a minimal image may lack) /etc/group read with the shell's own read.
 	q := shell.Quote(g.name)
-	return fmt.Sprintf(`l=
+	return prelude.FirstLine("/etc/group", g.name+":", "l") + fmt.Sprintf(`if [ -z "$l" ]; then
 if command -v getent >/dev/null 2>&1; then l=$(getent group %s); elif [ -r /etc/group ]; then while IFS= read -r x; do case $x in %s:*) l=$x; break ;; esac; done </etc/group; fi
+fi
 if [ -n "$l" ]; then echo exists=1; printf 'entry=%%s\n' "$l"; else echo exists=0; fi
 `, q, q)
+}
+
+func (g *group) Prelude() prelude.Plan {
+	return prelude.Plan{Files: []prelude.File{{Path: "/etc/group", Needle: g.name + ":"}}}
 }
 
 func (g *group) Parse(s Section) (State, error) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 )
 
 // ownership is the owner, group and mode a path should have; empty/hasMode false: leave as is.
@@ -42,10 +43,12 @@ type pathState struct {
 	mode   uint32
 }
 
-// statSnippet prints exists=0, or exists=1 and the path's kind, owner, group and mode.
+// statSnippet prints exists=0, or exists=1 and the path's kind, owner, group and mode (and, from
+// the batch's prelude, its fingerprint as fp=: see prelude.StatFields). It leaves the fingerprint
+// in $_f for what follows it in the snippet ("" without the prelude).
 func statSnippet(path string) string {
-	return fmt.Sprintf("p=%s\nif [ -e \"$p\" ]; then echo exists=1\n%selse echo exists=0; fi\n",
-		shell.Quote(path), statLookup(`printf 'kind=%s\nowner=%s\ngroup=%s\nuid=%s\ngid=%s\nmode=%s\n' "$_k" "$_o" "$_g" "$_u" "$_i" "$_m"`, `stat -L -c 'kind=%F
+	return fmt.Sprintf("p=%s\n_f=\nif [ -e \"$p\" ]; then echo exists=1\n%selse echo exists=0; fi\n",
+		shell.Quote(path), prelude.StatLookup(`printf 'kind=%s\nowner=%s\ngroup=%s\nuid=%s\ngid=%s\nmode=%s\nfp=%s\n' "$_k" "$_o" "$_g" "$_u" "$_i" "$_m" "$_f"`, `stat -L -c 'kind=%F
 owner=%U
 group=%G
 uid=%u
@@ -53,36 +56,12 @@ gid=%g
 mode=%a' -- "$p"`))
 }
 
-// StatPather is implemented by the types whose read needs the stat of paths: a batched read
-// stats every path of the host in one process (StatPrelude), not one process per resource.
-type StatPather interface {
-	StatPaths() []string
-}
-
-// StatPrelude returns the shell text that runs, before a batch's read snippets and in the same
-// shell, one stat for every path (-L, as the snippets do): a line per path that exists, in
-// $_pp_stat. statLookup reads it.
-func StatPrelude(paths []string) string {
-	if len(paths) == 0 {
-		return ""
-	}
-	return "_pp_stat=$(stat -L -c '%F|%U|%G|%u|%g|%a|%n' -- " + shell.Join(paths...) + " 2>/dev/null)\n"
-}
-
-// statLookup finds the existing path $p in $_pp_stat with shell builtins only and runs print with
-// its fields in $_k (kind), $_o (owner), $_g (group), $_u (uid), $_i (gid) and $_m (mode); where
-// the prelude did not run (a snippet run on its own) or has no line for $p, it runs fallback, a
-// stat printing the same. The text ends with a newline.
-func statLookup(print, fallback string) string {
-	return `_pp_hit=
-if [ -n "${_pp_stat-}" ]; then
-while IFS='|' read -r _k _o _g _u _i _m _n; do
-if [ "$_n" = "$p" ]; then ` + print + `; _pp_hit=1; break; fi
-done <<_PP_STAT_EOF_
-$_pp_stat
-_PP_STAT_EOF_
-fi
-[ -n "$_pp_hit" ] || ` + fallback + "\n"
+// Preluder is implemented by the types whose read needs what a batched read's prelude learns
+// once for every resource of the host (package prelude): the stat of paths, lines of files,
+// mounts. Their snippets look it up with shell builtins, and do the work themselves, in
+// processes of their own, only when there is no prelude (a resource read again on its own).
+type Preluder interface {
+	Prelude() prelude.Plan
 }
 
 func parsePathState(m map[string]string) (pathState, error) {

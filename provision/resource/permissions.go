@@ -5,6 +5,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -46,7 +47,7 @@ func (p *permissions) ReadsInShell() bool { return true }
 
 func (p *permissions) ReadScript() string { return statSnippet(p.path) }
 
-func (p *permissions) StatPaths() []string { return []string{p.path} }
+func (p *permissions) Prelude() prelude.Plan { return prelude.Plan{Stat: []string{p.path}} }
 
 func (p *permissions) Parse(s Section) (State, error) { return parsePathState(kv(s.Stdout)) }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -96,30 +97,70 @@ type sysctlSetting struct {
 // ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
 func (s *sysctl) ReadsInShell() bool { return true }
 
+// ReadScript reads the runtime value whole (the shell's read takes a byte at a time, and
+// /proc/sys numbers answer only the first read: "32768" would read as "3") and, with persist,
+// the lines of other files that mention the key, as FILE:LINE (grep -F's output): the file whose
+// name sorts last wins at boot. Both come from the batch's prelude (package prelude), found with
+// builtins; without it, one awk reads them.
 func (s *sysctl) ReadScript() string {
 	last := s.name[strings.LastIndex(s.name, ".")+1:]
 	var b strings.Builder
 	fmt.Fprintf(&b, "f=%s; pf=%s\n", shell.Quote(s.procPath()), shell.Quote(s.persistFile))
-	// One process, awk: it reads the runtime value whole (the shell's read takes a byte at a time,
-	// and /proc/sys numbers answer only the first read: "32768" would read as "3") and, with
-	// persist, the lines of other files that mention the key, as FILE:LINE (grep -F's output):
-	// the file whose name sorts last wins at boot.
 	b.WriteString(`if [ -f "$pf" ]; then echo file_exists=1; while IFS= read -r l || [ -n "$l" ]; do printf 'line=%s\n' "$l"; done < "$pf"; fi
 rt=; [ -r "$f" ] && rt=1
 set --
 `)
+	files := ""
+	if s.persist {
+		files = "/etc/sysctl.conf " + strings.Join(globs(sysctlDirs), " ")
+		// Only readable files: mawk gives up at the first one it cannot open.
+		fmt.Fprintf(&b, "for x in %s; do [ -f \"$x\" ] && [ -r \"$x\" ] && set -- \"$@\" \"$x\"; done\n", files)
+	}
+	// A file name the prelude's lines cannot hold (a tab, a newline) is read by the awk.
+	b.WriteString(`_sx=${_pp_fx+x}
+for x; do case $x in *'	'* | *'
+'*) _sx= ;; esac; done
+if [ -n "$_sx" ]; then
+`)
+	b.WriteString(`if [ -n "$rt" ]; then
+` + prelude.FirstLine(s.procPath(), "", "_rt") + `printf 'runtime=%s\n' "$_rt"; fi
+`)
+	if s.persist {
+		fmt.Fprintf(&b, `echo others:
+for x; do
+_pp_o=$IFS; IFS='
+'; set -f
+for _pp_l in $_pp_fx; do case $_pp_l in "x=$x	"*%s*) printf '%%s:%%s\n' "$x" "${_pp_l#"x=$x	"}" ;; esac; done
+IFS=$_pp_o; set +f
+done
+`, shell.Quote(last))
+	}
 	others := ""
 	if s.persist {
-		// Only readable files: mawk gives up at the first one it cannot open.
-		fmt.Fprintf(&b, "for x in /etc/sysctl.conf %s; do [ -f \"$x\" ] && [ -r \"$x\" ] && set -- \"$@\" \"$x\"; done\n", strings.Join(globs(sysctlDirs), " "))
 		others = `print "others:" }
   index($0, ENVIRON["PP_K"]) { print FILENAME ":" $0`
 	}
-	fmt.Fprintf(&b, `[ $# -gt 0 ] || set -- /dev/null
+	fmt.Fprintf(&b, `else
+[ $# -gt 0 ] || set -- /dev/null
 PP_F="$f" PP_RT="$rt" PP_K=%s awk 'BEGIN { if (ENVIRON["PP_RT"] != "") { v = ""; if ((getline v < ENVIRON["PP_F"]) < 0) v = ""; print "runtime=" v }
   %s }' "$@"
+fi
 `, shell.Quote(last), others)
 	return b.String()
+}
+
+// Prelude: the runtime value, and with persist the lines of the files read at boot that mention
+// the key (the parse keeps those that set it).
+func (s *sysctl) Prelude() prelude.Plan {
+	p := prelude.Plan{Files: []prelude.File{{Path: s.procPath()}}}
+	if s.persist {
+		last := s.name[strings.LastIndex(s.name, ".")+1:]
+		p.Files = append(p.Files, prelude.File{Path: "/etc/sysctl.conf", Needle: last})
+		for _, d := range sysctlDirs {
+			p.Files = append(p.Files, prelude.File{Path: d, Suffix: ".conf", Needle: last})
+		}
+	}
+	return p
 }
 
 func globs(dirs []string) []string {

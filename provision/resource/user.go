@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/perfprov/perfprov/internal/shell"
+	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
 )
@@ -72,10 +73,38 @@ type userState struct {
 // ReadsInShell reports that the read snippet may run in the batch's own shell (InShellReader).
 func (u *user) ReadsInShell() bool { return true }
 
+// ReadScript looks the user up in /etc/passwd and its groups in /etc/group, the files useradd
+// and usermod write, as read by the batch's prelude (package prelude), with builtins: a user
+// there who is in every group the spec names (by the group's member list or as its primary
+// group) is what it should be, and groups= lists those. Otherwise id, one process, answers
+// from all of the system's sources (NSS): a user or a membership the files do not have may
+// still be there; id fails for a user that does not exist.
 func (u *user) ReadScript() string {
-	// One process: id fails for a user that does not exist.
-	return fmt.Sprintf(`if g=$(id -Gn %s 2>/dev/null); then echo exists=1; printf 'groups=%%s\n' "$g"; else echo exists=0; fi
+	var b strings.Builder
+	b.WriteString("_ok=; _gs=\n")
+	b.WriteString(prelude.FirstLine("/etc/passwd", u.name+":", "_pl"))
+	b.WriteString("if [ -n \"$_pl\" ]; then\n_t=${_pl#*:}; _t=${_t#*:}; _t=${_t#*:}; _pg=${_t%%:*}; _ok=1\n")
+	for _, g := range u.groups {
+		b.WriteString("_in=\n")
+		b.WriteString(prelude.FirstLine("/etc/group", g+":", "_gl"))
+		fmt.Fprintf(&b, `if [ -n "$_gl" ]; then _t=${_gl#*:}; _t=${_t#*:}; [ "${_t%%%%:*}" = "$_pg" ] && _in=1
+case ,${_t#*:}, in *%s*) _in=1 ;; esac; fi
+if [ -n "$_in" ]; then _gs="$_gs "%s; else _ok=; fi
+`, shell.Quote(","+u.name+","), shell.Quote(g))
+	}
+	b.WriteString("fi\n")
+	fmt.Fprintf(&b, `if [ -n "$_ok" ]; then echo exists=1; printf 'groups=%%s\n' "${_gs# }"
+elif g=$(id -Gn %s 2>/dev/null); then echo exists=1; printf 'groups=%%s\n' "$g"; else echo exists=0; fi
 `, shell.Quote(u.name))
+	return b.String()
+}
+
+func (u *user) Prelude() prelude.Plan {
+	p := prelude.Plan{Files: []prelude.File{{Path: "/etc/passwd", Needle: u.name + ":"}}}
+	for _, g := range u.groups {
+		p.Add(prelude.Plan{Files: []prelude.File{{Path: "/etc/group", Needle: g + ":"}}})
+	}
+	return p
 }
 
 func (u *user) Parse(s Section) (State, error) {
