@@ -136,6 +136,17 @@ sysctl -qw kernel.domainname='(none)'; true`
 	} else {
 		t.Logf("no-op apply logging in: %d processes on the host, OpenSSH's ssh host true: %d", fresh, ssh)
 	}
+
+	// What the reads remembered does not hide a change: a byte of the file written in place
+	// (same size; the write also drops its capabilities) and a membership taken away by hand.
+	hostExec(t, lab, h.Name, `printf X | dd of=/opt/pp-procs/bin/perf bs=1 seek=200 conv=notrunc 2>/dev/null; gpasswd -d bob pp_procs >/dev/null`)
+	r := perfprovEnv(t, work, kept, "plan", "-json", "-detailed-exitcode", "-inventory", inv, spec)
+	mustCode(t, r, 2, "plan after the changes by hand")
+	for _, want := range []string{`"address":"file.perf","action":"update"`, `"address":"capabilities.perf","action":"create"`, `"address":"user.bob","action":"update"`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the plan after the changes by hand lacks %s:\n%s", want, r.stdout)
+		}
+	}
 }
 
 // opensshTrue logs in with OpenSSH and runs true: the reference a fresh login is held to.
