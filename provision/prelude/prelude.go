@@ -103,7 +103,6 @@ func Script(p Plan) string {
 		b.WriteString("if [ -r /proc/self/mountinfo ]; then _pp_xl=\"${_pp_xl}/proc/self/mountinfo\n\"; fi\n")
 		b.WriteString(`_pp_o=$IFS; IFS='
 '; set -f
-# shellcheck disable=SC2086
 set -- $_pp_xl
 IFS=$_pp_o; set +f
 `)
