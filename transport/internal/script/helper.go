@@ -48,8 +48,8 @@ const Helper = "/bin/sh"
 
 // helperLoop is the helper under bash: each request's length line, then read -N of that many
 // bytes (the C locale makes them bytes, not characters; the script's own locale is put back
-// before it runs).
-const helperLoop = `if [ -n "${BASH_VERSION-}" ]; then
+// before it runs). A bash before 4.1, which has no read -N, reads the requests as any shell.
+const helperLoop = `case ${BASH_VERSION-} in '' | [0-3].* | 4.0*) ;; *)
 _pp_l=${LC_ALL-}; _pp_L=${LC_ALL+x}
 while IFS= read -r _pp_h; do
 LC_ALL=C; IFS= read -r -N "${_pp_h#\#}" _pp_s || exit 125
@@ -57,8 +57,8 @@ if [ -n "$_pp_L" ]; then LC_ALL=$_pp_l; else unset LC_ALL; fi
 eval "unset _pp_h _pp_l _pp_L; $_pp_s"
 _pp_l=${LC_ALL-}; _pp_L=${LC_ALL+x}
 done
-exit
-fi
+exit ;;
+esac
 `
 
 // HelperInit is the helper's first input: it keeps marker and answers "<marker> ready" on stdout.
