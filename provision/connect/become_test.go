@@ -30,11 +30,8 @@ func TestBecomePasswordSources(t *testing.T) {
 		{"become none", spec.Connection{Become: spec.BecomeNone}, "typed-pw", "", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := newResolver(&spec.Host{Name: "h", Address: "127.0.0.1", Conn: tc.conn},
+			r := newResolver(&spec.Host{Name: "h", Address: "127.0.0.1", Conn: tc.conn},
 				Options{SSHConfigPath: "none", HomeDir: t.TempDir(), Getenv: getenv, BecomePassword: tc.typed})
-			if err != nil {
-				t.Fatal(err)
-			}
 			b, err := r.become()
 			if err != nil || b.password != tc.pw || b.source != tc.source || b.none != tc.none {
 				t.Errorf("become() = %+v, %v; want password %q from %q (none %v)", b, err, tc.pw, tc.source, tc.none)

@@ -7,15 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/kevinburke/ssh_config"
 
 	"github.com/perfprov/perfprov/spec"
 	"github.com/perfprov/perfprov/transport"
@@ -63,10 +60,7 @@ const becomePromptSource = "the -ask-become-pass prompt"
 
 // Open connects to h. Errors name the host and the cause in one line.
 func Open(ctx context.Context, h *spec.Host, opts Options) (transport.Conn, error) {
-	r, err := newResolver(h, opts)
-	if err != nil {
-		return nil, err
-	}
+	r := newResolver(h, opts)
 	become, err := r.become()
 	if err != nil {
 		return nil, err
@@ -112,11 +106,7 @@ type Target struct {
 
 // Resolve returns what Open would dial h with: the spec merged with ssh_config.
 func Resolve(h *spec.Host, opts Options) (Target, error) {
-	r, err := newResolver(h, opts)
-	if err != nil {
-		return Target{}, err
-	}
-	return r.target()
+	return newResolver(h, opts).target()
 }
 
 type becomeSettings struct {
@@ -126,14 +116,14 @@ type becomeSettings struct {
 }
 
 type resolver struct {
-	h       *spec.Host
-	opts    Options
-	getenv  func(string) string
-	home    string
-	configs []*ssh_config.Config
+	h      *spec.Host
+	opts   Options
+	getenv func(string) string
+	home   string
+	cfg    *sshConfig
 }
 
-func newResolver(h *spec.Host, opts Options) (*resolver, error) {
+func newResolver(h *spec.Host, opts Options) *resolver {
 	r := &resolver{h: h, opts: opts, getenv: opts.Getenv, home: opts.HomeDir}
 	if r.getenv == nil {
 		r.getenv = os.Getenv
@@ -141,69 +131,25 @@ func newResolver(h *spec.Host, opts Options) (*resolver, error) {
 	if r.home == "" {
 		r.home, _ = os.UserHomeDir()
 	}
-	if err := r.loadSSHConfig(); err != nil {
-		return nil, fmt.Errorf("%s: %w", h.Name, err)
-	}
-	return r, nil
+	r.loadSSHConfig()
+	return r
 }
 
-func (r *resolver) loadSSHConfig() error {
-	var files []string
-	required := false
+// loadSSHConfig lists the files OpenSSH would read: ~/.ssh/config then /etc/ssh/ssh_config, or
+// only the one given (as ssh -F, which reads no system file).
+func (r *resolver) loadSSHConfig() {
+	r.cfg = &sshConfig{home: r.home, localUser: r.localUser()}
 	switch r.opts.SSHConfigPath {
 	case "none":
-		return nil
+		return
 	case "":
-		files = []string{filepath.Join(r.home, ".ssh", "config"), "/etc/ssh/ssh_config"}
+		r.cfg.files = []configFile{
+			{path: filepath.Join(r.home, ".ssh", "config"), user: true, checkPerm: true},
+			{path: "/etc/ssh/ssh_config"},
+		}
 	default:
-		files, required = []string{r.opts.SSHConfigPath}, true
+		r.cfg.files = []configFile{{path: r.opts.SSHConfigPath, user: true, required: true}}
 	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if errors.Is(err, fs.ErrNotExist) && !required {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("ssh config: %w", err)
-		}
-		cfg, err := ssh_config.DecodeBytes(data)
-		if err != nil {
-			return fmt.Errorf("ssh config %s: %w", f, err)
-		}
-		r.configs = append(r.configs, cfg)
-	}
-	return nil
-}
-
-// get is the first value of key for alias across the config files, OpenSSH's first-wins rule.
-func (r *resolver) get(alias, key string) string {
-	for _, c := range r.configs {
-		if v, err := c.Get(alias, key); err == nil && v != "" {
-			return unquote(v)
-		}
-	}
-	return ""
-}
-
-func (r *resolver) getAll(alias, key string) []string {
-	for _, c := range r.configs {
-		if vs, err := c.GetAll(alias, key); err == nil && len(vs) > 0 {
-			out := make([]string, len(vs))
-			for i, v := range vs {
-				out[i] = unquote(v)
-			}
-			return out
-		}
-	}
-	return nil
-}
-
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		return s[1 : len(s)-1]
-	}
-	return s
 }
 
 // expand resolves ~ and the % tokens of ssh_config paths that make sense here.
@@ -283,54 +229,50 @@ func (r *resolver) wrap(c transport.Conn, login string, b becomeSettings) transp
 	return become.NewSudo(c, login, b.password, b.source)
 }
 
-// endpoint resolves one SSH server named alias, with spec values (port, user, keys) overriding
-// ssh_config's.
-func (r *resolver) endpoint(alias string, port int, userName string, conn spec.Connection) (ssh.Endpoint, error) {
-	host := r.get(alias, "HostName")
-	if host == "" {
-		host = alias
-	} else {
-		host = strings.ReplaceAll(host, "%h", alias)
+// lookup reads ssh_config for alias. The spec's values (or those of a jump's [user@]host:port)
+// are set first, as ssh's command line sets them: they win over the files', and a Match user
+// sees the spec's user. more: other keywords set so (ProxyJump).
+func (r *resolver) lookup(alias string, port int, userName string, more map[string]string) (*hostOptions, error) {
+	preset := map[string][]string{}
+	if port > 0 {
+		preset["port"] = []string{strconv.Itoa(port)}
 	}
-	if port == 0 {
-		port = conn.Port
+	if userName != "" {
+		preset["user"] = []string{userName}
 	}
-	if port == 0 {
-		if p := r.get(alias, "Port"); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil || n <= 0 || n > 65535 {
-				return ssh.Endpoint{}, fmt.Errorf("ssh config: Port %q for %s", p, alias)
-			}
-			port = n
+	for k, v := range more {
+		preset[k] = []string{v}
+	}
+	return r.cfg.lookup(alias, preset)
+}
+
+// endpoint is one SSH server as o (the lookup of its alias) resolves it, with conn's keys and
+// host key settings over ssh_config's. hopKeys: conn's identity files are the target's, lent to
+// a jump host, and give way to the ones ssh_config names for it.
+func (r *resolver) endpoint(o *hostOptions, conn spec.Connection, hopKeys bool) (ssh.Endpoint, error) {
+	host := o.hostName()
+	port := 22
+	if p := o.get("port"); p != "" {
+		n, err := parsePort(p)
+		if err != nil {
+			return ssh.Endpoint{}, fmt.Errorf("ssh config: Port %q for %s", p, o.alias)
 		}
+		port = n
 	}
-	if port == 0 {
-		port = 22
-	}
-	if userName == "" {
-		userName = conn.User
-	}
-	if userName == "" {
-		userName = r.get(alias, "User")
-	}
-	if userName == "" {
-		userName = r.localUser()
-	}
+	userName := o.user(r.localUser())
 
 	auth := ssh.Auth{AgentSocket: r.getenv("SSH_AUTH_SOCK")}
-	if strings.EqualFold(r.get(alias, "IdentityAgent"), "none") {
+	if strings.EqualFold(o.get("identityagent"), "none") {
 		auth.AgentSocket = ""
 	}
-	switch {
-	case len(conn.IdentityFiles) > 0:
-		for _, f := range conn.IdentityFiles {
-			auth.IdentityFiles = append(auth.IdentityFiles, r.expand(f, host, userName, port))
-		}
-	case len(r.getAll(alias, "IdentityFile")) > 0:
-		for _, f := range r.getAll(alias, "IdentityFile") {
-			auth.IdentityFiles = append(auth.IdentityFiles, r.expand(f, host, userName, port))
-		}
-	default:
+	keys := conn.IdentityFiles
+	if len(keys) == 0 || (hopKeys && len(o.identityFiles) > 0) {
+		keys = o.identityFiles
+	}
+	for _, f := range keys {
+		auth.IdentityFiles = append(auth.IdentityFiles, r.expand(f, host, userName, port))
+	}
+	if len(keys) == 0 {
 		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
 			auth.DefaultIdentityFiles = append(auth.DefaultIdentityFiles, filepath.Join(r.home, ".ssh", n))
 		}
@@ -344,29 +286,29 @@ func (r *resolver) endpoint(alias string, port int, userName string, conn spec.C
 	}
 
 	// HashKnownHosts yes (Debian's /etc/ssh/ssh_config has it) hashes the names accept-new writes.
-	keys := knownhosts.Policy{Mode: hostKeyMode(conn.HostKeyChecking), HashNames: strings.EqualFold(r.get(alias, "HashKnownHosts"), "yes")}
-	switch {
+	policy := knownhosts.Policy{Mode: hostKeyMode(conn.HostKeyChecking), HashNames: strings.EqualFold(o.get("hashknownhosts"), "yes")}
+	switch files := o.values["userknownhostsfile"]; {
 	case conn.KnownHosts != "":
-		keys.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}
-	case r.get(alias, "UserKnownHostsFile") != "":
-		for _, f := range strings.Fields(r.get(alias, "UserKnownHostsFile")) {
-			keys.Files = append(keys.Files, r.expand(f, host, userName, port))
+		policy.Files = []string{r.expand(conn.KnownHosts, host, userName, port)}
+	case len(files) > 0:
+		for _, f := range files {
+			policy.Files = append(policy.Files, r.expand(f, host, userName, port))
 		}
 	default:
-		keys.Files = []string{filepath.Join(r.home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"}
+		policy.Files = []string{filepath.Join(r.home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"}
 	}
-	if keys.Mode == "" {
-		switch v := strings.ToLower(r.get(alias, "StrictHostKeyChecking")); v {
+	if policy.Mode == "" {
+		switch v := strings.ToLower(o.get("stricthostkeychecking")); v {
 		case "", "yes", "ask":
-			keys.Mode = knownhosts.Strict
+			policy.Mode = knownhosts.Strict
 		case "accept-new", "no", "off":
 			// "no" would also take changed keys; perfprov never does, so it is accept-new.
-			keys.Mode = knownhosts.AcceptNew
+			policy.Mode = knownhosts.AcceptNew
 		default:
-			return ssh.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, alias)
+			return ssh.Endpoint{}, fmt.Errorf("ssh config: StrictHostKeyChecking %q for %s", v, o.alias)
 		}
 	}
-	return ssh.Endpoint{Address: host, Port: port, User: userName, Auth: auth, HostKeys: keys}, nil
+	return ssh.Endpoint{Address: host, Port: port, User: userName, Auth: auth, HostKeys: policy}, nil
 }
 
 func (r *resolver) target() (Target, error) {
@@ -378,17 +320,27 @@ func (r *resolver) target() (Target, error) {
 	fail := func(err error) (Target, error) {
 		return Target{}, fmt.Errorf("%s: %w", h.Name, err)
 	}
-	ep, err := r.endpoint(alias, h.Port, "", h.Conn)
+	port := h.Port
+	if port == 0 {
+		port = h.Conn.Port
+	}
+	more := map[string]string{}
+	if len(h.Conn.Jump) > 0 {
+		more["proxyjump"] = strings.Join(h.Conn.Jump, ",")
+	}
+	o, err := r.lookup(alias, port, h.Conn.User, more)
+	if err != nil {
+		return fail(err)
+	}
+	ep, err := r.endpoint(o, h.Conn, false)
 	if err != nil {
 		return fail(err)
 	}
 	cfg := Target{Config: ssh.Config{Name: h.Name, Endpoint: ep, Log: r.opts.Log}}
 
-	hops := h.Conn.Jump
-	if len(hops) == 0 {
-		if pj := r.get(alias, "ProxyJump"); pj != "" && !strings.EqualFold(pj, "none") {
-			hops = strings.Split(pj, ",")
-		}
+	var hops []string
+	if pj := o.get("proxyjump"); pj != "" && !strings.EqualFold(pj, "none") {
+		hops = strings.Split(pj, ",")
 	}
 	for _, hop := range hops {
 		e, err := r.hop(strings.TrimSpace(hop))
@@ -400,7 +352,7 @@ func (r *resolver) target() (Target, error) {
 
 	cfg.Timeout = h.Conn.Timeout
 	if cfg.Timeout == 0 {
-		if v := r.get(alias, "ConnectTimeout"); v != "" {
+		if v := o.get("connecttimeout"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {
 				return fail(fmt.Errorf("ssh config: ConnectTimeout %q", v))
@@ -410,13 +362,13 @@ func (r *resolver) target() (Target, error) {
 	}
 	cfg.Keepalive = h.Conn.Keepalive
 	if cfg.Keepalive == 0 {
-		if v := r.get(alias, "ServerAliveInterval"); v != "" {
+		if v := o.get("serveraliveinterval"); v != "" {
 			if n, err := strconv.Atoi(v); err == nil && n > 0 {
 				cfg.Keepalive = time.Duration(n) * time.Second
 			}
 		}
 	}
-	if v := r.get(alias, "ServerAliveCountMax"); v != "" {
+	if v := o.get("serveralivecountmax"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			cfg.KeepaliveMax = n
 		}
@@ -463,7 +415,15 @@ func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 			if alias == "" {
 				alias = sh.Name
 			}
-			return r.endpoint(alias, sh.Port, "", sh.Conn)
+			port := sh.Port
+			if port == 0 {
+				port = sh.Conn.Port
+			}
+			o, err := r.lookup(alias, port, sh.Conn.User, nil)
+			if err != nil {
+				return ssh.Endpoint{}, err
+			}
+			return r.endpoint(o, sh.Conn, false)
 		}
 	}
 	s = strings.TrimPrefix(s, "ssh://")
@@ -496,15 +456,16 @@ func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 	if host == "" {
 		return ssh.Endpoint{}, errors.New("no host")
 	}
+	o, err := r.lookup(host, port, userName, nil)
+	if err != nil {
+		return ssh.Endpoint{}, err
+	}
 	// The target's connection settings that are not per host (keys, known_hosts, checking) apply
-	// to its hops too, unless ssh_config says otherwise for the hop.
+	// to its hops too, unless ssh_config names keys for the hop.
 	conn := spec.Connection{
 		IdentityFiles:   r.h.Conn.IdentityFiles,
 		KnownHosts:      r.h.Conn.KnownHosts,
 		HostKeyChecking: r.h.Conn.HostKeyChecking,
 	}
-	if len(r.getAll(host, "IdentityFile")) > 0 {
-		conn.IdentityFiles = nil
-	}
-	return r.endpoint(host, port, userName, conn)
+	return r.endpoint(o, conn, true)
 }
