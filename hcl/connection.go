@@ -19,6 +19,7 @@ var connectionSchema = &hcl2.BodySchema{Attributes: []hcl2.AttributeSchema{
 	{Name: "type"}, {Name: "user"}, {Name: "port"}, {Name: "identity_files"}, {Name: "password_env"},
 	{Name: "known_hosts"}, {Name: "host_key_checking"}, {Name: "jump"}, {Name: "become"},
 	{Name: "become_password_env"}, {Name: "timeout"}, {Name: "keepalive"}, {Name: "persist"},
+	{Name: "proxy_command"},
 }}
 
 // enumValues are the allowed values of connection attributes that are enumerations.
@@ -31,6 +32,7 @@ var enumValues = map[string][]string{
 // connSettings is one connection block (or host attributes): nil fields are not set there.
 type connSettings struct {
 	typ, user, passwordEnv, knownHosts, hostKeyChecking, become, becomePasswordEnv *string
+	proxyCommand                                                                   *string
 	port                                                                           *int
 	identityFiles, jump                                                            []string
 	identitySet, jumpSet                                                           bool
@@ -66,6 +68,12 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 		if name == "known_hosts" {
 			v = resolveLocalPath(dir, v)
 		}
+		if name == "proxy_command" {
+			if err := spec.CheckProxyCommand(v); err != nil {
+				diags = append(diags, errorDiag(rangePtr(a.Expr.Range()), "Invalid proxy command", err.Error()))
+				return
+			}
+		}
 		*dst = &v
 	}
 	strAttr("type", &cs.typ)
@@ -75,6 +83,7 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 	strAttr("host_key_checking", &cs.hostKeyChecking)
 	strAttr("become", &cs.become)
 	strAttr("become_password_env", &cs.becomePasswordEnv)
+	strAttr("proxy_command", &cs.proxyCommand)
 	if a := content.Attributes["port"]; a != nil {
 		var d hcl2.Diagnostics
 		cs.port, d = s.attrPort(a, "connection port")
@@ -104,6 +113,11 @@ func (s *Spec) decodeConnection(b *hcl2.Block) (connSettings, hcl2.Diagnostics) 
 				cs.jump, cs.jumpSet = l, true
 			}
 		}
+	}
+	if pc, j := content.Attributes["proxy_command"], content.Attributes["jump"]; pc != nil && j != nil {
+		diags = append(diags, errorDiag(rangePtr(pc.Expr.Range()), "Conflicting connection settings",
+			"jump and proxy_command exclude each other, as ProxyJump and ProxyCommand do in ssh_config: set one of them in this block."))
+		cs.proxyCommand, cs.jump, cs.jumpSet = nil, nil, false
 	}
 	diags = append(diags, s.decodeDurations(content, &cs)...)
 	return cs, diags
@@ -197,8 +211,14 @@ func applySettings(c *spec.Connection, cs connSettings) {
 	if cs.identitySet {
 		c.IdentityFiles = append([]string(nil), cs.identityFiles...)
 	}
+	// jump and proxy_command exclude each other: the one set at the nearer level wins.
 	if cs.jumpSet {
 		c.Jump = append([]string(nil), cs.jump...)
+		c.ProxyCommand = ""
+	}
+	if cs.proxyCommand != nil {
+		c.ProxyCommand = *cs.proxyCommand
+		c.Jump = nil
 	}
 	if cs.timeout != nil {
 		c.Timeout = *cs.timeout

@@ -8,6 +8,7 @@ command -v chromium >/dev/null || need+=(chromium)      # renders the bench HTML
 # The layout test measures text: one known sans-serif font, so that lines wrap the same everywhere.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v ssh >/dev/null || need+=(openssh-client)     # OpenSSH is the reference in tests and benchmarks
+command -v nc >/dev/null || need+=(netcat-openbsd)      # ProxyCommand nc %h %p in the connection tests
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v flock >/dev/null || need+=(util-linux)

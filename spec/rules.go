@@ -161,3 +161,48 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// ProxyCommandTokens are the % tokens a ProxyCommand (ssh_config's, or the spec's
+// proxy_command) may hold, OpenSSH's: %h the host name, %p the port, %r the login user, %n the
+// name as written (the alias), %% a %.
+const ProxyCommandTokens = "%%, %h, %n, %p and %r"
+
+// ExpandProxyCommand replaces the % tokens of cmd with what value gives for each ('h', 'n', 'p',
+// 'r'), as OpenSSH's percent_expand: an unknown token, or a % at the end, is an error, and so is
+// an error of value's.
+func ExpandProxyCommand(cmd string, value func(token byte) (string, error)) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(cmd); i++ {
+		if cmd[i] != '%' {
+			b.WriteByte(cmd[i])
+			continue
+		}
+		if i+1 == len(cmd) {
+			return "", fmt.Errorf("a %% at the end of the command: write %%%% for a %%")
+		}
+		i++
+		if cmd[i] == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if !strings.ContainsRune("hnpr", rune(cmd[i])) {
+			return "", fmt.Errorf("unknown token %%%c: a proxy command may use %s", cmd[i], ProxyCommandTokens)
+		}
+		v, err := value(cmd[i])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
+}
+
+// CheckProxyCommand checks the spec's proxy_command: a command for /bin/sh, or "none", with only
+// the tokens ExpandProxyCommand knows.
+func CheckProxyCommand(cmd string) error {
+	if strings.TrimSpace(cmd) == "" {
+		return fmt.Errorf("proxy_command is empty: write the command that connects to the host (for example \"ssh -W %%h:%%p bastion\"), or \"none\"")
+	}
+	_, err := ExpandProxyCommand(cmd, func(byte) (string, error) { return "", nil })
+	return err
+}

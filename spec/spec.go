@@ -39,6 +39,7 @@ type Connection struct {
 	KnownHosts        string          // known_hosts file; default ~/.ssh/known_hosts
 	HostKeyChecking   HostKeyChecking // "": ~/.ssh/config StrictHostKeyChecking, else strict
 	Jump              []string        // ProxyJump hops, "[user@]host[:port]" or spec host names, in order
+	ProxyCommand      string          // OpenSSH's ProxyCommand, run by /bin/sh here ("none": none); excludes Jump
 	Become            Become
 	BecomePasswordEnv string // name of an environment variable that holds the sudo password
 	Timeout           time.Duration

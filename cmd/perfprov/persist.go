@@ -25,7 +25,8 @@ func runPersist(ctx context.Context, env *cliEnv, args []string) error {
 // connectOptions are the connection options of every command that connects: the environment,
 // and the connection daemon that keeps connections open between runs.
 func connectOptions(env *cliEnv) connect.Options {
-	opts := connect.Options{Getenv: env.getenv, Log: env.debug().Func(), Secret: env.debug().Secret, BecomePassword: env.becomePassword}
+	opts := connect.Options{Getenv: env.getenv, Log: env.debug().Func(), Secret: env.debug().Secret, BecomePassword: env.becomePassword,
+		Stderr: &syncWriter{w: env.stderr}}
 	if exe, err := os.Executable(); err == nil {
 		opts.Persist = persist.Dialer{
 			Dir:    persist.DefaultDir(env.getenv),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -53,6 +54,10 @@ type Options struct {
 	// inventory's ansible_become_password beats Ansible's -K). It lives in memory only: sudo reads
 	// it on its standard input, never from argv or the environment. "": none.
 	BecomePassword string
+	// Stderr receives what proxy commands write on their stderr, a line per Write, each line
+	// prefixed with the host's name. Hosts connect in parallel: it must be safe for that.
+	// nil: os.Stderr.
+	Stderr io.Writer
 }
 
 // becomePromptSource names the prompt in sudo's messages ("sudo refused the password from ...").
@@ -324,9 +329,14 @@ func (r *resolver) target() (Target, error) {
 	if port == 0 {
 		port = h.Conn.Port
 	}
+	// The spec's jump or proxy_command is set first: ssh_config's ProxyJump and ProxyCommand,
+	// which exclude each other as the spec's do, then give way.
 	more := map[string]string{}
-	if len(h.Conn.Jump) > 0 {
+	switch {
+	case len(h.Conn.Jump) > 0:
 		more["proxyjump"] = strings.Join(h.Conn.Jump, ",")
+	case h.Conn.ProxyCommand != "":
+		more["proxycommand"] = h.Conn.ProxyCommand
 	}
 	o, err := r.lookup(alias, port, h.Conn.User, more)
 	if err != nil {
@@ -336,18 +346,24 @@ func (r *resolver) target() (Target, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cfg := Target{Config: ssh.Config{Name: h.Name, Endpoint: ep, Log: r.opts.Log}}
+	cfg := Target{Config: ssh.Config{Name: h.Name, Endpoint: ep, Log: r.opts.Log, ProxyStderr: r.proxyStderr()}}
+	if cfg.ProxyCommand, err = r.proxyCommand(o, ep); err != nil {
+		return fail(err)
+	}
 
 	var hops []string
 	if pj := o.get("proxyjump"); pj != "" && !strings.EqualFold(pj, "none") {
 		hops = strings.Split(pj, ",")
 	}
-	for _, hop := range hops {
-		e, err := r.hop(strings.TrimSpace(hop))
+	for i, hop := range hops {
+		e, proxy, err := r.hop(strings.TrimSpace(hop))
 		if err != nil {
 			return fail(fmt.Errorf("jump host %q: %w", hop, err))
 		}
 		cfg.Jump = append(cfg.Jump, e)
+		if i == 0 {
+			cfg.ProxyCommand = proxy // the first hop's own ProxyCommand is how it is reached
+		}
 	}
 
 	cfg.Timeout = h.Conn.Timeout
@@ -407,8 +423,9 @@ func (r *resolver) persistIdle() (time.Duration, error) {
 }
 
 // hop resolves one jump: a spec host's name, or [user@]host[:port] (ssh:// allowed) looked up in
-// ssh_config. A hop's own ProxyJump is not followed: list every hop in order instead.
-func (r *resolver) hop(s string) (ssh.Endpoint, error) {
+// ssh_config, and its own ProxyCommand (expanded), which reaches it when it is the first hop. A
+// hop's own ProxyJump is not followed: list every hop in order instead.
+func (r *resolver) hop(s string) (ssh.Endpoint, string, error) {
 	for _, sh := range r.opts.Hosts {
 		if sh.Name == s && sh != r.h {
 			alias := sh.Address
@@ -419,11 +436,15 @@ func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 			if port == 0 {
 				port = sh.Conn.Port
 			}
-			o, err := r.lookup(alias, port, sh.Conn.User, nil)
-			if err != nil {
-				return ssh.Endpoint{}, err
+			var more map[string]string
+			if sh.Conn.ProxyCommand != "" {
+				more = map[string]string{"proxycommand": sh.Conn.ProxyCommand}
 			}
-			return r.endpoint(o, sh.Conn, false)
+			o, err := r.lookup(alias, port, sh.Conn.User, more)
+			if err != nil {
+				return ssh.Endpoint{}, "", err
+			}
+			return r.endpointAndProxy(o, sh.Conn, false)
 		}
 	}
 	s = strings.TrimPrefix(s, "ssh://")
@@ -435,30 +456,30 @@ func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 {
-			return ssh.Endpoint{}, errors.New("unclosed [")
+			return ssh.Endpoint{}, "", errors.New("unclosed [")
 		}
 		host = s[1:end]
 		s = s[end+1:]
 		if strings.HasPrefix(s, ":") {
 			p, err := strconv.Atoi(s[1:])
 			if err != nil {
-				return ssh.Endpoint{}, fmt.Errorf("port %q", s[1:])
+				return ssh.Endpoint{}, "", fmt.Errorf("port %q", s[1:])
 			}
 			port = p
 		}
 	} else if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s, ":") == 1 {
 		p, err := strconv.Atoi(s[i+1:])
 		if err != nil || p <= 0 || p > 65535 {
-			return ssh.Endpoint{}, fmt.Errorf("port %q", s[i+1:])
+			return ssh.Endpoint{}, "", fmt.Errorf("port %q", s[i+1:])
 		}
 		host, port = s[:i], p
 	}
 	if host == "" {
-		return ssh.Endpoint{}, errors.New("no host")
+		return ssh.Endpoint{}, "", errors.New("no host")
 	}
 	o, err := r.lookup(host, port, userName, nil)
 	if err != nil {
-		return ssh.Endpoint{}, err
+		return ssh.Endpoint{}, "", err
 	}
 	// The target's connection settings that are not per host (keys, known_hosts, checking) apply
 	// to its hops too, unless ssh_config names keys for the hop.
@@ -467,5 +488,5 @@ func (r *resolver) hop(s string) (ssh.Endpoint, error) {
 		KnownHosts:      r.h.Conn.KnownHosts,
 		HostKeyChecking: r.h.Conn.HostKeyChecking,
 	}
-	return r.endpoint(o, conn, true)
+	return r.endpointAndProxy(o, conn, true)
 }

@@ -30,8 +30,9 @@ type resolved struct {
 }
 
 // TestSSHConfigAsOpenSSH resolves each case with perfprov and with OpenSSH's own `ssh -G`, on the
-// same files, and wants the same HostName, User, Port, IdentityFile and ProxyJump (each hop
-// resolved by ssh -G too). A case's spec user, port and jump are given to ssh as -l, -p and -J.
+// same files, and wants the same HostName, User, Port, IdentityFile, ProxyJump (each hop resolved
+// by ssh -G too) and ProxyCommand (the target's, or the first hop's, which reaches that hop). A
+// case's spec user, port, jump and proxy_command are given to ssh as -l, -p, -J and -o.
 func TestSSHConfigAsOpenSSH(t *testing.T) {
 	sshBin, err := exec.LookPath("ssh")
 	if err != nil {
@@ -51,32 +52,35 @@ func TestSSHConfigAsOpenSSH(t *testing.T) {
 		user  string
 		port  int
 		jump  []string
+		proxy string
 	}{
-		{main, "web-1", "", 0, nil},     // Include ~/.ssh/extra/first, Host web-*, Match all
-		{main, "web-2", "", 0, nil},     // first User wins
-		{main, "app1", "", 0, nil},      // Include conf.d/*.conf (not .hidden.conf, not README)
-		{main, "app2", "", 0, nil},      // HostName %h.apps.internal
-		{main, "app2", "admin", 0, nil}, // Match host (the HostName so far) and user (the spec's)
-		{main, "db1", "", 0, nil},       // Match originalhost: ProxyJump
-		{main, "bastion", "", 0, nil},   // Include inside Host bastion
-		{main, "from-bastion-d", "", 0, nil},
-		{main, "legacy", "", 0, nil},    // ProxyCommand first: its ProxyJump is ignored
-		{main, "modern", "", 0, nil},    // ProxyJump first
-		{main, "direct", "", 0, nil},    // ProxyCommand none, then ProxyJump: neither
-		{main, "a.example", "", 0, nil}, // Host !skip.example *.example
-		{main, "skip.example", "", 0, nil},
-		{main, "Upper", "", 0, nil}, // Host is case-sensitive; the host name is lower-cased
-		{main, "upper", "", 0, nil},
-		{main, "other", "", 0, nil}, // Host="quoted name" other; User "quoted user"
-		{main, "web-1", "alice", 3000, nil},
-		{main, "db1", "", 0, []string{"jump@hop:2200"}},
-		{final, "short", "", 0, nil},             // Match final: a second pass on the host name
-		{final, "final.example.org", "", 0, nil}, // Match canonical holds in that pass
-		{final, "other", "", 0, nil},
+		{main, "web-1", "", 0, nil, ""},     // Include ~/.ssh/extra/first, Host web-*, Match all
+		{main, "web-2", "", 0, nil, ""},     // first User wins
+		{main, "app1", "", 0, nil, ""},      // Include conf.d/*.conf (not .hidden.conf, not README)
+		{main, "app2", "", 0, nil, ""},      // HostName %h.apps.internal
+		{main, "app2", "admin", 0, nil, ""}, // Match host (the HostName so far) and user (the spec's)
+		{main, "db1", "", 0, nil, ""},       // Match originalhost: ProxyJump
+		{main, "bastion", "", 0, nil, ""},   // Include inside Host bastion
+		{main, "from-bastion-d", "", 0, nil, ""},
+		{main, "legacy", "", 0, nil, ""},    // ProxyCommand first: its ProxyJump is ignored
+		{main, "modern", "", 0, nil, ""},    // ProxyJump first
+		{main, "direct", "", 0, nil, ""},    // ProxyCommand none, then ProxyJump: neither
+		{main, "a.example", "", 0, nil, ""}, // Host !skip.example *.example
+		{main, "skip.example", "", 0, nil, ""},
+		{main, "Upper", "", 0, nil, ""}, // Host is case-sensitive; the host name is lower-cased
+		{main, "upper", "", 0, nil, ""},
+		{main, "other", "", 0, nil, ""}, // Host="quoted name" other; User "quoted user"
+		{main, "web-1", "alice", 3000, nil, ""},
+		{main, "db1", "", 0, []string{"jump@hop:2200"}, ""},
+		{main, "modern", "", 0, nil, "nc %h %p"}, // the spec's proxy_command wins over ProxyJump
+		{main, "legacy", "", 0, nil, "none"},
+		{final, "short", "", 0, nil, ""},             // Match final: a second pass on the host name
+		{final, "final.example.org", "", 0, nil, ""}, // Match canonical holds in that pass
+		{final, "other", "", 0, nil, ""},
 	}
 	for _, tt := range tests {
 		name := filepath.Base(tt.file) + "/" + tt.alias
-		if tt.user != "" || tt.port != 0 || tt.jump != nil {
+		if tt.user != "" || tt.port != 0 || tt.jump != nil || tt.proxy != "" {
 			name += "/spec"
 		}
 		t.Run(name, func(t *testing.T) {
@@ -90,9 +94,12 @@ func TestSSHConfigAsOpenSSH(t *testing.T) {
 			if tt.jump != nil {
 				flags = append(flags, "-J", strings.Join(tt.jump, ","))
 			}
+			if tt.proxy != "" {
+				flags = append(flags, "-o", "ProxyCommand="+tt.proxy)
+			}
 			want := sshG(t, sshBin, home, tt.file, tt.alias, flags...)
 
-			h := &spec.Host{Name: "h", Address: tt.alias, Port: tt.port, Conn: spec.Connection{User: tt.user, Jump: tt.jump}}
+			h := &spec.Host{Name: "h", Address: tt.alias, Port: tt.port, Conn: spec.Connection{User: tt.user, Jump: tt.jump, ProxyCommand: tt.proxy}}
 			got, err := Resolve(h, Options{SSHConfigPath: tt.file, HomeDir: home, LocalUser: me.Username, Getenv: func(string) string { return "" }})
 			if err != nil {
 				t.Fatal(err)
@@ -101,10 +108,18 @@ func TestSSHConfigAsOpenSSH(t *testing.T) {
 				t.Errorf("perfprov %+v\n  ssh -G %+v", g, w)
 			}
 			var wantJumps []resolved
+			wantProxy := want.proxyCommand(tt.alias)
 			for _, hop := range want.all("proxyjump") {
-				for _, j := range strings.Split(hop, ",") {
-					wantJumps = append(wantJumps, sshGHop(t, sshBin, home, tt.file, j).resolved(home))
+				for i, j := range strings.Split(hop, ",") {
+					hopG := sshGHop(t, sshBin, home, tt.file, j)
+					wantJumps = append(wantJumps, hopG.resolved(home))
+					if i == 0 {
+						wantProxy = hopG.proxyCommand(j[strings.LastIndex(j, "@")+1:]) // %n: the hop as written
+					}
 				}
+			}
+			if got.ProxyCommand != wantProxy {
+				t.Errorf("proxy command: perfprov %q\n               ssh -G %q", got.ProxyCommand, wantProxy)
 			}
 			var gotJumps []resolved
 			for _, j := range got.Jump {
@@ -141,6 +156,16 @@ func (o sshGOutput) resolved(home string) resolved {
 		}
 	}
 	return r
+}
+
+// proxyCommand is ssh -G's ProxyCommand with its tokens expanded as ssh expands them when it runs
+// it (it prints it as written): %h the host name, %p the port, %r the user, %n the alias.
+func (o sshGOutput) proxyCommand(alias string) string {
+	if len(o["proxycommand"]) == 0 {
+		return ""
+	}
+	alias, _, _ = strings.Cut(alias, ":")
+	return strings.NewReplacer("%%", "%", "%h", o["hostname"][0], "%p", o["port"][0], "%r", o["user"][0], "%n", alias).Replace(o["proxycommand"][0])
 }
 
 func sshG(t *testing.T, sshBin, home, file, alias string, flags ...string) sshGOutput {

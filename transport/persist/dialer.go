@@ -77,9 +77,10 @@ func (d Dialer) Dial(ctx context.Context, cfg ssh.Config) (*ssh.Conn, error) {
 }
 
 // canKeep says whether cfg's connection may go through the daemon: not with a dialer of the
-// caller's own (tests) or a passphrase callback (it cannot travel).
+// caller's own (tests) or a passphrase callback (it cannot travel), nor through a proxy command
+// (it runs in the run's environment, with its credentials, and its stderr is the run's).
 func (d Dialer) canKeep(cfg ssh.Config) bool {
-	if d.Idle <= 0 || d.Dir == "" || len(d.Daemon) == 0 || cfg.DialContext != nil {
+	if d.Idle <= 0 || d.Dir == "" || len(d.Daemon) == 0 || cfg.DialContext != nil || cfg.ProxyCommand != "" {
 		return false
 	}
 	for _, e := range append([]ssh.Endpoint{cfg.Endpoint}, cfg.Jump...) {

@@ -45,12 +45,12 @@ type Conn struct {
 // lost gives its reason when it ended the connection (or nil) once the connection is over, so
 // that commands report that and not a bare end of stream. cfg names the host and its limits.
 func NewRelayedConn(cfg Config, client *gossh.Client, lost <-chan error) *Conn {
-	return newConn(cfg.WithDefaults(), client, nil, lost)
+	return newConn(cfg.WithDefaults(), client, nil, lost, nil)
 }
 
 // newConn wraps the logged-in client: a session budget, and a watch that marks it dead when
 // the connection ends; keepalives unless it is relayed (lost is then not nil: see NewRelayedConn).
-func newConn(cfg Config, target *gossh.Client, jumps []*gossh.Client, lost <-chan error) *Conn {
+func newConn(cfg Config, target *gossh.Client, jumps []*gossh.Client, lost <-chan error, proxy *proxyConn) *Conn {
 	relayed := lost != nil
 	sessions := cfg.MaxSessions
 	if sessions <= 0 {
@@ -72,6 +72,12 @@ func newConn(cfg Config, target *gossh.Client, jumps []*gossh.Client, lost <-cha
 	}
 	go func() {
 		err := target.Wait()
+		if proxy != nil && proxy.ended() {
+			// The proxy command ended the connection: its exit and last words say why.
+			if why := proxy.failure(time.Second, ""); why != nil {
+				c.markDead(fmt.Errorf("connection to %s lost: %w", c.name, why))
+			}
+		}
 		if lost != nil {
 			if why := <-lost; why != nil {
 				c.markDead(why)

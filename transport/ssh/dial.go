@@ -62,6 +62,13 @@ type Config struct {
 	Endpoint
 	// Jump lists the ProxyJump hops in order; each is logged in to and its host key checked.
 	Jump []Endpoint
+	// ProxyCommand, when set, is how the first hop (the first of Jump, else the target) is
+	// reached: a command run by /bin/sh on this machine, its stdin and stdout the connection
+	// (OpenSSH's ProxyCommand, its tokens already expanded). It is ended with the connection.
+	ProxyCommand string
+	// ProxyStderr receives the proxy command's stderr, line by line (nil: dropped). The last
+	// line is also in the error when the command ends the connection.
+	ProxyStderr func(line string)
 	// Timeout bounds the TCP connect plus the SSH handshake and login, per hop and per attempt
 	// (0: transport.DefaultTimeout).
 	Timeout time.Duration
@@ -149,6 +156,7 @@ func transientNet(err error) bool {
 func dialOnce(ctx context.Context, cfg Config) (*Conn, error) {
 	hops := append(append([]Endpoint{}, cfg.Jump...), cfg.Endpoint)
 	var chain []*gossh.Client
+	var proxy *proxyConn
 	closeAll := func() {
 		for i := len(chain) - 1; i >= 0; i-- {
 			chain[i].Close()
@@ -162,13 +170,24 @@ func dialOnce(ctx context.Context, cfg Config) (*Conn, error) {
 		dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		var nc net.Conn
 		var err error
-		if i == 0 {
+		switch {
+		case i == 0 && cfg.ProxyCommand != "":
+			if cfg.Log != nil {
+				cfg.Log("%s: proxy command for %s: %s", cfg.Name, hop.hostPort(), cfg.ProxyCommand)
+			}
+			proxy, err = startProxy(cfg.ProxyCommand, cfg.ProxyStderr)
+			if err != nil {
+				cancel()
+				return nil, &dialError{err: err}
+			}
+			nc = proxy
+		case i == 0:
 			dial := cfg.DialContext
 			if dial == nil {
 				dial = (&net.Dialer{}).DialContext
 			}
 			nc, err = dial(dctx, "tcp", hop.hostPort())
-		} else {
+		default:
 			nc, err = chain[i-1].DialContext(dctx, "tcp", hop.hostPort())
 		}
 		cancel()
@@ -186,12 +205,19 @@ func dialOnce(ctx context.Context, cfg Config) (*Conn, error) {
 		client, err := handshake(ctx, nc, hop, cfg.Timeout, what)
 		if err != nil {
 			closeAll()
+			if i == 0 && proxy != nil && proxy.ended() && ctx.Err() == nil {
+				// The command ended the stream: what it said is the cause, not the EOF.
+				if perr := proxy.failure(proxyGrace, "before the SSH handshake"); perr != nil {
+					return nil, &dialError{err: fmt.Errorf("%s: %w", what, perr)}
+				}
+			}
 			return nil, err
 		}
 		chain = append(chain, client)
 	}
 	target := chain[len(chain)-1]
-	return newConn(cfg, target, chain[:len(chain)-1], nil), nil
+	c := newConn(cfg, target, chain[:len(chain)-1], nil, proxy)
+	return c, nil
 }
 
 // connectionLost says in words why a connection ended: x/crypto reports a peer that closed the

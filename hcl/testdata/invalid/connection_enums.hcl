@@ -11,6 +11,7 @@ group "g" {
 
   connection {
     persist = "until tomorrow" # want: Invalid duration
+    proxy_command = "nc %h %x" # want: Invalid proxy command
   }
 }
 
@@ -20,5 +21,14 @@ host "a" {
   connection {
     type = "telnet" # want: Invalid connection type
     jump = ["bastion:99999"] # want: Invalid jump host
+  }
+}
+
+host "b" {
+  address = "10.0.0.2"
+
+  connection {
+    jump          = ["bastion"]
+    proxy_command = "ssh -W %h:%p bastion" # want: Conflicting connection settings
   }
 }
