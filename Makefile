@@ -8,8 +8,10 @@ LAB   ?= .lab/demo
 
 all: build
 
+# -buildvcs=auto: stamp the VCS revision (perfprov version) in a git clone, even where GOFLAGS turns
+# stamping off; nothing, and no error, elsewhere.
 build:
-	$(GO) build -o $(BIN)/perfprov ./cmd/perfprov
+	$(GO) build -buildvcs=auto -o $(BIN)/perfprov ./cmd/perfprov
 	$(GO) build -o $(BIN)/testbed ./cmd/testbed
 
 # Release artefacts in dist/: static linux/amd64 and arm64 binaries, a .deb and an .rpm of each

@@ -25,7 +25,7 @@ import (
 
 // savePlan writes the plan of run, made from sp loaded with f, to path.
 func savePlan(env *cliEnv, path string, sp *hcl.Spec, f *specFlags, specArg string, run *engine.Run) error {
-	pf := &planfile.File{Perfprov: version, Created: env.now().UTC(), Variables: map[string]json.RawMessage{}}
+	pf := &planfile.File{Perfprov: buildInfo().Version, Created: env.now().UTC(), Variables: map[string]json.RawMessage{}}
 	sensitive := map[string]bool{}
 	for _, v := range sp.RootVariables() {
 		if v.Sensitive {

@@ -2,17 +2,25 @@ package main
 
 import (
 	"context"
-	"fmt"
+
+	buildversion "github.com/perfprov/perfprov/internal/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version, when set at link time (-ldflags "-X main.version=1.2.3", as make dist does), is the
+// version printed instead of the module version the Go toolchain recorded.
+var version string
+
+// buildInfo is this binary's version and VCS revision.
+func buildInfo() buildversion.Info { return buildversion.Current(version) }
 
 func runVersion(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "version", "version")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "perfprov %s\n", version)
+	if fs.NArg() > 0 {
+		return &usageError{msg: "version takes no arguments"}
+	}
+	buildInfo().Write(env.stdout)
 	return nil
 }
