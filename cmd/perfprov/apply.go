@@ -31,7 +31,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	sf.registerBecome(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 50)")
-	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line (needs -auto-approve)")
+	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line, the first the format's header (needs -auto-approve)")
 	auditPath := fs.String("audit-log", defaultAuditLog, "append every change to this file (JSON lines)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -51,6 +51,9 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		if err := sf.askBecome(env); err != nil {
 			return err
 		}
+		if sf.json {
+			startJSON(env, "apply", view.StreamApply)
+		}
 		return applyPlanFile(ctx, env, path, sf.vars, sf.json, *parallel, *auditPath)
 	}
 	if sf.json && !*autoApprove {
@@ -59,6 +62,9 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if !*autoApprove && !(isTerminal(env.stdin) && isTerminal(env.stdout)) {
 		fmt.Fprintln(env.stderr, "perfprov apply: refusing to apply without confirmation: stdin is not a terminal. Review the changes with 'perfprov plan', then run 'perfprov apply -auto-approve'.")
 		return &exitError{code: exitFailure}
+	}
+	if sf.json {
+		startJSON(env, "apply", view.StreamApply)
 	}
 	sp, err := loadSpec(env, path, &sf)
 	if err != nil {

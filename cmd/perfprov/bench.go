@@ -43,7 +43,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	var o benchOptions
 	o.spec.register(fs, true)
 	o.spec.registerBecome(fs)
-	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line")
+	fs.BoolVar(&o.spec.json, "json", false, "print one JSON object per host and line, after the format's header line")
 	fs.StringVar(&o.html, "html", "", "also write a self-contained HTML report (fleet summary, accuracy and history charts, host table) to `FILE`")
 	fs.BoolVar(&o.compare, "compare", false, "show what changed on each host since the previous saved run")
 	fs.Var(&o.compareWith, "compare-with", "compare with the newest earlier run in the history `DIR`, or with this saved run or bench -json FILE (repeatable: several shards' merge into one fleet; implies -compare)")
@@ -61,6 +61,9 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkParallel(fs, o.parallel); err != nil {
 		return err
 	}
+	if o.spec.json {
+		startJSON(env, "bench", view.StreamBench)
+	}
 	sp, err := loadSpec(env, path, &o.spec)
 	if err != nil {
 		return err
@@ -71,7 +74,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if none {
 		saveRetryFile(env, "bench", nil)
-		return nil // -json: no host, no line
+		return nil // -json: the header, and no host
 	}
 	if err := o.spec.askBecome(env); err != nil {
 		return err

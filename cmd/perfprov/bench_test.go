@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/perfprov/perfprov/hcl"
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/connect"
 	"github.com/perfprov/perfprov/provision/engine"
@@ -177,7 +178,7 @@ func TestBenchCommandJSONAndLimit(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	lines := jsonBody(t, stdout.String(), "bench", view.StreamBench)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines:\n%s", len(lines), stdout)
 	}

@@ -19,7 +19,7 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "facts", "facts [-json] [-limit HOSTS|GROUPS] [-shard K/N] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, true)
-	fs.BoolVar(&f.json, "json", false, `print JSON: [{"host", "ok", "error", "facts"}] in the spec's host order`)
+	fs.BoolVar(&f.json, "json", false, `print JSON: the format's header line, then [{"host", "ok", "error", "facts"}] in the spec's host order`)
 	parallel := fs.Int("parallel", 0, "hosts asked at once (default: rollout.parallel, else 50)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -30,6 +30,9 @@ func runFacts(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if err := checkParallel(fs, *parallel); err != nil {
 		return err
+	}
+	if f.json {
+		startJSON(env, "facts", view.StreamFacts)
 	}
 	sp, err := loadSpec(env, path, &f)
 	if err != nil {

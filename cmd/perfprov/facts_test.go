@@ -305,7 +305,11 @@ group "local" {
 			t.Errorf("exit %d, want 1 (a host failed); stderr:\n%s", code, stderr)
 		}
 		var rows []view.FactsRow
-		if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil {
+		body := jsonBody(t, stdout.String(), "facts", view.StreamFacts)
+		if len(body) != 1 {
+			t.Fatalf("facts -json: %d lines after the header, want the one array:\n%s", len(body), stdout)
+		}
+		if err := json.Unmarshal([]byte(body[0]), &rows); err != nil {
 			t.Fatalf("%v\n%s", err, stdout)
 		}
 		if len(rows) != 2 || rows[0].Host != "here" || rows[1].Host != "gone" {
@@ -330,7 +334,8 @@ group "local" {
 			}
 			_, stdout2, _ := run(t, "-json", "-limit", "here", dir)
 			var again []view.FactsRow
-			if err := json.Unmarshal(stdout2.Bytes(), &again); err != nil || len(again) != 1 || !again[0].OK {
+			body := jsonBody(t, stdout2.String(), "facts", view.StreamFacts)
+			if err := json.Unmarshal([]byte(strings.Join(body, "\n")), &again); err != nil || len(again) != 1 || !again[0].OK {
 				t.Fatalf("second run: %v %s", err, stdout2)
 			}
 			if again[0].Facts.Perf.Version != f.Perf.Version {

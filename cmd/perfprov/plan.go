@@ -33,7 +33,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	f.register(fs, true)
 	f.registerBecome(fs)
 	offline := fs.Bool("offline", false, "connect to no host: print each host's resolved resources in apply order")
-	fs.BoolVar(&f.json, "json", false, "print JSON (offline: one document; online: one object per line)")
+	fs.BoolVar(&f.json, "json", false, "print JSON lines, the first one the format's header (offline: then one document; online: one object per line)")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when nothing would change, 2 when something would, 1 on errors")
 	parallel := fs.Int("parallel", 0, "hosts planned at once (default: rollout.parallel, else 50)")
 	out := fs.String("out", "", "save the plan to `FILE` (0600): perfprov apply FILE applies exactly it")
@@ -55,6 +55,12 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *offline && f.askBecomePass {
 		return &usageError{msg: "-ask-become-pass needs an online plan: -offline connects to no host"}
+	}
+	switch {
+	case f.json && *offline:
+		startJSON(env, "plan", view.StreamPlanOffline)
+	case f.json:
+		startJSON(env, "plan", view.StreamPlan)
 	}
 	sp, err := loadSpec(env, path, &f)
 	if err != nil {

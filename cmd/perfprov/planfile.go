@@ -228,7 +228,7 @@ func stale(pf *planfile.File, h *engine.HostRun) error {
 // runShow prints a saved plan: per host, what it would change, or as the plan file's JSON.
 func runShow(_ context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "show", "show [-json] FILE")
-	asJSON := fs.Bool("json", false, "print the plan file as JSON")
+	asJSON := fs.Bool("json", false, "print the format's header line, then the plan file as JSON on one line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -240,6 +240,7 @@ func runShow(_ context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if *asJSON {
+		startJSON(env, "show", view.StreamPlanFile)
 		b, err := json.Marshal(pf)
 		if err != nil {
 			return err

@@ -55,7 +55,7 @@ func runReport(_ context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stderr, "perfprov report: warning: the recap may be incomplete: %s\n", fleet.Mismatch)
 	}
 	if o.json {
-		err = view.WriteFleetJSON(env.stdout, fleet)
+		err = view.WriteFleetJSON(env.stdout, fleet, header("report", ""))
 	} else {
 		err = view.WriteFleet(env.stdout, fleet)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/view"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/spec"
 )
@@ -47,12 +48,12 @@ func TestShardSelectsNone(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"facts", "-json"}, "[]\n"},
+		{[]string{"facts", "-json"}, `"stream":"facts"}` + "\n[]\n"},
 		{[]string{"facts"}, ""},
-		{[]string{"plan", "-json"}, `{"type":"summary","hosts":0,`},
-		{[]string{"plan", "-offline", "-json"}, `"hosts": []`},
-		{[]string{"apply", "-auto-approve", "-json"}, `{"type":"summary","hosts":0,`},
-		{[]string{"bench", "-json"}, ""},
+		{[]string{"plan", "-json"}, `"stream":"plan"}` + "\n" + `{"type":"summary","hosts":0,`},
+		{[]string{"plan", "-offline", "-json"}, `"stream":"plan_offline"}` + "\n" + `{"offline":true,"hosts":[]}`},
+		{[]string{"apply", "-auto-approve", "-json"}, `"stream":"apply"}` + "\n" + `{"type":"summary","hosts":0,`},
+		{[]string{"bench", "-json"}, `"stream":"bench"}` + "\n"},
 		{[]string{"facts", "-limit", "here"}, ""},
 	} {
 		args := append(append(tc.args, "-shard", empty), dir)
@@ -89,7 +90,7 @@ func TestReportBenchShards(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, _ := os.ReadFile(f)
-		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		for _, l := range jsonBody(t, string(data), "bench", view.StreamBench) {
 			if l != "" {
 				seen[strings.Split(strings.Split(l, `"host":"`)[1], `"`)[0]]++
 			}

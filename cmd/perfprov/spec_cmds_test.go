@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/perfprov/perfprov/internal/view"
 )
 
 // specCLI runs perfprov with args and an empty environment (no colour, no PERFPROV_VAR_*).
@@ -80,7 +82,7 @@ func TestValidateJSON(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
+	if err := json.Unmarshal([]byte(strings.Join(jsonBody(t, out, "validate", view.StreamValidate), "\n")), &res); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
 	if res.Valid || res.ErrorCount != 1 || res.WarningCount != 0 || len(res.Diagnostics) != 1 {
@@ -93,7 +95,7 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("diagnostic = %+v", d)
 	}
 	code, out, _ = specCLI(t, "validate", "-json", filepath.Join("..", "..", "examples", "fleet"))
-	if code != 0 || !strings.Contains(out, `"valid": true`) || !strings.Contains(out, `"diagnostics": []`) {
+	if code != 0 || !strings.Contains(out, `"valid":true`) || !strings.Contains(out, `"diagnostics":[]`) {
 		t.Errorf("valid spec: exit %d\n%s", code, out)
 	}
 }
@@ -114,7 +116,7 @@ func TestSpecCommandUsage(t *testing.T) {
 		!strings.Contains(errs, "Value for undeclared variable") {
 		t.Errorf("-var undeclared: exit %d\n%s", code, errs)
 	}
-	if code, out, errs := specCLI(t, "validate", filepath.Join("..", "..", "examples", "fleet"), "-json"); code != 0 || !strings.Contains(out, `"valid": true`) {
+	if code, out, errs := specCLI(t, "validate", filepath.Join("..", "..", "examples", "fleet"), "-json"); code != 0 || !strings.Contains(out, `"valid":true`) {
 		t.Errorf("flags after PATH: exit %d\n%s%s", code, out, errs)
 	}
 	if code, _, errs := specCLI(t, "validate", "-var", `members=["alice","carol"]`, filepath.Join("..", "..", "examples", "fleet")); code != 0 {
@@ -178,6 +180,14 @@ func TestPlanOfflineGolden(t *testing.T) {
 			if code != 0 || errs != "" {
 				t.Errorf("plan -offline %s: exit %d\n%s", name, code, errs)
 				continue
+			}
+			if variant.args != nil {
+				// The golden file holds the document after the header line, indented.
+				var ind bytes.Buffer
+				if err := json.Indent(&ind, []byte(strings.Join(jsonBody(t, out, "plan", view.StreamPlanOffline), "\n")), "", "  "); err != nil {
+					t.Fatalf("plan -offline -json %s: %v\n%s", name, err, out)
+				}
+				out = ind.String() + "\n"
 			}
 			golden := filepath.Join("testdata", "plans", name+variant.suffix)
 			if *update {

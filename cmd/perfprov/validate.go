@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 
@@ -12,19 +11,11 @@ import (
 	"github.com/perfprov/perfprov/internal/view"
 )
 
-// validateResult is what validate -json prints.
-type validateResult struct {
-	Valid        bool                 `json:"valid"`
-	ErrorCount   int                  `json:"error_count"`
-	WarningCount int                  `json:"warning_count"`
-	Diagnostics  []hcl.JSONDiagnostic `json:"diagnostics"`
-}
-
 func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "validate", "validate [-json] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var f specFlags
 	f.register(fs, false)
-	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout: the format's header line, then one document")
 	if err := parseSpecArgs(fs, args); err != nil {
 		return err
 	}
@@ -39,11 +30,9 @@ func runValidate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	errs, warns := countDiags(diags)
 	if f.json {
-		res := validateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, sp.Files())}
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(res); err != nil {
+		startJSON(env, "validate", view.StreamValidate)
+		res := view.ValidateResult{Valid: errs == 0, ErrorCount: errs, WarningCount: warns, Diagnostics: hcl.JSONDiagnostics(diags, sp.Files())}
+		if err := view.WriteValidateJSON(env.stdout, res); err != nil {
 			return err
 		}
 	} else {

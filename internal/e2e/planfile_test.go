@@ -64,8 +64,9 @@ func TestSavedPlan(t *testing.T) {
 	}
 	sj := perfprov(t, work, "show", "-json", plan)
 	mustCode(t, sj, 0, "show -json")
-	if !strings.HasPrefix(sj.stdout, `{"format_version":"1.0","kind":"perfprov-plan"`) {
-		t.Errorf("show -json does not start with its format version:\n%.200s", sj.stdout)
+	if _, file, _ := strings.Cut(sj.stdout, "\n"); !strings.HasPrefix(sj.stdout, `{"format_version":"1.0","type":"version",`) ||
+		!strings.HasPrefix(file, `{"format_version":"1.0","kind":"perfprov-plan"`) {
+		t.Errorf("show -json is not the header line, then the plan file with its format version:\n%.300s", sj.stdout)
 	}
 
 	// A -var for a variable the plan fixes is a usage error.

@@ -106,10 +106,13 @@ func TestShardsCoverFleetOnce(t *testing.T) {
 func summarisedHosts(t *testing.T, stream string) []string {
 	t.Helper()
 	var hosts []string
-	for _, line := range strings.Split(strings.TrimSpace(stream), "\n") {
+	for i, line := range strings.Split(strings.TrimSpace(stream), "\n") {
 		var e applyEvent
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("not a JSON line: %q", line)
+		}
+		if (i == 0) != (e.Type == "version") {
+			t.Fatalf("line %d: the header line is first, and only there: %q", i+1, line)
 		}
 		if e.Type == "host_summary" {
 			hosts = append(hosts, e.Host)

@@ -19,14 +19,12 @@ type FactsRow struct {
 	Facts *facts.Facts `json:"facts"`
 }
 
-// WriteFactsJSON prints the rows as one JSON array, [] for none.
+// WriteFactsJSON prints the rows as one JSON array on one line, [] for none.
 func WriteFactsJSON(w io.Writer, rows []FactsRow) error {
 	if rows == nil {
 		rows = []FactsRow{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rows)
+	return json.NewEncoder(w).Encode(rows)
 }
 
 // WriteFactsTable prints one line per host: what decides whether unprivileged perf monitoring can

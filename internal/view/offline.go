@@ -186,8 +186,8 @@ func renderValue(v cty.Value, cont string) string {
 	return unknownText
 }
 
-// WriteOfflinePlanJSON prints plan -offline -json: one document of every host's resources, the
-// attributes that need facts or are sensitive listed by name instead of valued.
+// WriteOfflinePlanJSON prints plan -offline -json: one document, on one line, of every host's
+// resources, the attributes that need facts or are sensitive listed by name instead of valued.
 func WriteOfflinePlanJSON(w io.Writer, configs []*spec.HostConfig) error {
 	doc := struct {
 		Offline bool          `json:"offline"`
@@ -227,7 +227,6 @@ func WriteOfflinePlanJSON(w io.Writer, configs []*spec.HostConfig) error {
 		doc.Hosts = append(doc.Hosts, oh)
 	}
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
 }

@@ -29,6 +29,9 @@ const (
 type Stream struct {
 	Name string // where it came from, for messages
 	Kind string // "" when it holds no host (a shard that held none)
+	// Declared is the kind its header line names ("" for output written before format 1.0, and
+	// for saved bench runs, which have no header).
+	Declared string
 
 	sum        [sha256.Size]byte
 	hosts      []string                     // in order of first appearance
@@ -62,33 +65,94 @@ func (s *Stream) addHost(h string) {
 }
 
 // ReadStream reads one output of apply, plan, facts or bench with -json, or one saved bench run.
+// The header line that starts a -json stream is checked (a major format version other than this
+// one's is an error) and names the stream's kind; output without one (before format 1.0) is
+// read by what it holds.
 func ReadStream(name string, data []byte) (*Stream, error) {
 	s := &Stream{Name: name, sum: sha256.Sum256(data), lines: map[string][]json.RawMessage{}, events: map[string][]engine.Event{}}
-	trimmed := bytes.TrimSpace(data)
-	switch {
-	case len(trimmed) == 0:
-		return s, nil
-	case trimmed[0] == '[':
-		if err := json.Unmarshal(trimmed, &s.facts); err != nil {
-			return nil, fmt.Errorf("%s: not the output of facts -json: %w", name, err)
-		}
-		s.Kind = StreamFacts
-		for _, r := range s.facts {
-			s.addHost(r.Host)
-		}
-		return s, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(data)))
 	for n := 1; dec.More(); n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", name, n, err)
 		}
-		if err := s.addValue(raw); err != nil {
+		var err error
+		switch {
+		case n == 1 && isHeader(raw):
+			err = s.readHeader(raw)
+		case raw[0] == '[':
+			err = s.addFacts(raw)
+		case s.Kind == StreamFacts:
+			err = errors.New("more than the one array of facts -json")
+		default:
+			err = s.addValue(raw)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: value %d: %w", name, n, err)
 		}
 	}
-	return s, s.settleKind()
+	if s.Kind != StreamFacts {
+		if err := s.settleKind(); err != nil {
+			return nil, err
+		}
+	}
+	return s, s.reconcile()
+}
+
+// reconcile checks the kind the lines show against the kind the header names.
+func (s *Stream) reconcile() error {
+	switch {
+	case s.Declared == "" || s.Kind == "" || s.Kind == s.Declared:
+	case s.Declared == StreamApply && s.Kind == StreamPlan:
+		// An apply whose hosts all stopped before applying holds only plan events: the header tells.
+		s.Kind = StreamApply
+	default:
+		return fmt.Errorf("%s: its header names %s -json, but it holds the lines of %s -json", s.Name, s.Declared, s.Kind)
+	}
+	return nil
+}
+
+// isHeader reports whether raw is a header line (an object with format_version).
+func isHeader(raw json.RawMessage) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return false
+	}
+	_, ok := keys["format_version"]
+	return ok
+}
+
+// readHeader checks the header line and keeps the kind it names.
+func (s *Stream) readHeader(raw json.RawMessage) error {
+	var h Header
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return err
+	}
+	major, _, _ := strings.Cut(h.FormatVersion, ".")
+	if want, _, _ := strings.Cut(FormatVersion, "."); major != want {
+		return fmt.Errorf("format_version %q (perfprov %s): this perfprov reads %s.x", h.FormatVersion, h.Perfprov, want)
+	}
+	switch h.Stream {
+	case StreamApply, StreamPlan, StreamFacts, StreamBench, "":
+		s.Declared = h.Stream
+		return nil
+	}
+	return fmt.Errorf("the output of %s -json (%s): report reads apply, plan, facts and bench outputs", h.Command, h.Stream)
+}
+
+// addFacts reads facts -json's one array.
+func (s *Stream) addFacts(raw json.RawMessage) error {
+	if len(s.hosts) > 0 || len(s.summaries) > 0 || s.Kind != "" {
+		return errors.New("an array of facts among lines of another output")
+	}
+	if err := json.Unmarshal(raw, &s.facts); err != nil {
+		return fmt.Errorf("not the output of facts -json: %w", err)
+	}
+	s.Kind = StreamFacts
+	for _, r := range s.facts {
+		s.addHost(r.Host)
+	}
+	return nil
 }
 
 // addValue files one JSON value of a line stream (or a saved bench run) under its host.
@@ -100,6 +164,9 @@ func (s *Stream) addValue(raw json.RawMessage) error {
 	var typ string
 	if t, ok := keys["type"]; ok {
 		_ = json.Unmarshal(t, &typ)
+	}
+	if _, ok := keys["format_version"]; ok {
+		return errors.New("a header line after the first line")
 	}
 	_, hasReports := keys["reports"]
 	_, hasVerdict := keys["verdict"]
@@ -185,8 +252,10 @@ func (s *Stream) settleKind() error {
 
 // Fleet is several streams merged: what one run over all their hosts would have printed.
 type Fleet struct {
-	Kind  string
-	Hosts []string // in the order printed
+	Kind string
+	// Declared is the kind the streams' headers name, for a fleet of no host ("" when none says).
+	Declared string
+	Hosts    []string // in the order printed
 	// Mismatch says where the recap rebuilt from the events disagrees with the totals the files'
 	// summary lines give ("" when they agree): a sign of events this version does not know.
 	Mismatch string
@@ -227,6 +296,9 @@ func MergeStreams(streams []*Stream, order []string) (*Fleet, error) {
 		}
 		if s.Kind != "" {
 			kept = append(kept, s)
+		}
+		if f.Declared == "" {
+			f.Declared = s.Declared
 		}
 	}
 	sortHosts(f.Hosts, order)
@@ -342,8 +414,14 @@ func WriteFleet(w io.Writer, f *Fleet) error {
 }
 
 // WriteFleetJSON prints the merged stream: what the command's -json would have printed for one
-// run over all the hosts, each host's lines together, in host order, with one summary.
-func WriteFleetJSON(w io.Writer, f *Fleet) error {
+// run over all the hosts, each host's lines together, in host order, with one summary. It starts
+// with h, naming the merged kind.
+func WriteFleetJSON(w io.Writer, f *Fleet, h Header) error {
+	h.Stream = f.Kind
+	if h.Stream == "" {
+		h.Stream = f.Declared
+	}
+	WriteHeader(w, h)
 	switch f.Kind {
 	case StreamApply, StreamPlan:
 		for _, h := range append(f.Hosts, "") {

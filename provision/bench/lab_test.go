@@ -169,7 +169,14 @@ func (e *labEnv) benchJSON(t *testing.T, sp string, args ...string) (map[string]
 	t.Helper()
 	res := e.perfprov(t, append(append([]string{"bench", "-json", "-inventory", e.inv, "-history", e.history}, args...), sp)...)
 	reps := map[string]*HostReport{}
-	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if !strings.HasPrefix(lines[0], `{"format_version":"1.0",`) {
+		t.Fatalf("bench -json does not start with the header line: %q", lines[0])
+	}
+	for _, line := range lines[1:] {
+		if line == "" {
+			continue // the header alone: no report
+		}
 		var r HostReport
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("bench -json line %q: %v\nstderr: %s", line, err, res.stderr)
