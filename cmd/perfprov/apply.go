@@ -216,9 +216,7 @@ func confirm(env *cliEnv, prompt string) (bool, error) {
 }
 
 // useColorOut reports whether stdout may use ANSI colours.
-func useColorOut(env *cliEnv) bool {
-	return env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb" && isTerminal(env.stdout)
-}
+func useColorOut(env *cliEnv) bool { return colorAllowed(env) && isTerminal(env.stdout) }
 
 // newApplyOutput is the progress view of apply (and of plan -json): JSON lines, a live view
 // with a line per host on a terminal, or a plain line per host per step.

@@ -99,7 +99,7 @@ var completionCases = []struct {
 	{[]string{"perfprov", "c"}, []string{"completion"}},
 	{[]string{"perfprov", "apply", "-li"}, []string{"-limit"}},
 	{[]string{"perfprov", "apply", "-au"}, []string{"-audit-log", "-auto-approve"}},
-	{[]string{"perfprov", "bench", "-no"}, []string{"-no-save", "-non-member"}},
+	{[]string{"perfprov", "bench", "-no"}, []string{"-no-color", "-no-save", "-non-member"}},
 	{[]string{"perfprov", "apply", "-limit", ""}, []string{"db1", "web", "web1", "web2"}},
 	{[]string{"perfprov", "plan", "-limit", "we"}, []string{"web", "web1", "web2"}},
 	{[]string{"perfprov", "facts", "-limit", "web1,d"}, []string{"web1,db1"}},

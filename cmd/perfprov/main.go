@@ -69,6 +69,8 @@ type cliEnv struct {
 	logFile *os.File
 	logOnce sync.Once
 	log     *debuglog.Log
+	// noColor is -no-color, which every command takes: no ANSI colours, whatever the terminal.
+	noColor bool
 }
 
 // commands are the subcommands by name; each one's run lives in a file of its own.
@@ -191,6 +193,7 @@ func printUsage(w io.Writer) {
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting, so that main maps them.
+// Every command's flag set has -no-color, so that a script can pass it to any of them.
 func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -198,6 +201,7 @@ func newFlagSet(env *cliEnv, name, usage string) *flag.FlagSet {
 		env.onFlagSet(fs)
 	}
 	fs.Var(logFileFlag{env}, "log-file", "append the debug log to `FILE` (at PERFPROV_LOG's level, else debug)")
+	fs.BoolVar(&env.noColor, "no-color", false, "no colours in the output (as NO_COLOR=1 or TERM=dumb do)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "Usage: perfprov %s\n\nFlags:\n", usage)
 		fs.PrintDefaults()

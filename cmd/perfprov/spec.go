@@ -136,9 +136,13 @@ func (f *specFlags) load(env *cliEnv, path string) (*hcl.Spec, hcl2.Diagnostics)
 	return hcl.Load(path, hcl.LoadOptions{Resources: resource.Schemas(), Vars: f.vars, VarFiles: f.varFiles, Inventory: f.inventory, Getenv: env.getenv})
 }
 
-// useColor reports whether output to stderr may use ANSI colours (never with NO_COLOR).
-func useColor(env *cliEnv) bool {
-	return env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb" && isTerminal(env.stderr)
+// useColor reports whether output to stderr may use ANSI colours.
+func useColor(env *cliEnv) bool { return colorAllowed(env) && isTerminal(env.stderr) }
+
+// colorAllowed is the one place colour is decided, but for the terminal: never with -no-color,
+// NO_COLOR (any value but empty, as no-color.org says) or TERM=dumb.
+func colorAllowed(env *cliEnv) bool {
+	return !env.noColor && env.getenv("NO_COLOR") == "" && env.getenv("TERM") != "dumb"
 }
 
 // defaultParallel is how many hosts are worked on at once when neither -parallel nor
