@@ -7,6 +7,7 @@ require (
 	github.com/agext/levenshtein v1.2.3
 	github.com/creack/pty v1.1.24
 	github.com/hashicorp/hcl/v2 v2.25.0
+	github.com/joshdk/go-junit v1.0.0
 	github.com/pkg/sftp v1.13.12
 	github.com/prometheus/client_golang v1.13.0
 	github.com/rs/zerolog v1.28.0

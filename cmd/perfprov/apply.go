@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/perfprov/perfprov/hcl"
 	"github.com/perfprov/perfprov/internal/planfile"
 	"github.com/perfprov/perfprov/internal/view"
+	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/facts"
 	"github.com/perfprov/perfprov/spec"
@@ -24,8 +26,8 @@ const (
 	defaultLogDir   = ".perfprov/logs"
 )
 
-func runApply(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-json] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH | PLANFILE]")
+func runApply(ctx context.Context, env *cliEnv, args []string) (err error) {
+	fs := newFlagSet(env, "apply", "apply [-auto-approve] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-json] [-junit FILE] [-audit-log FILE] [-var NAME=VALUE] [-var-file FILE] [PATH | PLANFILE]")
 	var sf specFlags
 	sf.register(fs, true)
 	sf.registerBecome(fs)
@@ -33,9 +35,19 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	parallel := fs.Int("parallel", 0, "hosts worked on at once (default: rollout.parallel, else 50)")
 	fs.BoolVar(&sf.json, "json", false, "print one JSON object per line, the first the format's header (needs -auto-approve)")
 	auditPath := fs.String("audit-log", defaultAuditLog, "append every change to this file (JSON lines)")
+	junit := fs.String("junit", "", "also write the outcome as JUnit XML to `FILE`: a testsuite per host, with a testcase for the host, each resource and each benchmark")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	jr := junitReport{path: *junit, start: env.now()}
+	var res applyResult
+	defer func() {
+		if res.run != nil {
+			err = jr.write(env, "apply", err, func(w io.Writer, el time.Duration) error {
+				return view.WriteApplyJUnit(w, res.run, res.reps, res.inSync, jr.start, el)
+			})
+		}
+	}()
 	path, err := specPath(fs)
 	if err != nil {
 		return err
@@ -46,7 +58,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 	if planfile.Sniff(path) {
 		// A saved plan: applied as it is, without a prompt (it was reviewed when it was made).
 		if len(sf.varFiles) > 0 || len(sf.inventory) > 0 || sf.limit != "" || sf.shard.IsSet() {
-			return &usageError{msg: "a saved plan fixes the spec, its inventory, var files and hosts: only -var for sensitive variables, -ask-become-pass, -json, -parallel and -audit-log go with apply FILE"}
+			return &usageError{msg: "a saved plan fixes the spec, its inventory, var files and hosts: only -var for sensitive variables, -ask-become-pass, -json, -junit, -parallel and -audit-log go with apply FILE"}
 		}
 		if err := sf.askBecome(env); err != nil {
 			return err
@@ -54,7 +66,7 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		if sf.json {
 			startJSON(env, "apply", view.StreamApply)
 		}
-		return applyPlanFile(ctx, env, path, sf.vars, sf.json, *parallel, *auditPath)
+		return applyPlanFile(ctx, env, path, sf.vars, sf.json, *parallel, *auditPath, &res)
 	}
 	if sf.json && !*autoApprove {
 		return &usageError{msg: "-json needs -auto-approve (there is no prompt in JSON mode)"}
@@ -79,7 +91,9 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 			newApplyOutput(env, true).Finish(&engine.Run{}) // the stream of no host: its summary
 		}
 		saveRetryFile(env, "apply", nil)
-		return nil
+		return jr.write(env, "apply", nil, func(w io.Writer, el time.Duration) error {
+			return view.WriteApplyJUnit(w, &engine.Run{}, nil, false, jr.start, el)
+		})
 	}
 	if err := sf.askBecome(env); err != nil {
 		return err
@@ -103,29 +117,19 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		opts.Events = out.Event
 		run = engine.PlanAndApply(ctx, sp, hosts, opts)
 		defer run.Close()
+		res.run = run
 	} else {
 		run = engine.Plan(ctx, sp, hosts, opts)
 		defer run.Close()
+		res.run = run
 		view.WritePlan(env.stdout, run, useColorOut(env))
 		if ctx.Err() != nil || run.Interrupted {
 			return errInterrupted
 		}
 		if !run.HasChanges() {
-			if run.HasErrors() {
-				fmt.Fprintln(env.stdout, "\nNothing to apply on the hosts that could be planned; the errors above remain.")
-			} else {
-				fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
-			}
-			// The hosts in sync are converged: their benchmarks run as after an apply.
-			benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, false, *parallel, true)
-			if stopped {
-				return errInterrupted
-			}
-			saveRetryFile(env, "apply", union(runFailures(run), benchFail))
-			if len(benchFail) > 0 || run.HasErrors() {
-				return &exitError{code: exitFailure}
-			}
-			return nil
+			res.inSync = true
+			res.reps, err = nothingToApply(ctx, env, sp, path, run, *parallel)
+			return err
 		}
 		ok, err := confirm(env, fmt.Sprintf("\nApply these changes to %s? Only 'yes' is accepted: ", countHosts(len(hosts))))
 		if err != nil {
@@ -143,7 +147,8 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		return errInterrupted
 	}
 	// Benchmark blocks run on the hosts that converged; a failed verdict fails the apply.
-	benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, sf.json, *parallel, false)
+	reps, benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, sf.json, *parallel, false)
+	res.reps = reps
 	if stopped {
 		return errInterrupted
 	}
@@ -152,6 +157,33 @@ func runApply(ctx context.Context, env *cliEnv, args []string) error {
 		return &exitError{code: exitFailure}
 	}
 	return nil
+}
+
+// applyResult is what an apply did, for -junit: its run (nil before it started), the benchmarks
+// after it, and whether it was a plan that found nothing to change (nothing was applied).
+type applyResult struct {
+	run    *engine.Run
+	reps   []*bench.HostReport
+	inSync bool
+}
+
+// nothingToApply ends an apply whose plan found nothing to change: it says so, and as the hosts in
+// sync are converged, their benchmarks run as after an apply.
+func nothingToApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, path string, run *engine.Run, parallel int) ([]*bench.HostReport, error) {
+	if run.HasErrors() {
+		fmt.Fprintln(env.stdout, "\nNothing to apply on the hosts that could be planned; the errors above remain.")
+	} else {
+		fmt.Fprintln(env.stdout, "\nNo changes: every host matches the spec.")
+	}
+	reps, benchFail, stopped := benchAfterApply(ctx, env, sp, path, run, false, parallel, true)
+	if stopped {
+		return reps, errInterrupted
+	}
+	saveRetryFile(env, "apply", union(runFailures(run), benchFail))
+	if len(benchFail) > 0 || run.HasErrors() {
+		return reps, &exitError{code: exitFailure}
+	}
+	return reps, nil
 }
 
 // engineOptions wires the engine to the real connections, the facts cache and the CLI's interrupt.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,10 +37,11 @@ type benchOptions struct {
 	noSave      bool
 	parallel    int
 	nonMember   string
+	junit       string
 }
 
 func runBench(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "bench", "bench [-json] [-html FILE] [-compare] [-compare-with DIR|FILE]... [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
+	fs := newFlagSet(env, "bench", "bench [-json] [-junit FILE] [-html FILE] [-compare] [-compare-with DIR|FILE]... [-history DIR] [-no-save] [-non-member USER] [-limit HOSTS|GROUPS] [-shard K/N] [-ask-become-pass] [-parallel N] [-var NAME=VALUE]... [-var-file FILE]... [PATH]")
 	var o benchOptions
 	o.spec.register(fs, true)
 	o.spec.registerBecome(fs)
@@ -51,9 +53,11 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	fs.BoolVar(&o.noSave, "no-save", false, "do not save this run in the history")
 	fs.IntVar(&o.parallel, "parallel", 0, "hosts benchmarked at once (default: rollout.parallel, else 50)")
 	fs.StringVar(&o.nonMember, "non-member", bench.DefaultNonMember, "`USER` outside the perf group whose exec of perf must be refused")
+	fs.StringVar(&o.junit, "junit", "", "also write the verdicts as JUnit XML to `FILE`: a testsuite per host, a testcase per benchmark")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	jr := junitReport{path: o.junit, start: env.now()}
 	path, err := specPath(fs)
 	if err != nil {
 		return err
@@ -72,15 +76,21 @@ func runBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
-	if none {
+	if none { // -json: the header, and no host
 		saveRetryFile(env, "bench", nil)
-		return nil // -json: the header, and no host
+		return jr.write(env, "bench", nil, func(w io.Writer, el time.Duration) error { return view.WriteBenchJUnit(w, nil, el) })
 	}
 	if err := o.spec.askBecome(env); err != nil {
 		return err
 	}
 	start := env.now().UTC()
 	reps, interrupted := benchHosts(ctx, env, sp, hosts, hostsAtOnce(o.parallel, sp), bench.Options{NonMember: o.nonMember})
+	err = benchOutputs(ctx, env, o, path, sp, hosts, reps, interrupted, start)
+	return jr.write(env, "bench", err, func(w io.Writer, el time.Duration) error { return view.WriteBenchJUnit(w, reps, el) })
+}
+
+// benchOutputs prints and saves a bench run's reports, and returns its outcome.
+func benchOutputs(ctx context.Context, env *cliEnv, o benchOptions, path string, sp *hcl.Spec, hosts []*spec.Host, reps []*bench.HostReport, interrupted bool, start time.Time) error {
 	if len(reps) == 0 && !interrupted {
 		fmt.Fprintln(env.stderr, "perfprov bench: no benchmark block targets these hosts")
 		return &exitError{code: exitFailure}
@@ -329,7 +339,7 @@ func benchFailed(env *cliEnv, host, benchmark string, err error, stopped *atomic
 // whether a SIGINT stopped it. inSync says the run was a plan that found nothing to change (apply
 // without -auto-approve then stops before applying): its hosts planned without error count as
 // converged.
-func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (failed []string, interrupted bool) {
+func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath string, run *engine.Run, asJSON bool, parallel int, inSync bool) (reports []*bench.HostReport, failed []string, interrupted bool) {
 	type hostBench struct {
 		host    *spec.Host
 		names   []string // its benchmark blocks, known without facts
@@ -355,7 +365,7 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 		targets = append(targets, hb)
 	}
 	if len(targets) == 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	start := env.now().UTC()
 	done, stopped := benchHosts(ctx, env, sp, todo, hostsAtOnce(parallel, sp), bench.Options{NonMember: bench.DefaultNonMember})
@@ -387,7 +397,7 @@ func benchAfterApply(ctx context.Context, env *cliEnv, sp *hcl.Spec, specPath st
 			fmt.Fprintf(env.stderr, "perfprov apply: warning: %v\n", err)
 		}
 	}
-	return benchFailures(reps), stopped
+	return reps, benchFailures(reps), stopped
 }
 
 // notConverged says why a host of an apply run is not benchmarked ("" when it converged).

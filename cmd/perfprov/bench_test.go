@@ -281,7 +281,7 @@ func TestBenchAfterApply(t *testing.T) {
 	}
 
 	env, stdout, _ := benchEnv(fk)
-	failed, stopped := benchAfterApply(context.Background(), env, s, sp, run, false, 0, false)
+	_, failed, stopped := benchAfterApply(context.Background(), env, s, sp, run, false, 0, false)
 	if !slices.Equal(failed, []string{"vm-2"}) || stopped {
 		t.Errorf("failed %q stopped %v, want vm-2's failure (it lost its caps)", failed, stopped)
 	}
@@ -308,7 +308,7 @@ func TestBenchAfterApply(t *testing.T) {
 	// -json: one "benchmark" event per host report, fields at the top level.
 	fk = withBench(map[string]string{"bm-1": "hw-pass", "vm-1": "good", "vm-2": "good"})
 	env, stdout, _ = benchEnv(fk)
-	failed, _ = benchAfterApply(context.Background(), env, s, sp, run, true, 0, false)
+	_, failed, _ = benchAfterApply(context.Background(), env, s, sp, run, true, 0, false)
 	if len(failed) > 0 {
 		t.Errorf("no host fails now; failed %q", failed)
 	}
@@ -336,7 +336,7 @@ func TestBenchAfterApply(t *testing.T) {
 		}
 	}
 	env, stdout, _ = benchEnv(fk)
-	if failed, _ := benchAfterApply(context.Background(), env, s, sp, run, false, 0, true); len(failed) > 0 || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
+	if _, failed, _ := benchAfterApply(context.Background(), env, s, sp, run, false, 0, true); len(failed) > 0 || !strings.Contains(stdout.String(), "1 pass, 2 pass-software-only, 0 fail, 1 skipped") {
 		t.Errorf("in sync: failed %v\n%s", failed, stdout)
 	}
 }

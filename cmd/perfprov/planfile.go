@@ -97,7 +97,7 @@ func staleError(format string, args ...any) error {
 // applyPlanFile applies the saved plan at path: the spec loaded as the plan recorded (sensitive
 // variables from vars, as given to apply now), every host of the plan planned again, and those
 // whose reads or planned changes differ from the plan refused; the others are applied.
-func applyPlanFile(ctx context.Context, env *cliEnv, path string, vars []string, asJSON bool, parallel int, auditPath string) error {
+func applyPlanFile(ctx context.Context, env *cliEnv, path string, vars []string, asJSON bool, parallel int, auditPath string, res *applyResult) error {
 	pf, err := planfile.Read(path)
 	if err != nil {
 		return err
@@ -144,6 +144,7 @@ func applyPlanFile(ctx context.Context, env *cliEnv, path string, vars []string,
 	opts.HostLock, opts.LockHolder = engine.LockPath, lockHolder(env)
 	run := engine.Plan(ctx, sp, hosts, opts)
 	defer run.Close()
+	res.run = run
 	run.SetEvents(out.Event)
 	for _, h := range run.Hosts {
 		if err := stale(pf, h); err != nil {
@@ -155,7 +156,8 @@ func applyPlanFile(ctx context.Context, env *cliEnv, path string, vars []string,
 	if run.Interrupted || ctx.Err() != nil {
 		return errInterrupted
 	}
-	benchFail, stopped := benchAfterApply(ctx, env, sp, pf.Spec.Path, run, asJSON, parallel, false)
+	reps, benchFail, stopped := benchAfterApply(ctx, env, sp, pf.Spec.Path, run, asJSON, parallel, false)
+	res.reps = reps
 	if stopped {
 		return errInterrupted
 	}

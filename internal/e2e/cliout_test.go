@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/joshdk/go-junit"
+
 	"github.com/perfprov/perfprov/internal/streamcheck"
 )
 
 // cliout is the machine-output test's set-up on the lab: two real hosts (the second one's probe
-// fails, so its last file is skipped and its benchmark not run after apply) and one that is
-// unreachable (nothing listens on 127.0.0.1:1).
+// fails, so its last file is skipped, its capabilities undone and its benchmark not run after
+// apply; bench then fails it) and one that is unreachable (nothing listens on 127.0.0.1:1).
 type cliout struct {
 	work, inv, spec string
 	good, bad       string
@@ -67,7 +69,9 @@ func (c *cliout) stream(t *testing.T, what string, r result, stream string) stri
 
 // TestMachineOutputOnLab: every -json stream of a real run on lab hosts (validate, plan
 // -offline, facts, plan, apply with its benchmarks, bench, report of each, version) is JSON
-// Lines that starts with the format's header and validates, line by line, against the schema.
+// Lines that starts with the format's header and validates, line by line, against the schema;
+// apply's and bench's -junit files, read by a JUnit parser, hold a testcase per host, resource
+// and benchmark with the outcome and one-line cause of each.
 func TestMachineOutputOnLab(t *testing.T) {
 	c := newCliout(t)
 	bad := "bad=" + c.bad
@@ -93,8 +97,8 @@ func TestMachineOutputOnLab(t *testing.T) {
 	}{
 		{"facts", "facts", []string{"facts", "-json", "-inventory", c.inv, c.spec}},
 		{"plan", "plan", []string{"plan", "-json", "-inventory", c.inv, "-var", bad, c.spec}},
-		{"apply", "apply", []string{"apply", "-auto-approve", "-json", "-inventory", c.inv, "-var", bad, c.spec}},
-		{"bench", "bench", []string{"bench", "-json", "-no-save", "-inventory", c.inv, "-var", bad, c.spec}},
+		{"apply", "apply", []string{"apply", "-auto-approve", "-json", "-junit", filepath.Join(c.work, "apply.xml"), "-inventory", c.inv, "-var", bad, c.spec}},
+		{"bench", "bench", []string{"bench", "-json", "-junit", filepath.Join(c.work, "bench.xml"), "-no-save", "-inventory", c.inv, "-var", bad, c.spec}},
 	} {
 		r := c.run(t, tc.args...)
 		mustCode(t, r, 1, tc.what)
@@ -122,4 +126,71 @@ func TestMachineOutputOnLab(t *testing.T) {
 	r = c.run(t, "apply", "-json", plan)
 	mustCode(t, r, 1, "apply -json FILE")
 	c.stream(t, "apply plan", r, "apply")
+
+	// -junit, read by a JUnit parser: a suite per host; apply's has the host, each resource and
+	// each benchmark; bench's each benchmark.
+	pass, skip, fail := junit.StatusPassed, junit.StatusSkipped, junit.StatusFailed
+	want := map[string]junitWant{
+		// The capabilities are undone on a host that fails after they were set (a half-set-up host
+		// must not keep a privileged binary), so its benchmark then fails.
+		c.bad + "/capabilities.perf":   {fail, "undone: the host failed after this change"},
+		c.bad + "/converged":           {fail, "2 resources failed: capabilities.perf: undone: the host failed after this change; command.probe: command failed (exit 3): no probe on this host"},
+		c.bad + "/command.probe":       {fail, "command failed (exit 3): no probe on this host"},
+		c.bad + "/file.after_probe":    {skip, "command.probe failed"},
+		c.bad + "/benchmark.counters":  {skip, "not benchmarked: the host did not converge (failed)"},
+		"nowhere/converged":            {fail, "unreachable: connect to 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"},
+		"nowhere/benchmark.counters":   {skip, "not benchmarked: the host did not converge (unreachable)"},
+		c.good + "/converged":          {pass, ""},
+		c.good + "/benchmark.counters": {pass, ""},
+		c.good + "/command.probe":      {pass, ""},
+		c.good + "/file.after_probe":   {pass, ""},
+	}
+	for _, r := range []string{"group.perf", "user.member", "directory.bin", "command.copy_perf", "permissions.perf", "capabilities.perf", "sysctl.paranoid"} {
+		want[c.good+"/"+r] = junitWant{pass, ""}
+		if _, ok := want[c.bad+"/"+r]; !ok {
+			want[c.bad+"/"+r] = junitWant{pass, ""}
+		}
+	}
+	checkJUnit(t, "apply -junit", filepath.Join(c.work, "apply.xml"), want)
+	checkJUnit(t, "bench -junit", filepath.Join(c.work, "bench.xml"), map[string]junitWant{
+		c.good + "/counters": {pass, ""},
+		c.bad + "/counters":  {fail, "/opt/cliout/perf has no file capabilities"},
+		"nowhere/benchmark":  {fail, "connect to 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"},
+	})
+}
+
+// junitWant is a testcase's status and the start of its message.
+type junitWant struct {
+	status  junit.Status
+	message string
+}
+
+// checkJUnit parses a -junit file with a JUnit XML parser (github.com/joshdk/go-junit) and
+// compares its testcases, by SUITE/NAME, with want: the same set, each with its status and
+// one-line message; every testcase's classname is its suite's name (the host).
+func checkJUnit(t *testing.T, what, path string, want map[string]junitWant) {
+	t.Helper()
+	suites, err := junit.IngestFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	got := map[string]junitWant{}
+	for _, s := range suites {
+		for _, tc := range s.Tests {
+			if tc.Classname != s.Name || strings.Contains(tc.Message, "\n") {
+				t.Errorf("%s: %s/%s: classname %q, message %q", what, s.Name, tc.Name, tc.Classname, tc.Message)
+			}
+			got[s.Name+"/"+tc.Name] = junitWant{tc.Status, tc.Message}
+		}
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g.status != w.status || !strings.HasPrefix(g.message, w.message) {
+			t.Errorf("%s: %s is %+v, want %+v", what, k, g, w)
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: an unexpected testcase %s %+v", what, k, g)
+		}
+	}
 }
