@@ -19,10 +19,16 @@ build:
 dist:
 	./scripts/dist.sh dist
 
+# gofmt, go vet, and go.mod/go.sum (perfprov's and tools/dist's) as `go mod tidy` leaves them
+# (direct requires listed as direct, nothing missing or unused): `go mod tidy -diff` changes
+# nothing and prints what would.
 vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi
 	$(GO) vet ./...
+	@for m in . tools/dist; do \
+	  if ! (cd $$m && $(GO) mod tidy -diff); then echo "$$m/go.mod or go.sum is not tidy: run 'go mod tidy' there and commit the result"; exit 1; fi; \
+	done
 
 # What the tests need (chromium, the lab's tools, the real libcap and kernel sources).
 deps:
