@@ -152,9 +152,11 @@ func (r *Run) learnMemo(h *HostRun, res resource.Resource, sec resource.Section,
 	}
 }
 
-// saveMemo writes the memo cache at the end of a run's reads (a failure only costs time).
+// saveMemo writes the memo cache and the read script cache at the end of a run's reads (a
+// failure only costs time).
 func (r *Run) saveMemo() {
 	if r.opts.Memo != nil {
 		_ = r.opts.Memo.Save()
 	}
+	_ = r.opts.ReadCache.save()
 }

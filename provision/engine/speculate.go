@@ -90,12 +90,15 @@ func pureRead(rr *ResourceResult) bool {
 
 // ReadCache remembers, per host, the read plan of its last plan. It is only an optimisation:
 // a missing or corrupt file is an empty cache, and a failure to save is ignored. It is written
-// through (when a host's snippets change), private to the user: read scripts name paths and users.
-// The caller opens it for a run and passes it in Options.ReadCache.
+// once at the end of a run's plans when a host's snippets changed (written per change, a
+// 1,000-host fleet whose scripts all changed marshalled the whole cache 1,000 times: tens of
+// CPU seconds), private to the user: read scripts name paths and users. The caller opens it for
+// a run and passes it in Options.ReadCache.
 type ReadCache struct {
 	path    string
 	mu      sync.Mutex
 	entries map[string]*readPlan
+	dirty   bool
 }
 
 // ReadCacheFile is the cache's file name, beside the perf version cache.
@@ -131,13 +134,20 @@ func (c *ReadCache) put(host string, rp *readPlan) {
 	} else {
 		c.entries[host] = rp
 	}
-	_ = c.save()
+	c.dirty = true
 }
 
+// save writes the cache when a put changed it.
 func (c *ReadCache) save() error {
-	if c.path == "" {
+	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.path == "" || !c.dirty {
+		return nil
+	}
+	c.dirty = false
 	b, err := json.Marshal(c.entries)
 	if err != nil {
 		return err

@@ -76,6 +76,9 @@ func TestReadCacheKeepsWhatChanged(t *testing.T) {
 	c.put("h1", &readPlan{Snippets: []string{"echo a"}})
 	c.put("h2", &readPlan{Snippets: []string{"echo b"}})
 	c.put("h2", nil)
+	if err := c.save(); err != nil { // once, at the end of the run's plans
+		t.Fatal(err)
+	}
 	// The next run reads what was saved.
 	d := OpenReadCache(p)
 	if got := d.get("h1"); got == nil || len(got.Snippets) != 1 || got.Snippets[0] != "echo a" {
