@@ -21,6 +21,8 @@ import (
 
 	hcl2 "github.com/hashicorp/hcl/v2"
 
+	"github.com/perfprov/perfprov/internal/privfile"
+
 	"github.com/perfprov/perfprov/provision/engine"
 	"github.com/perfprov/perfprov/provision/resource"
 )
@@ -208,25 +210,10 @@ func Write(path string, f *File) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".perfprov-plan-*")
-	if err != nil {
-		return fmt.Errorf("write the plan: %w", err)
+	if err := privfile.Write(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("write the plan %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err == nil {
-		_, err = tmp.Write(append(b, '\n'))
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), path)
-		}
-		if err == nil {
-			return nil
-		}
-	}
-	tmp.Close()
-	return fmt.Errorf("write the plan %s: %w", path, err)
+	return nil
 }
 
 // ErrNotPlan is a file that is not a saved plan.

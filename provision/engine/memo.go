@@ -2,15 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/privfile"
 	"github.com/perfprov/perfprov/provision/resource"
 )
 
@@ -106,23 +104,7 @@ func (c *MemoCache) Save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("read memo cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".read-memos-*.json") // 0600
-	if err != nil {
-		return fmt.Errorf("read memo cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("read memo cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("read memo cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	if err := privfile.Write(c.path, b); err != nil {
 		return fmt.Errorf("read memo cache: %w", err)
 	}
 	c.dirty = false

@@ -2,15 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/privfile"
 	"github.com/perfprov/perfprov/provision/prelude"
 	"github.com/perfprov/perfprov/provision/resource"
 )
@@ -152,23 +150,7 @@ func (c *ReadCache) save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".read-scripts-*.json") // 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	if err := privfile.Write(c.path, b); err != nil {
 		return fmt.Errorf("read script cache: %w", err)
 	}
 	return nil

@@ -2,12 +2,12 @@ package facts
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/perfprov/perfprov/internal/privfile"
 )
 
 // PerfCache remembers, per host, the version an ELF perf printed with the fingerprint of that
@@ -94,23 +94,7 @@ func (c *PerfCache) Save() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("perf version cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".perf-versions-*.json")
-	if err != nil {
-		return fmt.Errorf("perf version cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("perf version cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("perf version cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.path); err != nil {
+	if err := privfile.Write(c.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("perf version cache: %w", err)
 	}
 	c.dirty = false
