@@ -54,19 +54,7 @@ const (
 // setupScript turns the debootstrap tree into a lab base: users, sudo rules, sshd settings,
 // no host keys (each host gets its own) and no daemon started by package scripts. It reads
 // bob's "user:password" line for chpasswd on stdin. Changing it rebuilds only the setup layer.
-const setupScript = `set -eu
-useradd -m -u 1000 -U -s /bin/bash alice
-useradd -m -u 1001 -U -s /bin/bash bob
-usermod -p '*' alice
-chpasswd
-install -d -m 0700 -o root -g root /root/.ssh
-install -d -m 0700 -o alice -g alice /home/alice/.ssh
-install -d -m 0700 -o bob -g bob /home/bob/.ssh
-printf '%s\n' 'alice ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/10-lab-alice
-printf '%s\n' 'bob ALL=(ALL:ALL) ALL' > /etc/sudoers.d/10-lab-bob
-chmod 0440 /etc/sudoers.d/10-lab-alice /etc/sudoers.d/10-lab-bob
-visudo -c -q
-mkdir -p /etc/ssh/sshd_config.d
+const setupScript = labUsersScript + `
 cat > /etc/ssh/sshd_config.d/20-lab.conf <<'EOF'
 # testbed lab host: keys for everyone, root by key only, passwords for the password tests.
 HostKey /etc/ssh/ssh_host_ed25519_key
@@ -83,6 +71,21 @@ chmod 0755 /usr/sbin/policy-rc.d
 : > /etc/machine-id
 apt-get clean
 `
+
+// labUsersScript creates the lab's users and sudo rules, in a container base or a VM image.
+const labUsersScript = `set -eu
+useradd -m -u 1000 -U -s /bin/bash alice
+useradd -m -u 1001 -U -s /bin/bash bob
+usermod -p '*' alice
+chpasswd
+install -d -m 0700 -o root -g root /root/.ssh
+install -d -m 0700 -o alice -g alice /home/alice/.ssh
+install -d -m 0700 -o bob -g bob /home/bob/.ssh
+printf '%s\n' 'alice ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/10-lab-alice
+printf '%s\n' 'bob ALL=(ALL:ALL) ALL' > /etc/sudoers.d/10-lab-bob
+chmod 0440 /etc/sudoers.d/10-lab-alice /etc/sudoers.d/10-lab-bob
+visudo -c -q
+mkdir -p /etc/ssh/sshd_config.d`
 
 // base is the pair of cached layers a host's overlay stacks, topmost first.
 type base struct {
@@ -225,6 +228,12 @@ func ensurePrereqs(ctx context.Context) error {
 			missing = append(missing, pkg)
 		}
 	}
+	return aptInstall(ctx, missing)
+}
+
+// aptInstall installs packages on this machine (none: nothing to do), updating the package
+// lists once if the first try fails (a fresh machine often has none).
+func aptInstall(ctx context.Context, missing []string) error {
 	if len(missing) == 0 {
 		return nil
 	}

@@ -42,6 +42,9 @@ func (l *Lab) Exec(ctx context.Context, host, script string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.vm != nil {
+		return l.vmExec(ctx, h, script, nil)
+	}
 	cmd := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(h.pid),
 		"--mount", "--uts", "--ipc", "--pid", "--root", "--wd", "--", "/bin/sh", "-c", script)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -91,6 +94,11 @@ func (h *Host) hostPath(path string) string {
 func (l *Lab) WriteFile(host, path string, data []byte, mode os.FileMode) error {
 	h, err := l.running(host)
 	if err != nil {
+		return err
+	}
+	if h.vm != nil {
+		script := fmt.Sprintf("cat > %[1]s && chmod %04[2]o %[1]s", shell.Quote(path), mode.Perm())
+		_, err := l.vmExec(context.Background(), h, script, data)
 		return err
 	}
 	return os.WriteFile(h.hostPath(path), data, mode)

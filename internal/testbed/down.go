@@ -48,6 +48,13 @@ func downLocked(ctx context.Context, dir string) error {
 		var namespaces []string
 		for i := range st.Hosts {
 			h := &st.Hosts[i]
+			if h.VM != nil {
+				if h.alive() {
+					kill(h.VM.PID)
+					waitGone(ctx, h.VM, 15*time.Second)
+				}
+				continue
+			}
 			if h.alive() {
 				// SIGKILL to a PID namespace's init kills every process in the namespace.
 				syscall.Kill(h.PID, syscall.SIGKILL)

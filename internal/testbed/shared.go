@@ -47,6 +47,9 @@ func (l *Lab) own(host string) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.vm != nil {
+		return nil, fmt.Errorf("%s: a VM host: the lab breaks container hosts only (reboot a VM with Reboot)", host)
+	}
 	if h.root != "" {
 		return nil, fmt.Errorf("%s: the host shares its root filesystem and sshd with other hosts (shared mode, for scale runs): breaking it would break them too; use a lab in the default mode", host)
 	}

@@ -40,9 +40,13 @@ type hostState struct {
 	PIDNS   string `json:"pid_ns"`
 	HostKey string `json:"host_key"`       // authorized_keys format, as recorded in known_hosts
 	Root    string `json:"root,omitempty"` // the shared root filesystem it runs in (shared mode)
+	VM      *vmHost `json:"vm,omitempty"`   // a VM host: its qemu
 }
 
 func (h *hostState) alive() bool {
+	if h.VM != nil {
+		return h.VM.alive()
+	}
 	if h.PID <= 0 {
 		return false
 	}
@@ -51,7 +55,7 @@ func (h *hostState) alive() bool {
 }
 
 func (h *Host) alive() bool {
-	return (&hostState{PID: h.pid, PIDNS: h.pidNS}).alive()
+	return (&hostState{PID: h.pid, PIDNS: h.pidNS, VM: h.vm}).alive()
 }
 
 func (l *Lab) writeState() error {
@@ -60,7 +64,7 @@ func (l *Lab) writeState() error {
 		st.Nets = l.Nets
 	}
 	for _, h := range l.Hosts {
-		hs := hostState{Name: h.Name, Address: h.Address, Port: h.Port, PID: h.pid, PIDNS: h.pidNS, Root: h.root}
+		hs := hostState{Name: h.Name, Address: h.Address, Port: h.Port, PID: h.pid, PIDNS: h.pidNS, Root: h.root, VM: h.vm}
 		if h.hostKey != nil {
 			hs.HostKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(h.hostKey)))
 		}
@@ -103,7 +107,7 @@ func (st *state) lab() (*Lab, error) {
 		lower:          st.Lower,
 	}
 	for _, hs := range st.Hosts {
-		h := &Host{Name: hs.Name, Address: hs.Address, Port: hs.Port, pid: hs.PID, pidNS: hs.PIDNS, root: hs.Root}
+		h := &Host{Name: hs.Name, Address: hs.Address, Port: hs.Port, pid: hs.PID, pidNS: hs.PIDNS, root: hs.Root, vm: hs.VM}
 		if hs.HostKey != "" {
 			k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hs.HostKey))
 			if err != nil {

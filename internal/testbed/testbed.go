@@ -45,6 +45,11 @@ type Options struct {
 	// Shared, when 2 or more, starts the lab in shared mode (see the package comment): each
 	// root filesystem serves Shared hosts (the last one fewer), for scale runs only.
 	Shared int
+	// VMs are VM hosts to start beside the container hosts, one per entry, by release
+	// (VMReleases: "bookworm", "trixie", "bullseye"; a release may repeat). They are named
+	// RELEASE1, RELEASE2... and boot Debian's own kernel under qemu. With VMs, Hosts may be 0.
+	// The first VM of a release on a machine builds its image and snapshot (minutes, once).
+	VMs []string
 	// Log, if set, receives progress lines (building the base takes minutes once).
 	Log func(format string, args ...any)
 }
@@ -75,6 +80,7 @@ type Host struct {
 	pidNS   string // readlink of /proc/PID/ns/pid: tells the init from a reused PID
 	hostKey ssh.PublicKey
 	root    string // shared mode: the name of the root filesystem it shares; "" for its own
+	vm      *vmHost // a VM host (its own kernel); nil for a container host
 }
 
 // ErrNotRoot is returned by Up when the process is not root.
@@ -97,14 +103,17 @@ var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 // or stale, is taken down first. The first Up on a machine builds the cached base (minutes);
 // later ones take a few seconds.
 func Up(ctx context.Context, opts Options) (*Lab, error) {
-	if opts.Hosts == 0 {
+	if opts.Hosts == 0 && len(opts.VMs) == 0 {
 		opts.Hosts = 3
 	}
 	limit := maxHosts
 	if opts.Shared > 1 {
 		limit = maxSharedHosts
 	}
-	if opts.Hosts < 1 || opts.Hosts > limit {
+	if opts.Hosts < 0 || opts.Hosts > limit || opts.Hosts+len(opts.VMs) > limit || (opts.Shared > 1 && len(opts.VMs) > 0) {
+		if opts.Shared > 1 && len(opts.VMs) > 0 {
+			return nil, errors.New("a lab in shared mode has no VM hosts")
+		}
 		return nil, fmt.Errorf("a lab has 1 to %d hosts (%d in shared mode), not %d", maxHosts, maxSharedHosts, opts.Hosts)
 	}
 	if opts.Prefix == "" {
@@ -145,11 +154,13 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := downLocked(ctx, dir); err != nil {
 		return nil, fmt.Errorf("clean the old lab in %s: %w", dir, err)
 	}
-	b, err := ensureBase(ctx, logf)
-	if err != nil {
-		return nil, err
+	var b base
+	if opts.Hosts > 0 {
+		if b, err = ensureBase(ctx, logf); err != nil {
+			return nil, err
+		}
 	}
-	nets, err := allocateNets(ctx, dir, (opts.Hosts+maxHosts-1)/maxHosts)
+	nets, err := allocateNets(ctx, dir, (opts.Hosts+len(opts.VMs)+maxHosts-1)/maxHosts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +200,18 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		l.shared = opts.Shared
 		add = l.addSharedHosts
 	}
-	if err := add(ctx, opts.Hosts, client.authorizedLine("perfprov-lab")); err != nil {
-		return fail(err)
+	if opts.Hosts > 0 {
+		if err := add(ctx, opts.Hosts, client.authorizedLine("perfprov-lab")); err != nil {
+			return fail(err)
+		}
+	}
+	if len(opts.VMs) > 0 {
+		if err := l.addVMs(ctx, opts.VMs, client.authorizedLine("perfprov-lab"), logf); err != nil {
+			return fail(err)
+		}
+		if err := l.writeFiles(); err != nil {
+			return fail(err)
+		}
 	}
 	return l, nil
 }
@@ -266,10 +287,18 @@ func (l *Lab) addHosts(ctx context.Context, n int, authorized []byte) error {
 			return fmt.Errorf("%s: update /etc/hosts: %w", h.Name, err)
 		}
 	}
+	return l.writeFiles()
+}
+
+// writeFiles writes the lab's known_hosts, inventory and state for the hosts it has now.
+func (l *Lab) writeFiles() error {
 	if err := writeFileAtomic(l.KnownHostsPath, KnownHosts(l.Hosts), 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(l.InventoryPath, InventoryHCL(l.KeyPath, l.KnownHostsPath, l.Hosts), 0o644)
+	if err := writeFileAtomic(l.InventoryPath, InventoryHCL(l.KeyPath, l.KnownHostsPath, l.Hosts), 0o644); err != nil {
+		return err
+	}
+	return l.writeState()
 }
 
 func etcHostsFile(hosts []*Host) []byte {
