@@ -33,13 +33,13 @@ func (st *state) nets() []int {
 }
 
 type hostState struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	Port    int    `json:"port"`
-	PID     int    `json:"pid"`
-	PIDNS   string `json:"pid_ns"`
-	HostKey string `json:"host_key"`       // authorized_keys format, as recorded in known_hosts
-	Root    string `json:"root,omitempty"` // the shared root filesystem it runs in (shared mode)
+	Name    string  `json:"name"`
+	Address string  `json:"address"`
+	Port    int     `json:"port"`
+	PID     int     `json:"pid"`
+	PIDNS   string  `json:"pid_ns"`
+	HostKey string  `json:"host_key"`       // authorized_keys format, as recorded in known_hosts
+	Root    string  `json:"root,omitempty"` // the shared root filesystem it runs in (shared mode)
 	VM      *vmHost `json:"vm,omitempty"`   // a VM host: its qemu
 }
 

@@ -79,7 +79,7 @@ type Host struct {
 	pid     int    // the host init (PID 1 of the host's namespaces), as the machine sees it
 	pidNS   string // readlink of /proc/PID/ns/pid: tells the init from a reused PID
 	hostKey ssh.PublicKey
-	root    string // shared mode: the name of the root filesystem it shares; "" for its own
+	root    string  // shared mode: the name of the root filesystem it shares; "" for its own
 	vm      *vmHost // a VM host (its own kernel); nil for a container host
 }
 
