@@ -1,7 +1,7 @@
 // Command testbed brings a lab of real Debian hosts (namespaces, overlay roots, OpenSSH on
 // 127.0.N.M:22) up and down on this machine, for perfprov's tests and demo. It needs root.
 //
-//	testbed up     [-n 3] [-dir .lab/demo] [-prefix lab] [-shared N]
+//	testbed up     [-n 3] [-dir .lab/demo] [-prefix lab] [-shared N] [-vm bookworm,...]
 //	testbed down   [-dir .lab/demo]
 //	testbed status [-dir .lab/demo]
 //	testbed exec   [-dir .lab/demo] HOST SCRIPT
@@ -37,7 +37,7 @@ func main() {
 }
 
 const usage = `usage:
-  testbed up     [-n HOSTS] [-dir DIR] [-prefix NAME] [-shared N]
+  testbed up     [-n HOSTS] [-dir DIR] [-prefix NAME] [-shared N] [-vm RELEASE,...]
                                                       start a lab (replacing one in DIR); -shared N:
                                                       N hosts per root filesystem, for scale runs
   testbed down   [-dir DIR]                             stop it and remove its files
@@ -47,6 +47,7 @@ const usage = `usage:
   testbed stop-sshd|start-sshd [-dir DIR] HOST          stop/start a host's sshd
   testbed rekey  [-dir DIR] HOST                        new host keys (known_hosts keeps the old)
   testbed restore-key [-dir DIR] HOST                   back to the keys in known_hosts
+  testbed reboot [-dir DIR] HOST                        reboot a VM host (systemctl reboot) and wait for it
 DIR defaults to ` + defaultDir + `.
 `
 
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "exec":
 		err = cmdExec(ctx, args[1:], stdout, stderr)
-	case "freeze", "thaw", "stop-sshd", "start-sshd", "rekey", "restore-key":
+	case "freeze", "thaw", "stop-sshd", "start-sshd", "rekey", "restore-key", "reboot":
 		err = cmdBreak(ctx, args[0], args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -113,14 +114,19 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 3, "number of hosts")
 	prefix := fs.String("prefix", "lab", "host name prefix")
 	shared := fs.Int("shared", 0, "shared mode, for scale runs: N hosts (2 or more) share one root filesystem and its sshds (up to 2400 hosts)")
+	vms := fs.String("vm", "", "VM hosts to start too, by Debian release, comma-separated: "+strings.Join(testbed.VMReleases, ", ")+" (qemu with the release's own kernel; -n 0 for VM hosts only)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	var releases []string
+	if *vms != "" {
+		releases = strings.Split(*vms, ",")
 	}
 	if *shared == 1 || *shared < 0 {
 		return &usageError{fmt.Sprintf("up: -shared %d: give 2 or more hosts per root (or leave it out for one root per host)", *shared)}
 	}
 	start := time.Now()
-	lab, err := testbed.Up(ctx, testbed.Options{Hosts: *n, Dir: *dir, Prefix: *prefix, Shared: *shared,
+	lab, err := testbed.Up(ctx, testbed.Options{Hosts: *n, Dir: *dir, Prefix: *prefix, Shared: *shared, VMs: releases,
 		Log: func(f string, a ...any) { fmt.Fprintf(stderr, "testbed: "+f+"\n", a...) }})
 	if err != nil {
 		return err
@@ -221,6 +227,13 @@ func cmdBreak(ctx context.Context, name string, args []string, stdout, stderr io
 	ops := map[string]func(context.Context, string) error{
 		"freeze": lab.Freeze, "thaw": lab.Thaw, "stop-sshd": lab.StopSSHD,
 		"start-sshd": lab.StartSSHD, "rekey": lab.ChangeHostKey, "restore-key": lab.RestoreHostKey,
+		"reboot": func(ctx context.Context, host string) error {
+			took, err := lab.Reboot(ctx, host)
+			if err == nil {
+				fmt.Fprintf(stdout, "%s: back after %s\n", host, took.Round(100*time.Millisecond))
+			}
+			return err
+		},
 	}
 	host := fs.Arg(0)
 	if err := ops[name](ctx, host); err != nil {

@@ -51,7 +51,7 @@ func (v *vmHost) alive() bool {
 // forwarded address and the files of dir (qemu checks the devices when it loads a state).
 func qemuArgs(im vmImage, accel, disk, addr string, port int, dir string) []string {
 	args := []string{
-		"-name", "perfprov-vm," + filepath.Base(dir),
+		"-name", "perfprov-vm",
 		"-machine", "pc", "-m", strconv.Itoa(VMMemory), "-smp", "1",
 		"-nodefaults", "-display", "none", "-no-user-config",
 		"-serial", "file:" + filepath.Join(dir, "console.log"),
@@ -307,6 +307,9 @@ func (l *Lab) startVM(ctx context.Context, h *Host, im vmImage, snap vmSnapshot,
 	}
 	h.vm.PID = pid
 	started()
+	if err := resumeIncoming(ctx, filepath.Join(dir, "monitor.sock"), time.Minute); err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
 	c, err := waitVMLogin(ctx, h.vm, h.Address, h.Port, im.key(), h.hostKey, 3*time.Minute)
 	if err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
@@ -428,5 +431,31 @@ func waitGone(ctx context.Context, v *vmHost, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for v.alive() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// resumeIncoming waits until qemu has loaded the snapshot's state and runs the guest: the state
+// says paused (the snapshot VM was stopped to save it), so the clone is continued by hand.
+func resumeIncoming(ctx context.Context, mon string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		status, err := hmp(ctx, mon, "info status")
+		if err == nil && strings.Contains(status, "VM status: running") {
+			return nil
+		}
+		if err == nil && strings.Contains(status, "VM status: paused") && !strings.Contains(status, "inmigrate") {
+			if _, err := hmp(ctx, mon, "cont"); err != nil {
+				return err
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the snapshot's state did not load in %s (monitor: %v %s)", limit, err, strings.TrimSpace(status))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
