@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/perfprov/perfprov/internal/privfile"
 	"github.com/perfprov/perfprov/internal/view"
 )
 
@@ -37,7 +38,7 @@ func (j junitReport) write(env *cliEnv, command string, err error, w func(io.Wri
 	var b bytes.Buffer
 	werr := w(&b, env.now().Sub(j.start))
 	if werr == nil {
-		werr = writeFileAtomic(j.path, b.Bytes()) // retry.go's: beside it, then renamed into place
+		werr = privfile.WriteMode(j.path, b.Bytes(), 0o644) // beside it, then renamed into place
 	}
 	if werr == nil {
 		return err

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/perfprov/perfprov/internal/privfile"
 	"github.com/perfprov/perfprov/provision/bench"
 	"github.com/perfprov/perfprov/provision/engine"
 )
@@ -83,38 +83,12 @@ func saveRetryFile(env *cliEnv, command string, failed []string) {
 	for _, n := range failed {
 		b.WriteString(n + "\n")
 	}
-	if err := writeFileAtomic(path, []byte(b.String())); err != nil {
+	if err := privfile.WriteMode(path, []byte(b.String()), 0o644); err != nil {
 		fmt.Fprintf(env.stderr, "perfprov %s: warning: writing %s: %v\n", command, path, err)
 		return
 	}
 	fmt.Fprintf(env.stderr, "perfprov %s: %s failed or unreachable; to retry only them: perfprov %s -limit @%s ...\n",
 		command, countHosts(len(failed)), command, path)
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it over path: a reader
-// sees the old list or the new one, and a symbolic link at path is replaced, never followed.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".failed-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // retryHint adds, to a -limit error about a missing retry file, why it may be missing.
