@@ -149,6 +149,12 @@ func Compare(old, cur []*HostReport) []Change {
 		if o.Kernel != r.Kernel && o.Kernel != "" && r.Kernel != "" {
 			out = append(out, Change{k, fmt.Sprintf("kernel %s -> %s", o.Kernel, r.Kernel)})
 		}
+		if o.PerfVersion != r.PerfVersion && o.PerfVersion != "" && r.PerfVersion != "" {
+			out = append(out, Change{k, fmt.Sprintf("perf version %s -> %s", o.PerfVersion, r.PerfVersion)})
+		}
+		if o.PerfSHA256 != r.PerfSHA256 && o.PerfSHA256 != "" && r.PerfSHA256 != "" {
+			out = append(out, Change{k, fmt.Sprintf("perf binary %s changed: sha256 %s -> %s", r.Perf, short(o.PerfSHA256), short(r.PerfSHA256))})
+		}
 		prev := map[string]EventReport{}
 		for _, e := range o.Events {
 			prev[e.Name] = e
@@ -178,6 +184,14 @@ func Compare(old, cur []*HostReport) []Change {
 		}
 	}
 	return out
+}
+
+// short is the first 12 hex digits of a digest, as git shows commits.
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
 }
 
 func capsOf(hex string) string {

@@ -62,9 +62,11 @@ func TestCompare(t *testing.T) {
 	for _, run := range []*StatRun{&o.Events} {
 		allNotSupported(run)
 	}
+	o.PerfVersion, o.PerfSHA256 = "6.1.177", "0123456789abcdef0123"
 	lost := Judge(&o, defaultExpect())
 	lost.Host, lost.Benchmark = "bare-metal-1", "counters"
 	cur[0] = lost
+	old[0].PerfVersion, old[0].PerfSHA256 = "6.1.176", "fedcba9876543210fedc"
 	cur = cur[:len(cur)-1] // vm-4 gone
 	extra := *cur[1]
 	extra.Host = "vm-9"
@@ -80,6 +82,8 @@ func TestCompare(t *testing.T) {
 		"bare-metal-1/counters: verdict pass -> fail: /opt/perf/bin/perf has no file capabilities",
 		"bare-metal-1/counters: CapEff 0000004400080000 -> 0000000000000000 (none)",
 		"bare-metal-1/counters: event cycles: counted -> not-supported (became unsupported)",
+		"bare-metal-1/counters: perf version 6.1.176 -> 6.1.177",
+		"bare-metal-1/counters: perf binary /opt/perf/bin/perf changed: sha256 fedcba987654 -> 0123456789ab",
 		"vm-9/counters: new host: pass-software-only",
 		"vm-4/counters: no longer benchmarked",
 	} {

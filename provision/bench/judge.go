@@ -91,6 +91,9 @@ type HostReport struct {
 	Arch      string   `json:"arch,omitempty"`
 	PMU       []string `json:"pmu"`
 	Perf      string   `json:"perf,omitempty"`
+	// PerfVersion and PerfSHA256 say which perf ran: a package upgrade changes them.
+	PerfVersion string `json:"perf_version,omitempty"`
+	PerfSHA256  string `json:"perf_sha256,omitempty"`
 	// CapEff is the effective set of the member's running perf (16 hex digits, as /proc shows).
 	CapEff         string   `json:"cap_eff"`
 	CapEffExpected string   `json:"cap_eff_expected"`
@@ -172,6 +175,7 @@ func Judge(o *Observations, x Expectations) *HostReport {
 	j := &judge{o: o, x: x, r: &HostReport{PMU: []string{}, Events: []EventReport{}, CapNames: []string{}}}
 	r := j.r
 	r.User, r.Kernel, r.Arch, r.Perf = o.User, o.Kernel, o.Arch, o.Perf
+	r.PerfVersion, r.PerfSHA256 = o.PerfVersion, o.PerfSHA256
 	r.Tolerance = x.Tolerance
 	if len(o.PMUs) > 0 {
 		r.PMU = append(r.PMU, o.PMUs...)

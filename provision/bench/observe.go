@@ -34,9 +34,12 @@ type Observations struct {
 	SelfCapBnd CapMask
 	SelfNNP    bool // NoNewPrivs of the member's shell: file capabilities cannot apply
 
-	Perf      string // path of perf as run
-	PerfReal  string // symlinks resolved
-	PerfFound bool
+	Perf     string // path of perf as run
+	PerfReal string // symlinks resolved
+	// PerfVersion is what perf --version printed (without "perf version "), PerfSHA256 the
+	// digest of the file: "" when the member could not run or read it.
+	PerfVersion, PerfSHA256 string
+	PerfFound               bool
 	// PerfStatError is stat's error when the member cannot see the file.
 	PerfStatError string
 	PerfMode      string // octal, e.g. "750"
@@ -244,6 +247,10 @@ func (o *Observations) parseFacts(lines []string) {
 			o.Perf = v
 		case "perf_real":
 			o.PerfReal = v
+		case "perf_version":
+			o.PerfVersion = strings.TrimSpace(strings.TrimPrefix(v, "perf version "))
+		case "perf_sha256":
+			o.PerfSHA256 = strings.TrimSpace(v)
 		case "perf_stat":
 			f := strings.Fields(v)
 			if len(f) >= 3 {

@@ -171,6 +171,9 @@ for g in getcap /sbin/getcap /usr/sbin/getcap; do
 		break
 	fi
 done
+# What perf is, to tell a run after a package upgrade from the one before (bench -compare).
+echo "perf_version=$("$PERF" --version 2>/dev/null | head -n 1)"
+echo "perf_sha256=$(sha256sum "$real" 2>/dev/null | cut -d ' ' -f 1)"
 # Whether a user other than root could swap perf or what it loads (the same rule as apply's).
 _ct_r=$real; _ct_x=
 ` + captrust.Script + `fin facts 0
