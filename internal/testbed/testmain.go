@@ -90,3 +90,42 @@ func sharedLab(n int) (*Lab, error) {
 	cp.Hosts = append([]*Host(nil), shared.lab.Hosts...)
 	return &cp, nil
 }
+
+// RequireVM starts a lab of t's own with one VM host per release in releases (RELEASE1...),
+// each on a fresh overlay of its release's snapshot, and takes it down when t ends. The first
+// VM of a release on a machine builds its image and snapshot (minutes, once). Like Require, it
+// fails under CI=true when the lab cannot start, skips otherwise, and skips under -short.
+func RequireVM(t testing.TB, releases ...string) *Lab {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("testbed: VM hosts are skipped under -short")
+	}
+	fail := t.Skipf
+	if os.Getenv("CI") == "true" {
+		fail = t.Fatalf
+	}
+	dir, err := os.MkdirTemp("", "perfprov-vmlab-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	start := time.Now()
+	lab, err := Up(ctx, Options{VMs: releases, Dir: dir, Ephemeral: true,
+		Log: func(f string, a ...any) { t.Logf("testbed: "+f, a...) }})
+	if err != nil {
+		removeTree(dir)
+		fail("testbed: the VM lab cannot start: %v", err)
+		return nil
+	}
+	t.Logf("testbed: VM lab %v up in %s", releases, time.Since(start).Round(100*time.Millisecond))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := lab.Down(ctx); err != nil {
+			t.Errorf("testbed: taking the VM lab down: %v", err)
+		}
+		removeTree(dir)
+	})
+	return lab
+}
