@@ -257,6 +257,12 @@ func TestVMPerfPackageUpgrade(t *testing.T) {
 	inv := inventory(t, lab, "", host)
 	mustCode(t, perfprov(t, work, "apply", "-auto-approve", "-inventory", inv, vmSpec(t)), 0, "apply")
 	vmBench(t, work, inv)
+	// The run to compare with: apply's own benchmark runs also go to the history.
+	saved, err := filepath.Glob(filepath.Join(work, ".perfprov", "bench", "*.json"))
+	if err != nil || len(saved) == 0 {
+		t.Fatalf("no saved bench run in %s: %v", work, err)
+	}
+	before := saved[len(saved)-1]
 
 	hostExec(t, lab, host, `set -e
 d=$(mktemp -d)
@@ -277,7 +283,7 @@ rm -rf "$d"`)
 		t.Errorf("the copy is not the upgraded perf: %q", got)
 	}
 	checkPerfCopy(t, lab, host)
-	r = perfprov(t, work, "bench", "-compare", "-inventory", inv, vmSpec(t))
+	r = perfprov(t, work, "bench", "-compare-with", before, "-inventory", inv, vmSpec(t))
 	mustCode(t, r, 0, "bench -compare")
 	if !strings.Contains(r.out, "perf binary /opt/perf/bin/perf changed: sha256") {
 		t.Errorf("bench -compare does not show the new perf:\n%s", r.out)

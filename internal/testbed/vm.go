@@ -171,8 +171,9 @@ func vmRun(ctx context.Context, client *ssh.Client, script string, stdin []byte)
 		return nil, err
 	}
 	defer s.Close()
-	var out bytes.Buffer
-	s.Stdout, s.Stderr = &out, &out
+	// stdout and stderr are copied by two goroutines of the session: one buffer needs a lock.
+	out := &lockedBuffer{}
+	s.Stdout, s.Stderr = out, out
 	if stdin != nil {
 		s.Stdin = bytes.NewReader(stdin)
 	}
@@ -180,11 +181,29 @@ func vmRun(ctx context.Context, client *ssh.Client, script string, stdin []byte)
 	go func() { done <- s.Run("/bin/sh -c " + shell.Quote(script)) }()
 	select {
 	case err := <-done:
-		return out.Bytes(), err
+		return out.bytes(), err
 	case <-ctx.Done():
 		s.Close()
-		return out.Bytes(), ctx.Err()
+		return out.bytes(), ctx.Err()
 	}
+}
+
+// lockedBuffer is a bytes.Buffer that two goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
 }
 
 // waitVMLogin retries a login until it succeeds, the deadline passes or qemu ends.
