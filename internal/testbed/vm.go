@@ -171,39 +171,26 @@ func vmRun(ctx context.Context, client *ssh.Client, script string, stdin []byte)
 		return nil, err
 	}
 	defer s.Close()
-	// stdout and stderr are copied by two goroutines of the session: one buffer needs a lock.
-	out := &lockedBuffer{}
-	s.Stdout, s.Stderr = out, out
 	if stdin != nil {
 		s.Stdin = bytes.NewReader(stdin)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run("/bin/sh -c " + shell.Quote(script)) }()
+	type reply struct {
+		out []byte
+		err error
+	}
+	done := make(chan reply, 1)
+	// CombinedOutput gives stdout and stderr one buffer, with the lock its two copiers need.
+	go func() {
+		out, err := s.CombinedOutput("/bin/sh -c " + shell.Quote(script))
+		done <- reply{out, err}
+	}()
 	select {
-	case err := <-done:
-		return out.bytes(), err
+	case r := <-done:
+		return r.out, r.err
 	case <-ctx.Done():
 		s.Close()
-		return out.bytes(), ctx.Err()
+		return nil, ctx.Err()
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that two goroutines may write to.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
 }
 
 // waitVMLogin retries a login until it succeeds, the deadline passes or qemu ends.
